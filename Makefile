@@ -1,0 +1,46 @@
+# Clientela — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+STAMP := $(VENV)/.installed
+
+# The test suite runs on real services: PostgreSQL and Redis on this machine by default.
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/clientela_test
+REDIS_URL_FOR_TESTS := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
+
+.PHONY: install run test test-sqlite test-postgres worker bench translations clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	@command -v wkhtmltopdf >/dev/null || { echo "wkhtmltopdf is missing. Install it with: sudo apt-get install -y wkhtmltopdf"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+translations: install
+	$(BIN)/pybabel compile -d app/translations --statistics
+
+run: install translations
+	$(FLASK) db upgrade
+	$(FLASK) fab create-permissions
+	$(FLASK) clientela init --demo-if-empty
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install translations test-sqlite test-postgres
+
+test-sqlite:
+	REDIS_URL=$(REDIS_URL_FOR_TESTS) CLIENTELA_TEST_DB=sqlite $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+
+test-postgres:
+	REDIS_URL=$(REDIS_URL_FOR_TESTS) CLIENTELA_TEST_DB=$(TEST_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+worker: install translations
+	$(FLASK) clientela worker
+
+bench: install translations
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

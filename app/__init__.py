@@ -1,0 +1,108 @@
+"""Clientela: the application factory, and the one place where everything is wired."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+
+from app.extensions import csrf, db, limiter, mail, migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT_DIR = PACKAGE_DIR.parent
+
+
+def create_app(config_object: object | str = "config.Config", **overrides) -> Flask:
+    """Build a Clientela app; `overrides` win over the config object (tests use them)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT_DIR / "templates"),
+        static_folder=str(PACKAGE_DIR / "static"),
+        instance_path=str(ROOT_DIR / "instance"),
+    )
+    app.config.from_object(config_object)
+    app.config.update(overrides)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PACKAGE_DIR / "translations"))
+
+    from app.security.roles import FAB_ROLES
+
+    app.config.setdefault("FAB_ROLES", FAB_ROLES)
+
+    _load_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+
+    from app import i18n
+
+    i18n.init_app(app)
+
+    with app.app_context():
+        appbuilder = AppBuilder(
+            indexview=_index_view(),
+            base_template="clientela_base.html",
+        )
+        appbuilder.init_app(app, db.session)
+        # FAB exempts its REST APIs from CSRF; they accept JWT only, never the browser cookie.
+        _register_views(appbuilder)
+        i18n.use_our_locale_selector(app)
+
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _load_models() -> None:
+    """Import every model module, so metadata (and migrations) see every table."""
+    import app.activity.models  # noqa: F401
+    import app.billing.models  # noqa: F401
+    import app.clients.models  # noqa: F401
+    import app.company.models  # noqa: F401
+
+
+def _index_view():
+    from app.dashboard.views import DashboardIndexView
+
+    return DashboardIndexView
+
+
+def _register_views(appbuilder: AppBuilder) -> None:
+    """Every admin view and REST API, in menu order."""
+    from app.billing import api as billing_api
+    from app.billing import views as billing_views
+    from app.clients import api as clients_api
+    from app.clients import views as clients_views
+    from app.company import views as company_views
+
+    clients_views.register(appbuilder)
+    billing_views.register(appbuilder)
+    company_views.register(appbuilder)
+    clients_api.register(appbuilder)
+    billing_api.register(appbuilder)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.cli import clientela
+
+    app.cli.add_command(clientela)
+
+
+_wsgi_app: Flask | None = None
+
+
+def __getattr__(name: str) -> Flask:
+    """`gunicorn app:app` finds the WSGI app here, built once per process on first use."""
+    global _wsgi_app
+    if name == "app":
+        if _wsgi_app is None:
+            _wsgi_app = create_app()
+        return _wsgi_app
+    raise AttributeError(name)

@@ -1,0 +1,58 @@
+"""Recording and reading the timeline. Messages are translated when read, not when written."""
+from __future__ import annotations
+
+from flask import has_request_context
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.activity.models import Activity
+from app.extensions import db
+
+# kind → message template; params are filled in with str.format-style names.
+MESSAGES = {
+    "client_created": lambda p: _("Client created"),
+    "invoice_created": lambda p: _("Invoice draft created"),
+    "invoice_sent": lambda p: _("Invoice %(number)s finalized", number=p.get("number", "")),
+    "invoice_cancelled": lambda p: _("Invoice %(number)s cancelled", number=p.get("number", "")),
+    "invoice_viewed": lambda p: _("Invoice %(number)s viewed in the portal", number=p.get("number", "")),
+    "payment_recorded": lambda p: _(
+        "Payment of %(amount)s recorded on invoice %(number)s", amount=p.get("amount", ""), number=p.get("number", "")
+    ),
+    "invoice_paid": lambda p: _("Invoice %(number)s paid in full", number=p.get("number", "")),
+    "quote_created": lambda p: _("Quote draft created"),
+    "quote_sent": lambda p: _("Quote %(number)s finalized", number=p.get("number", "")),
+    "quote_viewed": lambda p: _("Quote %(number)s viewed in the portal", number=p.get("number", "")),
+    "quote_accepted": lambda p: _("Quote %(number)s accepted", number=p.get("number", "")),
+    "quote_rejected": lambda p: _("Quote %(number)s rejected", number=p.get("number", "")),
+    "quote_expired": lambda p: _("Quote %(number)s expired", number=p.get("number", "")),
+    "quote_converted": lambda p: _(
+        "Quote %(number)s converted into an invoice", number=p.get("number", "")
+    ),
+}
+
+
+def _actor() -> str:
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        return getattr(current_user, "username", "") or ""
+    return ""
+
+
+def record(kind: str, client_id: int, *, invoice_id: int | None = None, quote_id: int | None = None,
+           actor: str | None = None, **params: object) -> Activity:
+    """Add a timeline entry to the current transaction (the caller commits)."""
+    entry = Activity(
+        kind=kind,
+        client_id=client_id,
+        invoice_id=invoice_id,
+        quote_id=quote_id,
+        actor=_actor() if actor is None else actor,
+        params={key: str(value) for key, value in params.items()},
+    )
+    db.session.add(entry)
+    return entry
+
+
+def describe(entry: Activity) -> str:
+    """The entry's message in the current language."""
+    message = MESSAGES.get(entry.kind)
+    return message(entry.params or {}) if message else entry.kind

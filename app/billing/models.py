@@ -1,0 +1,247 @@
+"""Invoices, quotes, their lines, payments and the number sequences.
+
+Totals (subtotal, tax, total, paid, balance) are stored on the document and recomputed by
+`app.billing.totals` in the same transaction as any change to lines or payments, so lists
+and dashboards can sum them in SQL without touching the lines.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from app.clients.models import Client
+from app.money import MONEY_PRECISION, QUANTITY_PRECISION, RATE_PRECISION, ZERO
+
+
+class InvoiceStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SENT = "sent"
+    PARTIAL = "partial"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+# "Overdue" is not stored: it is an open invoice whose due date has passed.
+OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIAL.value)
+# Invoices that count as invoiced (and towards balances): finalized and not cancelled.
+BILLED_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIAL.value, InvoiceStatus.PAID.value)
+
+
+class QuoteStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class PaymentMethod(str, enum.Enum):
+    STRIPE = "stripe"
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    OTHER = "other"
+
+
+def _money(**kwargs) -> Mapped[Decimal]:
+    return mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, **kwargs)
+
+
+class BillingDocument:
+    """Columns shared by invoices and quotes: numbering, billing snapshot, notes, totals."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    language: Mapped[str] = mapped_column(String(5), default="it")
+
+    # "Fatturato a": the client's billing block as it was when the document was made.
+    bill_name: Mapped[str] = mapped_column(String(200), default="")
+    bill_address: Mapped[str] = mapped_column(String(200), default="")
+    bill_city: Mapped[str] = mapped_column(String(100), default="")
+    bill_province: Mapped[str] = mapped_column(String(50), default="")
+    bill_postal_code: Mapped[str] = mapped_column(String(20), default="")
+    bill_country: Mapped[str] = mapped_column(String(2), default="IT")
+    bill_vat_number: Mapped[str] = mapped_column(String(30), default="")
+    bill_tax_code: Mapped[str] = mapped_column(String(30), default="")
+    bill_sdi_code: Mapped[str] = mapped_column(String(7), default="")
+    bill_pec: Mapped[str] = mapped_column(String(200), default="")
+
+    notes: Mapped[str] = mapped_column(Text, default="")
+    terms: Mapped[str] = mapped_column(Text, default="")
+
+    subtotal: Mapped[Decimal] = _money()
+    tax_total: Mapped[Decimal] = _money()
+    total: Mapped[Decimal] = _money()
+
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    viewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now(), onupdate=func.now())
+
+    @declared_attr
+    def client_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("client.id"), index=True)
+
+    @declared_attr
+    def client(cls) -> Mapped[Client]:
+        return relationship(Client, lazy="joined", innerjoin=True)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
+
+    def __repr__(self) -> str:
+        return self.number or f"#{self.id}"
+
+
+class LineItem:
+    """A line of an invoice or quote; `amount` is the net amount after discount."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(*QUANTITY_PRECISION), default=Decimal(1))
+    unit_price: Mapped[Decimal] = _money()
+    discount: Mapped[Decimal] = mapped_column(Numeric(*RATE_PRECISION), default=ZERO)
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(*RATE_PRECISION), default=Decimal("22.00"))
+    amount: Mapped[Decimal] = _money()
+
+    def __repr__(self) -> str:
+        return self.description[:40]
+
+
+class Invoice(BillingDocument, Model):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("year", "sequence", name="uq_invoice_year_sequence"),
+        UniqueConstraint("number", name="uq_invoice_number"),
+        Index("ix_invoice_client_status", "client_id", "status"),
+        Index("ix_invoice_status_due_date", "status", "due_date"),
+    )
+
+    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.DRAFT.value, index=True)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount_paid: Mapped[Decimal] = _money()
+    balance: Mapped[Decimal] = _money()
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id"), nullable=True, index=True)
+
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position", lazy="selectin"
+    )
+    payments: Mapped[list["Payment"]] = relationship(
+        back_populates="invoice", order_by="Payment.date", lazy="selectin"
+    )
+    quote: Mapped["Quote | None"] = relationship(back_populates="invoices", foreign_keys=[quote_id])
+
+    def is_overdue(self, today: dt.date | None = None) -> bool:
+        return self.status in OPEN_INVOICE_STATUSES and self.due_date < (today or dt.date.today())
+
+    def display_status(self, today: dt.date | None = None) -> str:
+        """The status a person sees: "overdue" replaces sent/partial past the due date."""
+        return "overdue" if self.is_overdue(today) else self.status
+
+
+class InvoiceLine(LineItem, Model):
+    __tablename__ = "invoice_line"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"), index=True)
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class Quote(BillingDocument, Model):
+    __tablename__ = "quote"
+    __table_args__ = (
+        UniqueConstraint("year", "sequence", name="uq_quote_year_sequence"),
+        UniqueConstraint("number", name="uq_quote_number"),
+        Index("ix_quote_client_status", "client_id", "status"),
+    )
+
+    status: Mapped[str] = mapped_column(String(20), default=QuoteStatus.DRAFT.value, index=True)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+
+    lines: Mapped[list["QuoteLine"]] = relationship(
+        back_populates="quote", cascade="all, delete-orphan", order_by="QuoteLine.position", lazy="selectin"
+    )
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="quote", foreign_keys=[Invoice.quote_id])
+
+
+class QuoteLine(LineItem, Model):
+    __tablename__ = "quote_line"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
+
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quote.id", ondelete="CASCADE"), index=True)
+    quote: Mapped[Quote] = relationship(back_populates="lines")
+
+
+class Payment(Model):
+    __tablename__ = "payment"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("stripe_payment_intent", name="uq_payment_stripe_payment_intent"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION))
+    date: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20), default=PaymentMethod.BANK_TRANSFER.value)
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    stripe_payment_intent: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+    client: Mapped[Client] = relationship()
+
+    def __repr__(self) -> str:
+        return f"{self.amount} {self.date}"
+
+
+class NumberSequence(Model):
+    """The last number given per document kind and year; locked while a number is taken."""
+
+    __tablename__ = "number_sequence"
+    __table_args__ = (UniqueConstraint("kind", "year", name="uq_number_sequence_kind_year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int] = mapped_column(Integer)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DocumentPdf(Model):
+    """The rendered PDF of an invoice or quote, keyed by a hash of the HTML it came from."""
+
+    __tablename__ = "document_pdf"
+    __table_args__ = (UniqueConstraint("document_kind", "document_id", name="uq_document_pdf_document"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_kind: Mapped[str] = mapped_column(String(20))
+    document_id: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    rendered_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

@@ -1,0 +1,57 @@
+"""`flask --app app clientela …`: the operator's commands."""
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+clientela = AppGroup("clientela", help="Clientela commands.")
+
+
+def _admin_password() -> tuple[str, bool]:
+    """ADMIN_PASSWORD, or for the embedded default one generated once and kept in instance/."""
+    configured = current_app.config.get("ADMIN_PASSWORD")
+    if configured:
+        return configured, False
+    path = os.path.join(current_app.instance_path, "admin_password")
+    if os.path.exists(path):
+        with open(path) as handle:
+            return handle.read().strip(), True
+    password = secrets.token_urlsafe(12)
+    os.makedirs(current_app.instance_path, exist_ok=True)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+        handle.write(password)
+    return password, True
+
+
+@clientela.command("init")
+@click.option("--demo-if-empty", is_flag=True, help="Add demo data when there are no clients yet.")
+def init_command(demo_if_empty: bool) -> None:
+    """Create the roles and the admin user (ADMIN_USERNAME / ADMIN_PASSWORD / ADMIN_EMAIL)."""
+    from app.clients.models import Client
+    from app.company.services import get_company
+    from app.security.setup import ensure_admin, ensure_roles
+
+    ensure_roles()
+    get_company()
+    username = current_app.config["ADMIN_USERNAME"]
+    password, generated = _admin_password()
+    created = ensure_admin(username, password, current_app.config["ADMIN_EMAIL"])
+    db.session.commit()
+    if demo_if_empty and db.session.query(Client.id).first() is None:
+        from app.demo import create_demo_data
+
+        create_demo_data(clients=25, invoices_per_client=6)
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    click.echo("")
+    click.secho(f"Clientela is ready at {base_url}/", fg="green", bold=True)
+    if created or generated:
+        click.echo(f"  Admin login: {username} / {password}")
+    if generated:
+        click.echo(f"  (password generated once, kept in {current_app.instance_path}/admin_password)")
+    click.echo("")

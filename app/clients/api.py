@@ -1,0 +1,5 @@
+"""REST API for clients: /api/v1/client/."""
+
+
+def register(appbuilder) -> None:
+    return None

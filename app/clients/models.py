@@ -1,0 +1,73 @@
+"""Clients and their contacts: the heart of the CRM."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from flask_appbuilder import Model
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+
+class ClientKind(str, enum.Enum):
+    BUSINESS = "business"
+    INDIVIDUAL = "individual"
+
+
+class Client(Model):
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default=ClientKind.BUSINESS.value)
+    email: Mapped[str] = mapped_column(String(200), default="", index=True)
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="", index=True)
+    province: Mapped[str] = mapped_column(String(50), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2), default="IT")
+    vat_number: Mapped[str] = mapped_column(String(30), default="", index=True)
+    tax_code: Mapped[str] = mapped_column(String(30), default="")
+    sdi_code: Mapped[str] = mapped_column(String(7), default="")
+    pec: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(5), default="it")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+    contacts: Mapped[list["Contact"]] = relationship(
+        back_populates="client",
+        cascade="all, delete-orphan",
+        order_by="(Contact.is_primary.desc(), Contact.id)",
+        lazy="selectin",
+    )
+
+    def __repr__(self) -> str:
+        return self.name
+
+    @property
+    def primary_contact(self) -> "Contact | None":
+        return next((c for c in self.contacts if c.is_primary), self.contacts[0] if self.contacts else None)
+
+
+class Contact(Model):
+    """A person at the client; each contact is also a portal identity."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200), index=True)
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    portal_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on logout and revocation: every portal session carries it, so copied cookies die.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    client: Mapped[Client] = relationship(back_populates="contacts")
+
+    def __repr__(self) -> str:
+        return f"{self.name} <{self.email}>"

@@ -1,0 +1,145 @@
+"""Tax identifiers and addresses checked for the client's country, with python-stdnum.
+
+`clean_client_fields()` is the one rule: the admin form, the REST API and the demo generator
+all call it. It returns the normalized values and, per field, a translated error; a caller
+saves nothing while any error is present.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from stdnum import exceptions as stdnum_errors
+from stdnum.eu import vat as eu_vat
+from stdnum.it import codicefiscale, iva
+
+from app.clients.models import ClientKind
+
+EU_COUNTRIES = frozenset(code.upper() for code in eu_vat.MEMBER_STATES if code != "xi")
+SDI_CODE = re.compile(r"^[A-Z0-9]{6,7}$")
+IT_POSTAL_CODE = re.compile(r"^\d{5}$")
+IT_PROVINCE = re.compile(r"^[A-Z]{2}$")
+
+
+@dataclass
+class CleanResult:
+    values: dict[str, object]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def clean_vat_number(value: str, country: str) -> str:
+    """Normalize a VAT number; raise ValueError with a translated message when invalid.
+
+    Italian numbers are stored as the 11 digits (the "IT" prefix is accepted and dropped);
+    other EU numbers keep their country prefix, which VIES and the invoice need.
+    """
+    compact = re.sub(r"[\s.\-/]", "", value).upper()
+    if not compact:
+        return ""
+    if country == "IT":
+        digits = compact[2:] if compact.startswith("IT") else compact
+        try:
+            return iva.validate(digits)
+        except stdnum_errors.ValidationError:
+            raise ValueError(_l("This is not a valid Italian VAT number (Partita IVA: 11 digits with a check digit).")) from None
+    if country in EU_COUNTRIES:
+        prefixed = compact if compact[:2].isalpha() else ("EL" if country == "GR" else country) + compact
+        try:
+            return eu_vat.validate(prefixed)
+        except stdnum_errors.ValidationError:
+            raise ValueError(_l("This is not a valid EU VAT number for the client's country (for example DE123456789).")) from None
+    return compact
+
+
+def clean_tax_code(value: str, country: str) -> str:
+    """Normalize an Italian codice fiscale (16 characters, or 11 digits for companies)."""
+    compact = re.sub(r"\s", "", value).upper()
+    if not compact or country != "IT":
+        return compact
+    try:
+        if len(compact) == 11:
+            return iva.validate(compact)
+        return codicefiscale.validate(compact)
+    except stdnum_errors.ValidationError:
+        raise ValueError(_l("This is not a valid codice fiscale.")) from None
+
+
+def _clean_email(value: str, required: bool) -> str:
+    value = value.strip()
+    if not value:
+        if required:
+            raise ValueError(_l("An email address is required."))
+        return ""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError(_l("This is not a valid email address.")) from None
+
+
+def clean_client_fields(data: dict[str, object]) -> CleanResult:
+    """Check and normalize a client's fields; unknown keys pass through untouched."""
+    values = dict(data)
+    errors: dict[str, str] = {}
+
+    def text(name: str) -> str:
+        return str(values.get(name) or "").strip()
+
+    country = text("country").upper() or "IT"
+    values["country"] = country
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        errors["country"] = _l("Use the two-letter ISO country code (for example IT).")
+
+    if not text("name"):
+        errors["name"] = _l("The name is required.")
+    values["name"] = text("name")
+
+    kind = text("kind") or ClientKind.BUSINESS.value
+    if kind not in {k.value for k in ClientKind}:
+        errors["kind"] = _l("Choose business or individual.")
+    values["kind"] = kind
+
+    for name, cleaner in (("vat_number", clean_vat_number), ("tax_code", clean_tax_code)):
+        try:
+            values[name] = cleaner(text(name), country)
+        except ValueError as exc:
+            errors[name] = exc.args[0]
+
+    if country == "IT" and "kind" not in errors:
+        if kind == ClientKind.BUSINESS.value and not values.get("vat_number") and "vat_number" not in errors:
+            errors["vat_number"] = _l("An Italian business needs its VAT number (Partita IVA).")
+        if kind == ClientKind.INDIVIDUAL.value and not values.get("tax_code") and "tax_code" not in errors:
+            errors["tax_code"] = _l("An Italian individual needs a codice fiscale.")
+
+    for name, required in (("email", True), ("pec", False)):
+        try:
+            values[name] = _clean_email(text(name), required)
+        except ValueError as exc:
+            errors[name] = exc.args[0]
+
+    if country == "IT":
+        if text("postal_code") and not IT_POSTAL_CODE.match(text("postal_code")):
+            errors["postal_code"] = _l("An Italian postal code (CAP) has 5 digits.")
+        province = text("province").upper()
+        if province and not IT_PROVINCE.match(province):
+            errors["province"] = _l("Use the two-letter province code (for example MI).")
+        values["province"] = province
+    sdi = text("sdi_code").upper()
+    if sdi and not SDI_CODE.match(sdi):
+        errors["sdi_code"] = _l("The SDI code has 7 letters or digits (6 for public administrations).")
+    values["sdi_code"] = sdi
+
+    language = text("language") or "it"
+    if language not in ("it", "en"):
+        errors["language"] = _l("Choose Italian or English.")
+    values["language"] = language
+    currency = text("currency").upper() or "EUR"
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        errors["currency"] = _l("Use a three-letter currency code (for example EUR).")
+    values["currency"] = currency
+    return CleanResult(values=values, errors=errors)

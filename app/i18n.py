@@ -1,0 +1,67 @@
+"""Languages, and money and dates formatted for the reader's locale.
+
+Staff pick their language in the admin (FAB's switcher, kept in the session); a portal
+contact, an email or a PDF uses the client's language. Every formatter here takes the
+locale explicitly or uses the current one, so the same figure reads `1.234,56 €` in Italian
+and `€1,234.56` in English.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from flask import Flask, current_app, g, has_request_context
+from flask_babel import format_date as _babel_format_date
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+SUPPORTED_LANGUAGES = ("it", "en")
+DEFAULT_LANGUAGE = "it"
+
+LANGUAGE_CHOICES = [("it", _l("Italian")), ("en", _l("English"))]
+
+
+def normalize_language(value: str | None) -> str:
+    """The supported language closest to `value` ("en_GB" → "en"), else Italian."""
+    code = (value or "").split("_")[0].split("-")[0].lower()
+    return code if code in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    return normalize_language(str(get_locale() or DEFAULT_LANGUAGE))
+
+
+def format_money(amount: Decimal | int | None, currency: str = "EUR", language: str | None = None) -> str:
+    """`1.234,56 €` (it) or `€1,234.56` (en); never goes through a float."""
+    value = Decimal(amount or 0)
+    return format_currency(value, currency, locale=language or current_language())
+
+
+def format_date(value: dt.date | None, language: str | None = None) -> str:
+    """A date in the reader's short-medium form: `27 nov 2026` / `Nov 27, 2026`."""
+    if value is None:
+        return ""
+    if language:
+        from babel.dates import format_date as babel_format_date
+
+        return babel_format_date(value, format="medium", locale=language)
+    return _babel_format_date(value, format="medium")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["date"] = format_date
+
+
+def use_our_locale_selector(app: Flask) -> None:
+    """Wrap FAB's selector: code that sets `g.language` (portal, jobs) wins over the admin's."""
+    babel_ext = app.extensions["babel"]
+    fab_selector = babel_ext.locale_selector
+
+    def select_locale() -> str:
+        if has_request_context() and getattr(g, "language", None):
+            return g.language
+        return fab_selector() if has_request_context() else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+    babel_ext.locale_selector = select_locale

@@ -1,0 +1,26 @@
+"""Roles and the first admin: created by `flask --app app clientela init`."""
+from __future__ import annotations
+
+from flask import current_app
+
+from app.extensions import db
+
+
+def ensure_roles() -> None:
+    """Create the Admin role and the built-in staff roles named in FAB_ROLES, if missing."""
+    sm = current_app.appbuilder.sm
+    for name in [sm.auth_role_admin, *current_app.config["FAB_ROLES"]]:
+        if sm.find_role(name) is None:
+            sm.add_role(name)
+    db.session.commit()
+
+
+def ensure_admin(username: str, password: str, email: str) -> bool:
+    """Create the admin user unless one with that username exists; True if created."""
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username):
+        return False
+    user = sm.add_user(username, "Admin", "Clientela", email, sm.find_role(sm.auth_role_admin), password)
+    if not user:
+        raise RuntimeError(f"could not create the admin user {username!r}")
+    return True
