@@ -1,0 +1,80 @@
+"""Background jobs: one `enqueue()` for the whole app.
+
+A job is dispatched only once the transaction that asked for it commits (a rolled-back
+request leaves no job behind, and a worker never reads rows that are not committed yet).
+With `REDIS_URL` set it goes to RQ with retries and backoff; without it (the embedded
+default) it runs in-process right after the commit, in a fresh app context.
+
+Job functions take plain ids, open their own transaction and must be idempotent: RQ may
+run a job again after a worker dies.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "clientela"
+RETRY_INTERVALS = [10, 30, 60, 300, 900]  # seconds between attempts
+_PENDING = "clientela_pending_jobs"
+
+
+def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None, **kwargs: Any) -> None:
+    """Run `func(*args, **kwargs)` in the background after the current transaction commits."""
+    session = db.session()
+    job = (func, args, kwargs, job_id)
+    if session.in_transaction():
+        session.info.setdefault(_PENDING, []).append(job)
+    else:
+        _dispatch([job])
+
+
+def redis_connection():
+    from redis import Redis
+
+    return Redis.from_url(current_app.config["REDIS_URL"])
+
+
+def queue():
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=redis_connection())
+
+
+def _dispatch(jobs: list[tuple]) -> None:
+    if current_app.config.get("REDIS_URL"):
+        from rq import Retry
+
+        q = queue()
+        for func, args, kwargs, job_id in jobs:
+            q.enqueue(func, args=args, kwargs=kwargs, job_id=job_id,
+                      retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS))
+        return
+    app = current_app._get_current_object()
+    for func, args, kwargs, _job_id in jobs:
+        # A fresh app context means a fresh session: the caller's is still finishing its commit.
+        with app.app_context():
+            try:
+                func(*args, **kwargs)
+            except Exception:  # the request that asked for it has already succeeded
+                log.exception("inline job %s failed", getattr(func, "__name__", func))
+                db.session.rollback()
+
+
+@event.listens_for(Session, "after_commit")
+def _run_pending_jobs(session: Session) -> None:
+    jobs = session.info.pop(_PENDING, None)
+    if jobs:
+        _dispatch(jobs)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_jobs(session: Session) -> None:
+    session.info.pop(_PENDING, None)
