@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/clientela_test
 REDIS_URL_FOR_TESTS := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install run test test-sqlite test-postgres worker bench translations clean
+.PHONY: install run test test-sqlite test-postgres worker bench translations messages clean
 
 install: $(STAMP)
 
@@ -20,7 +20,13 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 translations: install
-	$(BIN)/pybabel compile -d app/translations --statistics
+	$(BIN)/pybabel compile -d app/translations
+
+# After changing user-facing strings: extract them and merge into the it/en catalogs.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o app/translations/messages.pot .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
+	$(BIN)/python scripts/fill_english_catalog.py
 
 run: install translations
 	$(FLASK) db upgrade
