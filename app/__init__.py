@@ -60,6 +60,7 @@ def _load_models() -> None:
     import app.billing.models  # noqa: F401
     import app.clients.models  # noqa: F401
     import app.company.models  # noqa: F401
+    import app.portal.models  # noqa: F401
 
 
 def _index_view():
