@@ -14,7 +14,8 @@ from app.billing.models import NumberSequence
 from app.extensions import db
 
 
-def next_number(kind: str, year: int) -> int:
+def next_number(kind: str, year: int, count: int = 1) -> int:
+    """Take the next `count` consecutive numbers (a block, for bulk imports); return the first."""
     session = db.session
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -30,9 +31,9 @@ def next_number(kind: str, year: int) -> int:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
-    sequence.last_value += 1
+    sequence.last_value += count
     session.flush()
-    return sequence.last_value
+    return sequence.last_value - count + 1
 
 
 def format_number(pattern: str, year: int, sequence: int) -> str:
