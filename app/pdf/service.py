@@ -1,0 +1,169 @@
+"""Invoice and quote PDFs: rendered from HTML once per document version, cached in the database.
+
+The cache key is a SHA-256 of the HTML a document would render to (plus wkhtmltopdf's
+options): any change a reader could see (a line, the billing block, a payment, the
+company's IBAN or logo) yields new HTML and a new render; an unchanged document is never
+rendered twice. Views, the API, email jobs and the portal all call `pdf_for()`.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import format_decimal
+from flask import current_app
+from flask_babel import force_locale, gettext, ngettext
+from jinja2 import Environment
+from sqlalchemy import select
+
+from app.billing.models import DocumentPdf, Invoice, Quote
+from app.billing.totals import compute_totals
+from app.company.services import get_company
+from app.extensions import db
+from app.i18n import format_date, format_money, normalize_language
+from app.jobs import enqueue
+from app.pdf import render
+
+TEMPLATE = "pdf/invoice.html"
+DOCUMENT_CLASSES: dict[str, type[Invoice] | type[Quote]] = {"invoice": Invoice, "quote": Quote}
+
+# File names are fixed words in the document's language, not UI strings.
+_FILENAME_WORDS = {
+    "it": {"invoice": "Fattura", "quote": "Preventivo", "draft": "bozza"},
+    "en": {"invoice": "Invoice", "quote": "Quote", "draft": "draft"},
+}
+_UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_MIME = re.compile(r"^image/[a-z0-9.+-]+$")
+
+
+def document_kind(document: Invoice | Quote) -> str:
+    return "invoice" if isinstance(document, Invoice) else "quote"
+
+
+def load_document(kind: str, document_id: int) -> Invoice | Quote | None:
+    return db.session.get(DOCUMENT_CLASSES[kind], document_id)
+
+
+def pdf_filename(document: Invoice | Quote) -> str:
+    """"Fattura_2026-0001.pdf", "Quote_P2026-0003.pdf", or "Fattura_bozza_12.pdf" for a draft."""
+    words = _FILENAME_WORDS[normalize_language(document.language)]
+    if document.number:
+        stem = f"{words[document_kind(document)]}_{document.number}"
+    else:
+        stem = f"{words[document_kind(document)]}_{words['draft']}_{document.id}"
+    return _UNSAFE_FILENAME_CHARS.sub("-", stem).strip("-") + ".pdf"
+
+
+def render_html(document: Invoice | Quote) -> str:
+    """The document as printable HTML in its own language, every user value escaped."""
+    language = normalize_language(document.language)
+    with force_locale(language):
+        return _environment().get_template(TEMPLATE).render(**_context(document, language))
+
+
+def pdf_for(document: Invoice | Quote) -> bytes:
+    """The document's PDF: the cached one when its HTML is unchanged, else a fresh render.
+
+    A fresh render is stored in the session; the caller commits (or the job does).
+    """
+    html = render_html(document)
+    content_hash = _content_hash(html)
+    kind = document_kind(document)
+    cached = db.session.execute(
+        select(DocumentPdf).where(DocumentPdf.document_kind == kind, DocumentPdf.document_id == document.id)
+    ).scalar_one_or_none()
+    if cached is not None and cached.content_hash == content_hash:
+        return cached.content
+    pdf = render.html_to_pdf(html)
+    if cached is None:
+        cached = DocumentPdf(document_kind=kind, document_id=document.id)
+        db.session.add(cached)
+    cached.content_hash = content_hash
+    cached.content = pdf
+    cached.rendered_at = db.func.now()
+    db.session.flush()
+    return pdf
+
+
+def request_render(document: Invoice | Quote) -> None:
+    """Make sure the document's PDF is ready, in a job that runs after the current commit."""
+    from app.pdf.jobs import render_document_pdf
+
+    enqueue(render_document_pdf, document_kind(document), document.id)
+
+
+def _content_hash(html: str) -> str:
+    digest = hashlib.sha256(json.dumps(render.OPTIONS, sort_keys=True).encode())
+    digest.update(html.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _environment() -> Environment:
+    """A Jinja environment of our own: autoescape always on, no request-bound globals."""
+    env = current_app.extensions.get("clientela_pdf_jinja")
+    if env is None:
+        env = Environment(loader=current_app.jinja_loader, autoescape=True,
+                          extensions=["jinja2.ext.i18n"], auto_reload=current_app.debug)
+        env.install_gettext_callables(gettext, ngettext, newstyle=True)
+        current_app.extensions["clientela_pdf_jinja"] = env
+    return env
+
+
+def _context(document: Invoice | Quote, language: str) -> dict[str, object]:
+    company = get_company()
+    currency = document.currency or company.currency or "EUR"
+    locale = Locale.parse(language)
+
+    def money(amount: Decimal | None) -> str:
+        return format_money(amount, currency, language)
+
+    def number(value: Decimal | None) -> str:
+        return format_decimal(Decimal(value or 0), format="#,##0.###", locale=language)
+
+    totals = compute_totals(document.lines)
+    is_invoice = isinstance(document, Invoice)
+    return {
+        "kind": document_kind(document),
+        "document": document,
+        "company": company,
+        "logo_uri": _logo_uri(company),
+        "company_country": locale.territories.get(company.country or "", company.country or ""),
+        "bill_country": locale.territories.get(document.bill_country or "", document.bill_country or ""),
+        "issue_date": format_date(document.issue_date, language),
+        "due_date": format_date(document.due_date, language) if is_invoice else "",
+        "valid_until": "" if is_invoice else format_date(document.valid_until, language),
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": number(line.quantity),
+                "unit_price": money(line.unit_price),
+                "discount": f"{number(line.discount)}%" if line.discount else "",
+                "tax_rate": f"{number(line.tax_rate)}%",
+                "amount": money(line.amount),
+            }
+            for line in document.lines
+        ],
+        "any_discount": any(line.discount for line in document.lines),
+        "taxes": [
+            {"rate": f"{number(tax.rate)}%", "taxable": money(tax.taxable), "tax": money(tax.tax)}
+            for tax in totals.taxes
+        ],
+        "subtotal": money(totals.subtotal),
+        "tax_total": money(totals.tax_total),
+        "total": money(totals.total),
+        "amount_paid": money(document.amount_paid) if is_invoice and document.amount_paid else "",
+        "balance": money(document.balance) if is_invoice else "",
+        "status": document.status,
+    }
+
+
+def _logo_uri(company) -> str:
+    """The logo as a data: URI (wkhtmltopdf may not fetch anything), or "" without one."""
+    mime = (company.logo_mime or "").strip().lower()
+    if not company.logo or not _SAFE_MIME.match(mime):
+        return ""
+    return f"data:{mime};base64,{base64.b64encode(company.logo).decode('ascii')}"
