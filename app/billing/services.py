@@ -262,7 +262,6 @@ def record_payment(invoice: Invoice, *, amount: object, date: dt.date | None = N
         stripe_payment_intent=stripe_payment_intent,
     )
     db.session.add(payment)
-    invoice.payments.append(payment)
     refresh_invoice_status(invoice)
     db.session.flush()
     activity.record("payment_recorded", invoice.client_id, invoice_id=invoice.id, number=invoice.number,
