@@ -26,6 +26,7 @@ from app.billing.models import (
     QuoteStatus,
 )
 from app.billing.numbering import format_number, next_number
+from app.billing.signals import payment_recorded
 from app.billing.totals import apply_totals
 from app.clients.models import Client
 from app.company.services import get_company
@@ -268,6 +269,7 @@ def record_payment(invoice: Invoice, *, amount: object, date: dt.date | None = N
                     amount=value)
     if invoice.status == InvoiceStatus.PAID.value:
         activity.record("invoice_paid", invoice.client_id, invoice_id=invoice.id, number=invoice.number)
+    payment_recorded.send(payment)  # the mail module sends a receipt for every payment
     return payment
 
 

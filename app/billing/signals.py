@@ -1,0 +1,7 @@
+"""Signals other modules subscribe to, so billing rules need not know who listens."""
+from blinker import Namespace
+
+_signals = Namespace()
+
+# Sent by record_payment with the new Payment as sender, inside the caller's transaction.
+payment_recorded = _signals.signal("payment-recorded")
