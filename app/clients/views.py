@@ -1,29 +1,329 @@
-"""Staff views of clients and contacts."""
-from flask_appbuilder import ModelView
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import lazy_gettext as _l
+"""Staff views of clients and their contacts.
 
-from app.clients.models import Client, Contact
+The form runs the one client rule (`clean_client_fields`) after the field checks, so an
+invalid VAT number or codice fiscale shows a translated error at its field and the form
+comes back with everything the person typed. Contacts are edited inline, in the same form.
+"""
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask import abort, flash, redirect, render_template, request
+from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder.actions import action
+from flask_appbuilder.const import PERMISSION_PREFIX
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+from sqlalchemy import exists, select
+from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, StringField
+from wtforms.utils import unset_value
+from wtforms.validators import Length
+
+from app.activity import services as activity
+from app.clients.models import Client, ClientKind, Contact
+from app.clients.validation import clean_client_fields
+from app.extensions import db
+from app.i18n import LANGUAGE_CHOICES, format_date
 from app.security.roles import READ_WRITE
 
 
-class ContactView(ModelView):
-    datamodel = SQLAInterface(Contact)
-    class_permission_name = "Client"
-    method_permission_name = READ_WRITE
-    list_columns = ["name", "email", "phone", "is_primary"]
+def _inline_rows(field, **_kwargs) -> Markup:
+    return Markup(render_template("admin/widgets/inline_rows.html", field=field))
+
+
+class ContactRowForm(Form):
+    """One contact in the client form (a plain Form: the client form carries the CSRF token)."""
+
+    id = HiddenField()
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    email = StringField(_l("Email"), validators=[Length(max=200)])
+    phone = StringField(_l("Phone"), validators=[Length(max=50)])
+    is_primary = BooleanField(_l("Primary"))
+    remove = BooleanField(_l("Remove"))
+
+    def is_blank(self) -> bool:
+        return not any((field.data or "").strip() for field in (self.name, self.email, self.phone))
+
+
+class ContactRowsField(FieldList):
+    """The client's contacts: one or more, exactly one primary, matched to existing rows by id.
+
+    Contacts keep their ids across edits because each is a portal identity (links and
+    sessions point at the contact). A blank row adds nothing; "remove" drops the contact.
+    """
+
+    def __init__(self, label=None, **kwargs):
+        super().__init__(FormField(ContactRowForm), label, widget=_inline_rows, **kwargs)
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        super().process(formdata, data, extra_filters)
+        if not any(key.startswith(self.name + "-") for key in (formdata or {})):
+            self.append_entry()  # a spare row for a new contact
+
+    def kept_rows(self) -> list[ContactRowForm]:
+        return [entry.form for entry in self.entries if not entry.form.remove.data and not entry.form.is_blank()]
+
+    def validate(self, form, extra_validators=()):
+        self.errors = []
+        row_errors = False
+        for entry in self.entries:
+            entry.validate(form)
+            row_errors = row_errors or bool(entry.errors)
+        rows = self.kept_rows()
+        emails: set[str] = set()
+        for row in rows:
+            row.name.data = (row.name.data or "").strip()
+            if not row.name.data:
+                row.name.errors = [*row.name.errors, _("The contact's name is required.")]
+            try:
+                row.email.data = validate_email((row.email.data or "").strip(), check_deliverability=False).normalized
+            except EmailNotValidError:
+                row.email.errors = [*row.email.errors, _("This is not a valid email address.")]
+            else:
+                if row.email.data.lower() in emails:
+                    row.email.errors = [*row.email.errors, _("Two contacts cannot share an email address.")]
+                emails.add(row.email.data.lower())
+            row_errors = row_errors or bool(row.name.errors or row.email.errors)
+        if not rows:
+            self.errors.append(_("Add at least one contact."))
+        elif len(rows) == 1:
+            rows[0].is_primary.data = True  # a single contact is the primary one
+        elif sum(bool(row.is_primary.data) for row in rows) != 1:
+            self.errors.append(_("Mark exactly one contact as primary."))
+        return not self.errors and not row_errors
+
+    def populate_obj(self, obj: Client, name: str) -> None:
+        existing = {str(contact.id): contact for contact in obj.contacts}
+        kept = []
+        for row in self.kept_rows():
+            contact = existing.get(row.id.data or "") or Contact()
+            contact.name = row.name.data
+            contact.email = row.email.data
+            contact.phone = (row.phone.data or "").strip()
+            contact.is_primary = bool(row.is_primary.data)
+            kept.append(contact)
+        obj.contacts = kept
+
+
+def _text(label, max_length: int, description=None) -> StringField:
+    return StringField(label, description=description, validators=[Length(max=max_length)],
+                       widget=BS3TextFieldWidget(), default="")
+
+
+CLIENT_FIELDS = (
+    "name", "kind", "email", "phone", "address", "city", "province", "postal_code", "country",
+    "vat_number", "tax_code", "sdi_code", "pec", "language", "currency", "notes",
+)
+
+
+class ClientForm(DynamicForm):
+    """The client profile; the field checks here are shape only, the rule is clean_client_fields."""
+
+    name = _text(_l("Name"), 200)
+    kind = SelectField(_l("Kind"), choices=[(ClientKind.BUSINESS.value, _l("Business")),
+                                            (ClientKind.INDIVIDUAL.value, _l("Individual"))],
+                       widget=Select2Widget(), default=ClientKind.BUSINESS.value)
+    email = _text(_l("Email"), 200, _l("Where invoices and statements are sent."))
+    phone = _text(_l("Phone"), 50)
+    address = _text(_l("Address"), 200)
+    city = _text(_l("City"), 100)
+    province = _text(_l("Province"), 50, _l("Two letters for Italy, for example MI."))
+    postal_code = _text(_l("Postal code"), 20)
+    country = _text(_l("Country"), 2, _l("Two-letter ISO code, for example IT."))
+    vat_number = _text(_l("VAT number"), 30)
+    tax_code = _text(_l("Codice fiscale"), 30)
+    sdi_code = _text(_l("SDI code"), 7)
+    pec = _text(_l("PEC"), 200)
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, widget=Select2Widget(), default="it")
+    currency = _text(_l("Currency"), 3)
+    notes = StringField(_l("Notes"), widget=BS3TextAreaFieldWidget(), default="")
+    contacts = ContactRowsField(_l("Contacts"), description=_l(
+        "One or more people; the primary contact receives the documents. Tick Remove to delete a contact."))
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators=extra_validators)
+        result = clean_client_fields({name: self[name].data for name in CLIENT_FIELDS})
+        for name, message in result.errors.items():
+            target = self[name] if name in self else self["name"]
+            target.errors = [*target.errors, str(message)]
+        if result.ok:
+            for name in CLIENT_FIELDS:
+                self[name].data = result.values[name]
+        return valid and result.ok
+
+
+class FilterArchived(BaseFilter):
+    """Archived clients stay out of the list unless asked for (`?archived=1`)."""
+
+    name = _l("Archived")
+    arg_name = "archived"
+
+    def apply(self, query, value):
+        return query.filter(Client.archived.is_(bool(value)))
+
+
+def _contacts(contacts) -> Markup:
+    rows = [
+        Markup("<li>{}{} &lt;{}&gt;{}</li>").format(
+            Markup('<span class="label label-primary">{}</span> ').format(_("Primary")) if c.is_primary else "",
+            c.name, c.email, f" · {c.phone}" if c.phone else "",
+        )
+        for c in contacts
+    ]
+    return Markup('<ul class="list-unstyled">{}</ul>').format(Markup("").join(rows))
+
+
+def _archived_chip(archived: bool) -> Markup:
+    if not archived:
+        return Markup("")
+    return Markup('<span class="label label-default">{}</span>').format(_("Archived"))
 
 
 class ClientView(ModelView):
     datamodel = SQLAInterface(Client)
     class_permission_name = "Client"
-    method_permission_name = READ_WRITE
-    list_columns = ["name", "email", "city", "vat_number"]
-    search_columns = ["name", "email", "vat_number", "city"]
-    related_views = [ContactView]
+    method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write"}
+
     list_title = _l("Clients")
+    show_title = _l("Client")
+    add_title = _l("New client")
+    edit_title = _l("Edit client")
+    list_template = "admin/client_list.html"
+    show_template = "admin/client_show.html"
+
+    label_columns = {
+        "name": _l("Name"), "kind": _l("Kind"), "email": _l("Email"), "phone": _l("Phone"),
+        "address": _l("Address"), "city": _l("City"), "province": _l("Province"),
+        "postal_code": _l("Postal code"), "country": _l("Country"), "vat_number": _l("VAT number"),
+        "tax_code": _l("Codice fiscale"), "sdi_code": _l("SDI code"), "pec": _l("PEC"),
+        "language": _l("Language"), "currency": _l("Currency"), "notes": _l("Notes"),
+        "archived": _l("Archived"), "contacts": _l("Contacts"), "created_at": _l("Created"),
+    }
+    list_columns = ["name", "email", "city", "vat_number", "archived"]
+    order_columns = ["name", "email", "city", "vat_number"]
+    search_columns = ["name", "email", "vat_number", "city"]
+    base_order = ("name", "asc")
+    page_size = 25
+    formatters_columns = {
+        "contacts": _contacts,
+        "archived": _archived_chip,
+        "created_at": lambda value: format_date(value.date() if value else None),
+        "kind": lambda value: _("Individual") if value == ClientKind.INDIVIDUAL.value else _("Business"),
+    }
+
+    add_form = edit_form = ClientForm
+    add_columns = edit_columns = list(CLIENT_FIELDS) + ["contacts"]
+    add_fieldsets = edit_fieldsets = [
+        (_l("Client"), {"fields": ["name", "kind", "email", "phone", "language", "currency"]}),
+        (_l("Billing address"), {"fields": ["address", "city", "province", "postal_code", "country"]}),
+        (_l("Tax and e-invoicing"), {"fields": ["vat_number", "tax_code", "sdi_code", "pec"]}),
+        (_l("Contacts"), {"fields": ["contacts"]}),
+        (_l("Notes"), {"fields": ["notes"], "expanded": False}),
+    ]
+    show_fieldsets = [
+        (_l("Client"), {"fields": ["name", "kind", "email", "phone", "language", "currency", "archived"]}),
+        (_l("Billing address"), {"fields": ["address", "city", "province", "postal_code", "country"]}),
+        (_l("Tax and e-invoicing"), {"fields": ["vat_number", "tax_code", "sdi_code", "pec"]}),
+        (_l("Contacts"), {"fields": ["contacts"]}),
+        (_l("Notes"), {"fields": ["notes", "created_at"]}),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._archived_filter = {
+            show: self.datamodel.get_filters().add_filter("archived", FilterArchived, show) for show in (False, True)
+        }
+
+    # -- the list: archived clients only when asked for ---------------------------------
+
+    def _get_list_widget(self, filters, **kwargs):
+        show_archived = request.args.get("archived") == "1"
+        joined = filters.get_joined_filters(self._archived_filter[show_archived])
+        return super()._get_list_widget(filters=joined, **kwargs)
+
+    # -- related views a reader may not open (Support reads clients, not invoices) --------
+
+    def readable_related_views(self) -> list:
+        sm = self.appbuilder.sm
+        return [
+            view for view in self._related_views
+            if sm.has_access(PERMISSION_PREFIX + view.get_method_permission("list"), view.class_permission_name)
+        ]
+
+    def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
+        widgets = widgets or {}
+        orders, pages, page_sizes = orders or {}, pages or {}, page_sizes or {}
+        widgets["related_views"] = []
+        for view in self.readable_related_views():
+            name = view.__class__.__name__
+            order_column, order_direction = orders.get(name) or ("", "")
+            widgets["related_views"].append(self._get_related_view_widget(
+                item, view, order_column, order_direction, page=pages.get(name), page_size=page_sizes.get(name),
+            ))
+        return widgets
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        client = db.session.get(Client, int(pk)) if str(pk).isdigit() else None
+        if client is None:
+            abort(404)
+        widgets = self._show(pk)
+        return self.render_template(
+            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+            related_views=self.readable_related_views(), client=client,
+        )
+
+    # -- saving ------------------------------------------------------------------------
+
+    def post_add(self, item: Client) -> None:
+        activity.record("client_created", item.id)
+        db.session.commit()
+
+    def pre_delete(self, item: Client) -> None:
+        from app.billing.models import Invoice, Quote
+
+        has_documents = db.session.scalar(select(
+            exists().where(Invoice.client_id == item.id) | exists().where(Quote.client_id == item.id)
+        ))
+        if has_documents:
+            raise ValueError(_("This client has invoices or quotes: archive it instead of deleting it."))
+
+    # -- archive and restore (actions get rows without base filters: each is checked here) --
+
+    def _set_archived(self, items, archived: bool):
+        clients = [item for item in (items if isinstance(items, list) else [items]) if isinstance(item, Client)]
+        for client in clients:
+            client.archived = archived
+        db.session.commit()
+        if archived:
+            flash(_("%(count)d client(s) archived.", count=len(clients)), "success")
+        else:
+            flash(_("%(count)d client(s) restored.", count=len(clients)), "success")
+        if len(clients) == 1:
+            return redirect(self.route_base + f"/show/{clients[0].id}")
+        return redirect(self.route_base + "/list/" + ("?archived=1" if not archived else ""))
+
+    @action("archive", _l("Archive"), _l("Archive? The client leaves the lists and keeps its history."), "fa-archive")
+    def archive(self, items):
+        return self._set_archived(items, True)
+
+    @action("restore", _l("Restore"), None, "fa-undo")
+    def restore(self, items):
+        return self._set_archived(items, False)
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        hidden = "archive" if item.archived else "restore"
+        actions = {name: act for name, act in self.actions.items() if name != hidden}
+        return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
 
 
 def register(appbuilder) -> None:
-    appbuilder.add_view_no_menu(ContactView)
+    from app.billing.views import InvoiceView, PaymentView, QuoteView
+
+    ClientView.related_views = [InvoiceView, QuoteView, PaymentView]
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book", category="")

@@ -7,7 +7,10 @@ tests/test_roles.py and documented in docs/roles.md.
 """
 from __future__ import annotations
 
-# FAB method → action. Used as `method_permission_name` on every ModelView and ModelRestApi.
+import re
+
+# FAB method → action. Used as `method_permission_name` on every ModelView and ModelRestApi;
+# a view adds its own buttons (finalize, record payment …) to the same two actions.
 READ_WRITE = {
     "list": "read",
     "show": "read",
@@ -30,24 +33,41 @@ READ = "can_read"
 WRITE = "can_write"
 
 
-def _menu(*names: str) -> list[list[str]]:
-    return [[name, "menu_access"] for name in names]
+def _exact(view: str, permission: str) -> list[str]:
+    """FAB matches built-in role entries with `re.match` (a prefix match): anchor both ends,
+    or "Client" would also grant a future "ClientEmailTemplate"."""
+    return [re.escape(view) + "$", re.escape(permission) + "$"]
 
+
+def _menu(*names: str) -> list[list[str]]:
+    return [_exact(name, "menu_access") for name in names]
+
+
+# Every staff member may see their own profile and change their own password.
+_SELF_SERVICE = [
+    _exact("UserDBModelView", "can_userinfo"),
+    _exact("ResetMyPasswordView", "can_this_form_get"),
+    _exact("ResetMyPasswordView", "can_this_form_post"),
+    _exact("UserInfoEditView", "can_this_form_get"),
+    _exact("UserInfoEditView", "can_this_form_post"),
+]
 
 FAB_ROLES = {
     "Billing": [
-        ["Client", READ], ["Client", WRITE],
-        ["Invoice", READ], ["Invoice", WRITE],
-        ["Quote", READ], ["Quote", WRITE],
-        ["Payment", READ], ["Payment", WRITE],
-        ["Activity", READ],
-        ["Dashboard", READ],
+        _exact("Client", READ), _exact("Client", WRITE),
+        _exact("Invoice", READ), _exact("Invoice", WRITE),
+        _exact("Quote", READ), _exact("Quote", WRITE),
+        _exact("Payment", READ), _exact("Payment", WRITE),
+        _exact("Activity", READ),
+        _exact("Dashboard", READ),
         *_menu("Clients", "Invoices", "Quotes", "Payments"),
+        *_SELF_SERVICE,
     ],
     "Support": [
-        ["Client", READ],
-        ["Activity", READ],
-        ["Dashboard", READ],
+        _exact("Client", READ),
+        _exact("Activity", READ),
+        _exact("Dashboard", READ),
         *_menu("Clients"),
+        *_SELF_SERVICE,
     ],
 }
