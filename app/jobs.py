@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "clientela"
 RETRY_INTERVALS = [10, 30, 60, 300, 900]  # seconds between attempts
+INLINE_ATTEMPTS = 3  # without a worker there is nobody to back off: retry at once, twice
 _PENDING = "clientela_pending_jobs"
 
 
@@ -31,7 +32,9 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None, **k
     session = db.session()
     job = (func, args, kwargs, job_id)
     if session.in_transaction():
-        session.info.setdefault(_PENDING, []).append(job)
+        pending = session.info.setdefault(_PENDING, [])
+        if job not in pending:  # asking twice in one transaction (e.g. two edits) runs it once
+            pending.append(job)
     else:
         _dispatch([job])
 
@@ -45,7 +48,16 @@ def redis_connection():
 def queue():
     from rq import Queue
 
-    return Queue(QUEUE_NAME, connection=redis_connection())
+    return Queue(queue_name(), connection=redis_connection())
+
+
+def queue_name() -> str:
+    """JOBS_QUEUE lets two Clientela instances (or two test runs) share one Redis."""
+    return current_app.config.get("JOBS_QUEUE") or QUEUE_NAME
+
+
+def retry_intervals() -> list[int]:
+    return list(current_app.config.get("JOB_RETRY_INTERVALS") or RETRY_INTERVALS)
 
 
 def _dispatch(jobs: list[tuple]) -> None:
@@ -53,19 +65,31 @@ def _dispatch(jobs: list[tuple]) -> None:
         from rq import Retry
 
         q = queue()
+        intervals = retry_intervals()
         for func, args, kwargs, job_id in jobs:
             q.enqueue(func, args=args, kwargs=kwargs, job_id=job_id,
-                      retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS))
+                      retry=Retry(max=len(intervals), interval=intervals))
         return
     app = current_app._get_current_object()
     for func, args, kwargs, _job_id in jobs:
+        _run_inline(app, func, args, kwargs)
+
+
+def _run_inline(app, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """Run a job now; on an error try again at once (a busy SQLite, a dropped connection),
+    then log it: the request that asked for it has already succeeded."""
+    for attempt in range(1, INLINE_ATTEMPTS + 1):
         # A fresh app context means a fresh session: the caller's is still finishing its commit.
         with app.app_context():
             try:
                 func(*args, **kwargs)
-            except Exception:  # the request that asked for it has already succeeded
-                log.exception("inline job %s failed", getattr(func, "__name__", func))
+                return
+            except Exception:
                 db.session.rollback()
+                if attempt == INLINE_ATTEMPTS:
+                    log.exception("inline job %s failed %d times", getattr(func, "__name__", func), attempt)
+                else:
+                    log.warning("inline job %s failed, trying again", getattr(func, "__name__", func), exc_info=True)
 
 
 @event.listens_for(Session, "after_commit")
