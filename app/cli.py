@@ -55,3 +55,17 @@ def init_command(demo_if_empty: bool) -> None:
     if generated:
         click.echo(f"  (password generated once, kept in {current_app.instance_path}/admin_password)")
     click.echo("")
+
+
+@clientela.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
+@click.option("--name", default=None, help="Worker name (default: RQ's hostname.pid).")
+def worker_command(burst: bool, name: str | None) -> None:
+    """Run an RQ worker with the scheduler (retries, delayed jobs) on REDIS_URL's queue."""
+    from app.worker import build_worker
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline and no worker is needed.")
+    worker = build_worker(current_app._get_current_object(), name=name)
+    click.echo(f"Worker {worker.name} listening on queue '{worker.queue_names()[0]}'")
+    worker.work(burst=burst, with_scheduler=True)
