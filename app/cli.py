@@ -69,3 +69,21 @@ def worker_command(burst: bool, name: str | None) -> None:
     worker = build_worker(current_app._get_current_object(), name=name)
     click.echo(f"Worker {worker.name} listening on queue '{worker.queue_names()[0]}'")
     worker.work(burst=burst, with_scheduler=True)
+
+
+@clientela.command("demo")
+@click.option("--clients", default=25, show_default=True, type=click.IntRange(min=1), help="How many clients to add.")
+@click.option("--invoices-per-client", default=6, show_default=True, type=click.IntRange(min=0),
+              help="Invoices per client (quotes: a third as many).")
+@click.option("--seed", type=int, default=None, help="The same seed gives the same data (dates follow today).")
+def demo_command(clients: int, invoices_per_client: int, seed: int | None) -> None:
+    """Add realistic Italian demo data: clients, contacts, invoices, quotes, payments, timeline."""
+    from app.demo import create_demo_data
+
+    with click.progressbar(length=clients, label="Creating demo clients", show_pos=True) as bar:
+        summary = create_demo_data(clients=clients, invoices_per_client=invoices_per_client, seed=seed,
+                                   progress=bar.update)
+    click.echo(
+        f"Added {summary.clients} clients, {summary.contacts} contacts, {summary.invoices} invoices, "
+        f"{summary.quotes} quotes, {summary.payments} payments and {summary.activities} timeline entries."
+    )
