@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Iterable, Protocol
 
 from app.money import CENT, ZERO, round_cents, to_decimal
@@ -40,8 +40,11 @@ class Totals:
 
 
 def line_amount(quantity: object, unit_price: object, discount: object = 0) -> Decimal:
-    gross = to_decimal(quantity) * to_decimal(unit_price)
-    return round_cents(gross * (HUNDRED - to_decimal(discount)) / HUNDRED)
+    # The default 28 digits could round the largest accepted inputs before the cent is reached.
+    with localcontext() as context:
+        context.prec = 60
+        gross = to_decimal(quantity) * to_decimal(unit_price)
+        return round_cents(gross * (HUNDRED - to_decimal(discount)) / HUNDRED)
 
 
 def compute_totals(lines: Iterable[LineLike]) -> Totals:
