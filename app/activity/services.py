@@ -28,6 +28,11 @@ MESSAGES = {
     "quote_converted": lambda p: _(
         "Quote %(number)s converted into an invoice", number=p.get("number", "")
     ),
+    "invoice_emailed": lambda p: _("Invoice %(number)s emailed to %(to)s", number=p.get("number", ""),
+                                   to=p.get("to", "")),
+    "quote_emailed": lambda p: _("Quote %(number)s emailed to %(to)s", number=p.get("number", ""), to=p.get("to", "")),
+    "reminder_sent": lambda p: _("Reminder sent for invoice %(number)s (%(days)s days overdue)",
+                                 number=p.get("number", ""), days=p.get("days", "")),
 }
 
 
