@@ -7,11 +7,19 @@ from app.extensions import db
 
 
 def ensure_roles() -> None:
-    """Create the Admin role and the built-in staff roles named in FAB_ROLES, if missing."""
+    """Create the Admin, Public and staff roles (FAB_ROLES) if missing, then sync permissions.
+
+    FAB grants each new permission to the Admin role as it registers it, and stops at the
+    first one when that role does not exist yet (an empty database after `fab
+    create-permissions`). Syncing again once the roles exist registers every permission and
+    gives Admin all of them; it is idempotent.
+    """
     sm = current_app.appbuilder.sm
-    for name in [sm.auth_role_admin, *current_app.config["FAB_ROLES"]]:
+    for name in [sm.auth_role_admin, sm.auth_role_public, *current_app.config["FAB_ROLES"]]:
         if sm.find_role(name) is None:
             sm.add_role(name)
+    db.session.commit()
+    current_app.appbuilder.add_permissions(update_perms=True)
     db.session.commit()
 
 

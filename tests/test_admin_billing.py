@@ -1,0 +1,204 @@
+"""The staff invoice, quote and payment pages: thin pages over the billing rules."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.billing.models import Invoice, Payment, Quote
+from app.extensions import db
+from tests.factories import login, make_client, make_invoice, make_quote, make_staff_user
+from tests.test_admin_clients import counted_queries
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture
+def staff(web):
+    user = make_staff_user("Billing")
+    login(web, user.username)
+    return web
+
+
+def line_form(document, lines, **fields) -> dict[str, str]:
+    data = {"issue_date": document.issue_date.isoformat(), "notes": "", "terms": ""}
+    if isinstance(document, Invoice):
+        data["due_date"] = document.due_date.isoformat()
+    else:
+        data["valid_until"] = document.valid_until.isoformat()
+    for index, line in enumerate(lines):
+        for name, value in line.items():
+            data[f"lines-{index}-{name}"] = value
+    data.update(fields)
+    return data
+
+
+def test_a_new_invoice_for_a_client_copies_the_billing_block_and_opens_the_draft(staff):
+    client = make_client("Rossi S.r.l.", city="Torino", province="TO", postal_code="10122")
+    db.session.commit()
+    response = staff.post(f"/invoiceview/new/{client.id}")
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert response.headers["Location"].endswith(f"/invoiceview/edit/{invoice.id}")
+    assert (invoice.bill_name, invoice.bill_city, invoice.bill_vat_number) == ("Rossi S.r.l.", "Torino",
+                                                                                client.vat_number)
+    page = staff.get(f"/invoiceview/edit/{invoice.id}").get_data(as_text=True)
+    assert "Rossi S.r.l." in page and client.vat_number in page
+
+
+def test_lines_are_saved_inline_through_the_billing_rules(staff):
+    invoice = make_invoice(lines=[])
+    db.session.commit()
+    form = line_form(invoice, [
+        {"description": "Sviluppo", "quantity": "2", "unit_price": "150", "discount": "0", "tax_rate": "22"},
+        {"description": "Hosting", "quantity": "1", "unit_price": "100", "discount": "10", "tax_rate": "22"},
+    ])
+    assert staff.post(f"/invoiceview/edit/{invoice.id}", data=form).status_code == 302
+    db.session.refresh(invoice)
+    assert [line.description for line in invoice.lines] == ["Sviluppo", "Hosting"]
+    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (Decimal("390.00"), Decimal("85.80"),
+                                                                    Decimal("475.80"))
+
+
+def test_a_negative_quantity_is_refused_at_the_line_and_nothing_is_saved(staff):
+    invoice = make_invoice()
+    db.session.commit()
+    form = line_form(invoice, [
+        {"description": "Sviluppo", "quantity": "-2", "unit_price": "150", "discount": "0", "tax_rate": "22"},
+    ])
+    response = staff.post(f"/invoiceview/edit/{invoice.id}", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "The quantity must be a number, zero or more." in page
+    assert 'value="-2"' in page and 'value="Sviluppo"' in page
+    db.session.refresh(invoice)
+    assert [line.description for line in invoice.lines] == ["Consulenza"]
+    assert invoice.total == Decimal("122.00")
+
+
+def test_finalize_is_a_post_action_that_numbers_the_invoice_and_locks_its_lines(staff):
+    invoice = make_invoice()
+    db.session.commit()
+    staff.get(f"/invoiceview/action/finalize/{invoice.id}")
+    db.session.refresh(invoice)
+    assert invoice.status == "draft"  # a GET changes nothing
+
+    staff.post(f"/invoiceview/action/finalize/{invoice.id}")
+    db.session.refresh(invoice)
+    assert invoice.status == "sent" and invoice.number == f"{TODAY.year}/0001"
+
+    response = staff.get(f"/invoiceview/edit/{invoice.id}")
+    assert response.status_code == 302  # back to the show page: no form for a finalized invoice
+    response = staff.post(f"/invoiceview/edit/{invoice.id}", data=line_form(invoice, [
+        {"description": "Altro", "quantity": "1", "unit_price": "1", "discount": "0", "tax_rate": "22"}]))
+    db.session.refresh(invoice)
+    assert [line.description for line in invoice.lines] == ["Consulenza"]
+
+
+def test_the_show_page_offers_only_the_buttons_that_apply(staff):
+    draft = make_invoice()
+    sent = make_invoice(finalize=True)
+    db.session.commit()
+    draft_page = staff.get(f"/invoiceview/show/{draft.id}").get_data(as_text=True)
+    sent_page = staff.get(f"/invoiceview/show/{sent.id}").get_data(as_text=True)
+    assert "/invoiceview/action/finalize/" in draft_page and "Record payment" not in draft_page
+    assert "/invoiceview/action/finalize/" not in sent_page and f"/invoiceview/payment/{sent.id}" in sent_page
+    assert "Consulenza" in sent_page and f"/invoiceview/pdf/{sent.id}" in sent_page
+
+
+def test_record_payment_moves_the_balance_and_refuses_overpayment_at_the_amount(staff):
+    invoice = make_invoice(finalize=True)
+    db.session.commit()
+    response = staff.post(f"/invoiceview/payment/{invoice.id}", data={
+        "amount": "500.00", "date": TODAY.isoformat(), "method": "bank_transfer", "reference": "CRO 1"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "more than the balance due" in page and 'value="CRO 1"' in page
+    assert db.session.scalar(select(func.count(Payment.id))) == 0
+
+    response = staff.post(f"/invoiceview/payment/{invoice.id}", data={
+        "amount": "22.00", "date": TODAY.isoformat(), "method": "bank_transfer", "reference": "CRO 2"})
+    assert response.status_code == 302
+    db.session.refresh(invoice)
+    assert (invoice.status, invoice.amount_paid, invoice.balance) == ("partial", Decimal("22.00"), Decimal("100.00"))
+    assert "CRO 2" in staff.get("/paymentview/list/").get_data(as_text=True)
+
+
+def test_an_open_invoice_past_its_due_date_is_listed_as_overdue(staff):
+    make_invoice(finalize=True, issue_date=TODAY - dt.timedelta(days=60), due_date=TODAY - dt.timedelta(days=30))
+    db.session.commit()
+    page = staff.get("/invoiceview/list/").get_data(as_text=True)
+    assert "status-overdue" in page and "Overdue" in page
+
+
+def test_cancel_refuses_an_invoice_with_payments(staff):
+    invoice = make_invoice(finalize=True)
+    from app.billing import services
+
+    services.record_payment(invoice, amount="10.00")
+    db.session.commit()
+    response = staff.post(f"/invoiceview/action/cancel/{invoice.id}", follow_redirects=True)
+    assert "An invoice with payments cannot be cancelled." in response.get_data(as_text=True)
+    db.session.refresh(invoice)
+    assert invoice.status == "partial"
+
+
+def test_a_quote_is_finalized_accepted_for_the_client_and_converted_in_one_click(staff):
+    quote = make_quote()
+    db.session.commit()
+    staff.post(f"/quoteview/action/finalize/{quote.id}")
+    staff.post(f"/quoteview/action/accept/{quote.id}")
+    response = staff.post(f"/quoteview/action/convert/{quote.id}")
+    invoice = db.session.scalars(select(Invoice)).one()
+    assert response.headers["Location"].endswith(f"/invoiceview/show/{invoice.id}")
+    assert invoice.quote_id == quote.id and invoice.status == "draft" and invoice.total == Decimal("122.00")
+    staff.post(f"/quoteview/action/convert/{quote.id}")
+    assert db.session.scalar(select(func.count(Invoice.id))) == 1
+
+
+def test_a_quote_can_be_rejected_for_the_client(staff):
+    quote = make_quote(finalize=True)
+    db.session.commit()
+    staff.post(f"/quoteview/action/reject/{quote.id}")
+    db.session.refresh(quote)
+    assert quote.status == "rejected"
+
+
+def test_the_pdf_downloads_as_an_attachment(staff):
+    invoice = make_invoice(finalize=True)
+    db.session.commit()
+    response = staff.get(f"/invoiceview/pdf/{invoice.id}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    assert "attachment" in response.headers["Content-Disposition"]
+
+
+def test_only_drafts_can_be_deleted(staff):
+    draft, sent = make_invoice(), make_invoice(finalize=True)
+    db.session.commit()
+    staff.post(f"/invoiceview/delete/{draft.id}")
+    staff.post(f"/invoiceview/delete/{sent.id}")
+    assert db.session.scalars(select(Invoice.id)).all() == [sent.id]
+
+
+@pytest.mark.parametrize("path", ["/invoiceview/list/", "/paymentview/list/", "/quoteview/list/"])
+def test_list_pages_run_the_same_number_of_queries_for_3_or_15_documents(staff, path):
+    def add_documents(count):
+        for _ in range(count):
+            invoice = make_invoice(make_client(), finalize=True)
+            from app.billing import services
+
+            services.record_payment(invoice, amount="10.00")
+            make_quote(invoice.client, finalize=True)
+        db.session.commit()
+
+    def queries():
+        staff.get(path)
+        with counted_queries() as counter:
+            assert staff.get(path).status_code == 200
+        return counter["n"]
+
+    add_documents(3)
+    few = queries()
+    add_documents(12)
+    assert queries() == few

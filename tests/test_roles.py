@@ -1,0 +1,137 @@
+"""Each staff role's exact permissions, and what a Billing or Support user meets in the admin.
+
+The pinned lists are the *effective* permissions: every permission-on-view FAB registered,
+checked the way FAB checks a built-in role. A new view that a role's entry matches by
+accident (FAB matches entries as regular expressions) changes the list and fails here.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.clients.models import Client
+from app.extensions import db
+from app.security.roles import FAB_ROLES
+from tests.factories import login, make_client, make_invoice, make_staff_user
+
+SELF_SERVICE = {
+    ("UserDBModelView", "can_userinfo"),
+    ("ResetMyPasswordView", "can_this_form_get"),
+    ("ResetMyPasswordView", "can_this_form_post"),
+    ("UserInfoEditView", "can_this_form_get"),
+    ("UserInfoEditView", "can_this_form_post"),
+}
+
+EXPECTED = {
+    "Billing": {
+        ("Client", "can_read"), ("Client", "can_write"),
+        ("Invoice", "can_read"), ("Invoice", "can_write"),
+        ("Quote", "can_read"), ("Quote", "can_write"),
+        ("Payment", "can_read"), ("Payment", "can_write"),
+        ("Activity", "can_read"), ("Dashboard", "can_read"),
+        ("Clients", "menu_access"), ("Invoices", "menu_access"), ("Quotes", "menu_access"),
+        ("Payments", "menu_access"),
+        *SELF_SERVICE,
+    },
+    "Support": {
+        ("Client", "can_read"),
+        ("Activity", "can_read"), ("Dashboard", "can_read"),
+        ("Clients", "menu_access"),
+        *SELF_SERVICE,
+    },
+}
+# Permissions a role is granted for views other modules add later (timeline, dashboard,
+# tickets); they count only once such a view registers the permission.
+NOT_YET_REGISTERED = {("Activity", "can_read"), ("Dashboard", "can_read"), ("Payment", "can_write")}
+
+
+def effective_permissions(role_name: str) -> set[tuple[str, str]]:
+    sm = current_app.appbuilder.sm
+    role = sm.find_role(role_name)
+    return {(view, permission) for view, permission in _registered(sm)
+            if sm._has_access_builtin_roles(role, permission, view)}
+
+
+def _registered(sm) -> set[tuple[str, str]]:
+    return {(pv.view_menu.name, pv.permission.name) for pv in db.session.scalars(select(sm.permissionview_model))}
+
+
+@pytest.mark.parametrize("role", ["Billing", "Support"])
+def test_each_role_declares_exactly_its_documented_permissions(role):
+    declared = {(re.sub(r"\\(.)", r"\1", view).rstrip("$"), permission.rstrip("$"))
+                for view, permission in FAB_ROLES[role]}
+    assert declared == EXPECTED[role]
+
+
+@pytest.mark.parametrize("role", ["Billing", "Support"])
+def test_each_role_is_granted_exactly_its_documented_permissions(role):
+    assert effective_permissions(role) - NOT_YET_REGISTERED == EXPECTED[role] - NOT_YET_REGISTERED
+
+
+def test_admin_has_every_registered_permission():
+    sm = current_app.appbuilder.sm
+    admin = sm.find_role("Admin")
+    granted = {(pv.view_menu.name, pv.permission.name) for pv in admin.permissions}
+    assert _registered(sm) <= granted
+
+
+def test_a_support_user_reads_clients_but_cannot_touch_invoices(web):
+    client = make_client("Omega S.r.l.")
+    invoice = make_invoice(client, finalize=True)
+    db.session.commit()
+    login(web, make_staff_user("Support").username)
+
+    page = web.get("/clientview/list/").get_data(as_text=True)
+    assert "Omega S.r.l." in page
+    show = web.get(f"/clientview/show/{client.id}").get_data(as_text=True)
+    assert "Omega S.r.l." in show
+    assert invoice.number not in show and "/invoiceview/new/" not in show  # no invoice tab, no buttons
+
+    for path in (f"/invoiceview/edit/{invoice.id}", f"/invoiceview/show/{invoice.id}", "/invoiceview/list/",
+                 f"/clientview/edit/{client.id}", "/clientview/add"):
+        response = web.get(path)
+        assert response.status_code in (302, 403), path
+        assert "/login" in response.headers.get("Location", "/login"), path
+
+    web.post(f"/clientview/edit/{client.id}", data={"name": "Hacked"})
+    web.post(f"/clientview/action/archive/{client.id}")
+    db.session.refresh(client)
+    assert (client.name, client.archived) == ("Omega S.r.l.", False)
+
+
+def test_a_billing_user_cannot_open_company_settings_or_user_management(web):
+    login(web, make_staff_user("Billing").username)
+    for path in ("/companysettingsview/list/", "/companysettingsview/edit/1", "/users/list/", "/roles/list/"):
+        response = web.get(path)
+        assert response.status_code in (302, 403), path
+        assert "/login" in response.headers.get("Location", "/login"), path
+    assert web.get("/clientview/list/").status_code == 200
+    assert web.get("/invoiceview/list/").status_code == 200
+
+
+def test_the_menu_shows_each_role_only_what_it_may_open(web):
+    login(web, make_staff_user("Support").username)
+    page = web.get("/clientview/list/").get_data(as_text=True)
+    assert "/clientview/list/" in page
+    assert "/invoiceview/list/" not in page and "/companysettingsview/list/" not in page
+
+
+def test_a_post_without_csrf_token_is_refused_and_a_get_on_delete_deletes_nothing(app, web):
+    client = make_client()
+    db.session.commit()
+    login(web, make_staff_user("Admin").username)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        response = web.post("/clientview/add", data={"name": "Senza token S.r.l."})
+        assert response.status_code == 400
+        web.get(f"/clientview/delete/{client.id}")
+        response = web.post(f"/clientview/action/archive/{client.id}")
+        assert response.status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert db.session.scalar(select(func.count(Client.id))) == 1
+    db.session.refresh(client)
+    assert client.archived is False
