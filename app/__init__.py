@@ -76,10 +76,12 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.clients import api as clients_api
     from app.clients import views as clients_views
     from app.company import views as company_views
+    from app.dashboard import client as client_dashboard
 
     clients_views.register(appbuilder)
     billing_views.register(appbuilder)
     company_views.register(appbuilder)
+    client_dashboard.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
 

@@ -1,0 +1,165 @@
+"""The client 360° page: `/clients/<id>/dashboard`, what a click on a client's name opens.
+
+Figures come from `queries.client_summary`; each tab shows the latest rows only (LIST_LIMIT)
+and loads exactly what it shows, so the page costs the same number of SQL statements for a
+client with five invoices and one with ten thousand.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import raiseload
+
+from app.activity.services import describe
+from app.billing.models import Invoice, Payment, Quote
+from app.clients.models import Client, Contact
+from app.dashboard import queries
+from app.extensions import db
+from app.mail.models import ClientEmailTemplate
+
+LIST_LIMIT = 50
+
+INVOICE_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "sent": _l("Sent"),
+    "partial": _l("Partially paid"),
+    "paid": _l("Paid"),
+    "overdue": _l("Overdue"),
+    "cancelled": _l("Cancelled"),
+}
+QUOTE_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "sent": _l("Sent"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+    "expired": _l("Expired"),
+}
+PAYMENT_METHOD_LABELS = {
+    "stripe": _l("Card (Stripe)"),
+    "bank_transfer": _l("Bank transfer"),
+    "cash": _l("Cash"),
+    "other": _l("Other"),
+}
+# Bootstrap 3 label classes: the chip colours staff learn once.
+STATUS_STYLES = {
+    "draft": "default",
+    "sent": "info",
+    "partial": "warning",
+    "paid": "success",
+    "overdue": "danger",
+    "cancelled": "default",
+    "accepted": "success",
+    "rejected": "danger",
+    "expired": "default",
+}
+
+
+def _admin_url(endpoint: str, **values) -> str | None:
+    """A link into another admin view, or None when that view is not registered."""
+    try:
+        return url_for(endpoint, **values)
+    except Exception:  # werkzeug.routing.BuildError: the view does not exist in this build
+        return None
+
+
+class ClientDashboardView(BaseView):
+    route_base = "/clients"
+    default_view = "show"
+    class_permission_name = "Client"
+    # Issuing a portal link signs someone in as the client: that is a write, not a read.
+    method_permission_name = {"show": "read", "portal_link": "write"}
+
+    @expose("/<int:client_id>/dashboard")
+    @has_access
+    def show(self, client_id: int):
+        return self._render(client_id)
+
+    def _render(self, client_id: int, portal_link: tuple[Contact, str] | None = None):
+        client = db.session.get(Client, client_id)
+        if client is None:
+            abort(404)
+        today = dt.date.today()
+        summary = queries.client_summary(client.id, today)
+        invoices = db.session.scalars(
+            select(Invoice)
+            .where(Invoice.client_id == client.id)
+            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+            .limit(LIST_LIMIT)
+            .options(raiseload("*"))
+        ).all()
+        quotes = db.session.scalars(
+            select(Quote)
+            .where(Quote.client_id == client.id)
+            .order_by(Quote.issue_date.desc(), Quote.id.desc())
+            .limit(LIST_LIMIT)
+            .options(raiseload("*"))
+        ).all()
+        payments = db.session.execute(
+            select(Payment, Invoice.id, Invoice.number)
+            .join(Invoice, Invoice.id == Payment.invoice_id)
+            .where(Payment.client_id == client.id)
+            .order_by(Payment.date.desc(), Payment.id.desc())
+            .limit(LIST_LIMIT)
+            .options(raiseload("*"))
+        ).all()
+        templates = db.session.scalars(
+            select(ClientEmailTemplate)
+            .where(ClientEmailTemplate.client_id == client.id)
+            .order_by(ClientEmailTemplate.kind)
+            .options(raiseload("*"))
+        ).all()
+        timeline = [
+            (entry, describe(entry)) for entry, _name in queries.recent_activity(LIST_LIMIT, client_id=client.id)
+        ]
+        return self.render_template(
+            "admin/dashboard/client.html",
+            client=client,
+            summary=summary,
+            today=today,
+            invoices=invoices,
+            quotes=quotes,
+            payments=payments,
+            templates=templates,
+            timeline=timeline,
+            list_limit=LIST_LIMIT,
+            invoice_status_labels=INVOICE_STATUS_LABELS,
+            quote_status_labels=QUOTE_STATUS_LABELS,
+            payment_method_labels=PAYMENT_METHOD_LABELS,
+            status_styles=STATUS_STYLES,
+            open_tickets=queries.open_tickets(),
+            links={
+                "new_invoice": _admin_url("InvoiceView.add", _flt_0_client=client.id),
+                "new_quote": _admin_url("QuoteView.add", _flt_0_client=client.id),
+                "edit_client": _admin_url("ClientView.edit", pk=client.id),
+                "invoice": lambda invoice_id: _admin_url("InvoiceView.show", pk=invoice_id),
+                "quote": lambda quote_id: _admin_url("QuoteView.show", pk=quote_id),
+            },
+            portal_link=portal_link,
+        )
+
+    @expose("/<int:client_id>/portal-link", methods=["POST"])
+    @has_access
+    def portal_link(self, client_id: int):
+        """Issue a portal sign-in link for one of the client's contacts, to copy into a chat
+        or a phone call. The link is shown in this response only (never in a redirect URL or
+        the session cookie): the database keeps just its hash."""
+        from app.portal.tokens import issue_sign_in_link
+
+        contact = db.session.get(Contact, request.form.get("contact_id", type=int) or 0)
+        if contact is None or contact.client_id != client_id:
+            abort(404)
+        if not contact.portal_enabled:
+            flash(_("This contact's portal access is disabled."), "warning")
+            return redirect(url_for(".show", client_id=client_id))
+        link = issue_sign_in_link(contact, purpose="staff_copy")
+        db.session.commit()
+        return self._render(client_id, portal_link=(contact, link))
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view_no_menu(ClientDashboardView)

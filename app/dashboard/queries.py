@@ -1,0 +1,275 @@
+"""The figures shown on the client 360 page, the business dashboard and the API summary.
+
+This module is the one place where "total invoiced", "balance due", "overdue" and friends
+are computed. Every function is a fixed number of SQL aggregates (GROUP BY / CASE) over the
+totals stored on each document, so its cost in statements never depends on how many
+invoices a client or the company has. "Overdue" is not stored: it is an open invoice whose
+due date is before today, and it is counted here as a status of its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import and_, case, extract, func, literal, select
+
+from app.activity.models import Activity
+from app.billing.models import (
+    BILLED_INVOICE_STATUSES,
+    OPEN_INVOICE_STATUSES,
+    Invoice,
+    Payment,
+    Quote,
+    QuoteStatus,
+)
+from app.clients.models import Client
+from app.extensions import db
+from app.money import ZERO
+
+OVERDUE = "overdue"
+INVOICE_CHIP_STATUSES = ("draft", "sent", "partial", "paid", OVERDUE, "cancelled")
+QUOTE_CHIP_STATUSES = tuple(status.value for status in QuoteStatus)
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+
+
+def _today(today: dt.date | None) -> dt.date:
+    return today or dt.date.today()
+
+
+def _money(value: object) -> Decimal:
+    """Aggregates come back as Decimal (PostgreSQL) or sometimes int/str (SQLite): normalize."""
+    if value is None:
+        return ZERO
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def invoice_status_expression(today: dt.date):
+    """SQL for the status a person sees: sent/partial past the due date read "overdue"."""
+    return case(
+        (and_(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.due_date < today), literal(OVERDUE)),
+        else_=Invoice.status,
+    )
+
+
+# ── One client ────────────────────────────────────────────────────────────────────────────
+
+def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, object]:
+    """The client's figures, in two statements whatever the number of documents.
+
+    - total_invoiced: the totals of every finalized, non-cancelled invoice (sent, partial, paid);
+    - total_paid: what those invoices have received (the client's lifetime value);
+    - balance_due: what is still open on them; overdue: the part of it past the due date;
+    - invoices / quotes: {status: count}, with "overdue" as its own invoice status.
+    """
+    today = _today(today)
+    status = invoice_status_expression(today).label("shown_status")
+    rows = db.session.execute(
+        select(
+            status,
+            func.count(Invoice.id),
+            func.sum(Invoice.total),
+            func.sum(Invoice.amount_paid),
+            func.sum(Invoice.balance),
+        )
+        .where(Invoice.client_id == client_id)
+        .group_by(status)
+    ).all()
+
+    billed = set(BILLED_INVOICE_STATUSES) | {OVERDUE}
+    open_statuses = set(OPEN_INVOICE_STATUSES) | {OVERDUE}
+    invoices: dict[str, int] = {}
+    total_invoiced = total_paid = balance_due = overdue = ZERO
+    for shown, count, total, paid, balance in rows:
+        invoices[shown] = int(count)
+        if shown in billed:
+            total_invoiced += _money(total)
+            total_paid += _money(paid)
+        if shown in open_statuses:
+            balance_due += _money(balance)
+        if shown == OVERDUE:
+            overdue += _money(balance)
+
+    quotes = {
+        quote_status: int(count)
+        for quote_status, count in db.session.execute(
+            select(Quote.status, func.count(Quote.id)).where(Quote.client_id == client_id).group_by(Quote.status)
+        ).all()
+    }
+    return {
+        "total_invoiced": total_invoiced,
+        "total_paid": total_paid,
+        "balance_due": balance_due,
+        "overdue": overdue,
+        "invoices": invoices,
+        "quotes": quotes,
+    }
+
+
+def balances_due(client_ids: list[int]) -> dict[int, Decimal]:
+    """Balance due per client for a page of a list, in one statement (no query per row)."""
+    if not client_ids:
+        return {}
+    rows = db.session.execute(
+        select(Invoice.client_id, func.sum(Invoice.balance))
+        .where(Invoice.client_id.in_(client_ids), Invoice.status.in_(OPEN_INVOICE_STATUSES))
+        .group_by(Invoice.client_id)
+    ).all()
+    found = {client_id: _money(balance) for client_id, balance in rows}
+    return {client_id: found.get(client_id, ZERO) for client_id in client_ids}
+
+
+# ── The whole business ────────────────────────────────────────────────────────────────────
+
+@dataclass
+class Receivables:
+    """Open invoices of one currency: what is owed, what is late, and how late."""
+
+    currency: str
+    total: Decimal = ZERO
+    open_count: int = 0
+    overdue_total: Decimal = ZERO
+    overdue_count: int = 0
+    aging: dict[str, Decimal] = field(default_factory=lambda: {bucket: ZERO for bucket in AGING_BUCKETS})
+
+
+def aging_bucket_expression(today: dt.date):
+    """SQL naming the aging bucket of an open invoice by days past its due date."""
+    return case(
+        (Invoice.due_date >= today, literal("current")),
+        (Invoice.due_date >= today - dt.timedelta(days=30), literal("1-30")),
+        (Invoice.due_date >= today - dt.timedelta(days=60), literal("31-60")),
+        (Invoice.due_date >= today - dt.timedelta(days=90), literal("61-90")),
+        else_=literal("90+"),
+    )
+
+
+def receivables(today: dt.date | None = None) -> dict[str, Receivables]:
+    """Open invoices per currency, split into aging buckets: one statement.
+
+    Amounts in different currencies are never added together; the dashboard shows the
+    company's currency first and any other currency beside it.
+    """
+    today = _today(today)
+    bucket = aging_bucket_expression(today).label("bucket")
+    rows = db.session.execute(
+        select(Invoice.currency, bucket, func.count(Invoice.id), func.sum(Invoice.balance))
+        .where(Invoice.status.in_(OPEN_INVOICE_STATUSES))
+        .group_by(Invoice.currency, bucket)
+    ).all()
+    result: dict[str, Receivables] = {}
+    for currency, bucket_name, count, balance in rows:
+        entry = result.setdefault(currency, Receivables(currency))
+        amount = _money(balance)
+        entry.aging[bucket_name] = amount
+        entry.total += amount
+        entry.open_count += int(count)
+        if bucket_name != "current":
+            entry.overdue_total += amount
+            entry.overdue_count += int(count)
+    return result
+
+
+def _month_starts(today: dt.date, months: int) -> list[dt.date]:
+    first = today.replace(day=1)
+    starts = []
+    for back in range(months - 1, -1, -1):
+        year, month = divmod(first.year * 12 + first.month - 1 - back, 12)
+        starts.append(dt.date(year, month + 1, 1))
+    return starts
+
+
+def revenue_by_month(currency: str, today: dt.date | None = None, months: int = 12) -> list[tuple[dt.date, Decimal]]:
+    """Payments received per calendar month for the last `months` months (oldest first),
+    including months with nothing received: one statement."""
+    starts = _month_starts(_today(today), months)
+    year = extract("year", Payment.date)
+    month = extract("month", Payment.date)
+    rows = db.session.execute(
+        select(year, month, func.sum(Payment.amount))
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.date >= starts[0], Invoice.currency == currency)
+        .group_by(year, month)
+    ).all()
+    received = {(int(y), int(m)): _money(amount) for y, m, amount in rows}
+    return [(start, received.get((start.year, start.month), ZERO)) for start in starts]
+
+
+def top_clients_by_balance(currency: str, limit: int = 10) -> list[dict[str, object]]:
+    """The clients who owe the most (open invoices in `currency`): one statement."""
+    balance = func.sum(Invoice.balance).label("balance")
+    rows = db.session.execute(
+        select(Client.id, Client.name, balance, func.count(Invoice.id))
+        .join(Invoice, Invoice.client_id == Client.id)
+        .where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.currency == currency)
+        .group_by(Client.id, Client.name)
+        .order_by(balance.desc(), Client.id)
+        .limit(limit)
+    ).all()
+    return [
+        {"client_id": client_id, "name": name, "balance_due": _money(amount), "open_invoices": int(count)}
+        for client_id, name, amount, count in rows
+    ]
+
+
+def quotes_awaiting_answer(limit: int = 8, today: dt.date | None = None) -> dict[str, object]:
+    """Sent quotes nobody has accepted or rejected yet: how many, and the ones expiring first.
+
+    Two statements: the count and the short list (with the client's name joined in).
+    """
+    today = _today(today)
+    awaiting = and_(Quote.status == QuoteStatus.SENT.value, Quote.valid_until >= today)
+    count = db.session.scalar(select(func.count(Quote.id)).where(awaiting)) or 0
+    rows = db.session.execute(
+        select(Quote.id, Quote.number, Quote.total, Quote.currency, Quote.valid_until, Client.id, Client.name)
+        .join(Client, Client.id == Quote.client_id)
+        .where(awaiting)
+        .order_by(Quote.valid_until, Quote.id)
+        .limit(limit)
+    ).all()
+    items = [
+        {"id": quote_id, "number": number, "total": _money(total), "currency": cur, "valid_until": valid_until,
+         "client_id": client_id, "client_name": client_name}
+        for quote_id, number, total, cur, valid_until, client_id, client_name in rows
+    ]
+    return {"count": int(count), "items": items}
+
+
+def recent_activity(limit: int = 10, client_id: int | None = None) -> list[tuple[Activity, str]]:
+    """The latest timeline entries with their client's name: one statement."""
+    query = (
+        select(Activity, Client.name)
+        .join(Client, Client.id == Activity.client_id)
+        .order_by(Activity.created_at.desc(), Activity.id.desc())
+        .limit(limit)
+    )
+    if client_id is not None:
+        query = query.where(Activity.client_id == client_id)
+    return [(entry, name) for entry, name in db.session.execute(query).all()]
+
+
+def open_tickets() -> int | None:
+    """How many support tickets wait for staff; None while Clientela has no tickets module.
+
+    Extend here when tickets land (one COUNT over tickets whose status is not closed); the
+    dashboard shows the card only when this returns a number.
+    """
+    return None
+
+
+def business_overview(currency: str, today: dt.date | None = None) -> dict[str, object]:
+    """Everything on the admin's home page, in a fixed number of statements."""
+    today = _today(today)
+    per_currency = receivables(today)
+    main = per_currency.get(currency, Receivables(currency))
+    return {
+        "currency": currency,
+        "receivables": main,
+        "other_currencies": [entry for code, entry in sorted(per_currency.items()) if code != currency],
+        "revenue_by_month": revenue_by_month(currency, today),
+        "top_clients": top_clients_by_balance(currency),
+        "quotes_awaiting": quotes_awaiting_answer(today=today),
+        "open_tickets": open_tickets(),
+        "recent_activity": recent_activity(),
+    }
+
