@@ -1,0 +1,166 @@
+"""JSON shapes of the client API (/api/v1/client/): what it answers and what it accepts.
+
+Output schemas follow DESIGN.md's public contract. Input schemas check types and structure
+only; the client's own rules (VAT number, codice fiscale, postal code …) stay in
+`app.clients.validation.clean_client_fields`, which the API calls after loading.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Mapping
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask import request
+from marshmallow import Schema, ValidationError, fields, post_load, validates
+from werkzeug.exceptions import BadRequest
+
+# The client's own fields, in the order of the public contract (contacts come separately).
+CLIENT_FIELDS = (
+    "name", "kind", "email", "phone", "address", "city", "province", "postal_code", "country",
+    "vat_number", "tax_code", "sdi_code", "pec", "language", "currency", "notes",
+)
+
+REQUIRED = {"required": _l("This field is required."), "null": _l("This field cannot be empty.")}
+
+
+def text(**kwargs: Any) -> fields.String:
+    return fields.String(error_messages={**REQUIRED, "invalid": _l("Must be text.")}, **kwargs)
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, numbers with a fraction read as exact Decimals (never floats).
+
+    Anything but a JSON object is a 400, which FAB's `@safe` turns into a JSON answer.
+    """
+    if not request.is_json:
+        raise BadRequest("Request is not JSON")
+    try:
+        body = json.loads(request.get_data(as_text=True), parse_float=Decimal)
+    except ValueError:
+        raise BadRequest("Request is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("Request is not a JSON object")
+    return body
+
+
+def field_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten marshmallow's nested errors into the API's dotted field names.
+
+    `{"contacts": {0: {"email": ["…"]}}}` becomes `{"contacts.0.email": ["…"]}`, the same
+    naming the billing rules use for lines ("lines.0.quantity").
+    """
+    if isinstance(messages, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, inner in messages.items():
+            for name, errors in field_errors(inner, f"{prefix}.{key}" if prefix else str(key)).items():
+                flat.setdefault(name, []).extend(errors)
+        return flat
+    if isinstance(messages, (list, tuple)):
+        return {prefix or "_schema": [str(message) for message in messages]}
+    return {prefix or "_schema": [str(messages)]}
+
+
+class ApiSchema(Schema):
+    """Base for input: unknown keys are refused (a typo must not be silently ignored)."""
+
+    error_messages = {"unknown": _l("Unknown field."), "type": _l("Expected a JSON object.")}
+
+
+class ContactSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    is_primary = fields.Boolean()
+
+
+class ClientSchema(Schema):
+    """A client as the API answers it: read, list, and the result of every write."""
+
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    address = fields.String()
+    city = fields.String()
+    province = fields.String()
+    postal_code = fields.String()
+    country = fields.String()
+    vat_number = fields.String()
+    tax_code = fields.String()
+    sdi_code = fields.String()
+    pec = fields.String()
+    language = fields.String()
+    currency = fields.String()
+    notes = fields.String()
+    archived = fields.Boolean()
+    contacts = fields.List(fields.Nested(ContactSchema))
+
+
+class ContactInputSchema(ApiSchema):
+    """A contact in a write: with `id` it updates that contact of the client, without it adds one."""
+
+    id = fields.Integer(load_default=None, error_messages={"invalid": _l("Must be a whole number.")})
+    name = text(required=True)
+    email = text(required=True)
+    phone = text(load_default="")
+    is_primary = fields.Boolean(load_default=False, error_messages={"invalid": _l("Must be true or false.")})
+
+    @post_load
+    def normalize(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        errors = {}
+        data["name"] = data["name"].strip()
+        if not data["name"]:
+            errors["name"] = [_l("The name is required.")]
+        try:
+            data["email"] = validate_email(data["email"].strip(), check_deliverability=False).normalized
+        except EmailNotValidError:
+            errors["email"] = [_l("This is not a valid email address.")]
+        if errors:
+            raise ValidationError(errors)
+        data["phone"] = data["phone"].strip()
+        return data
+
+
+class ClientInputSchema(ApiSchema):
+    """The body of POST and PUT /api/v1/client/: every field optional in the shape.
+
+    Whether a field is required depends on the others (an Italian business needs a VAT
+    number, an individual a codice fiscale); `clean_client_fields` decides that.
+    """
+
+    name = text()
+    kind = text()
+    email = text()
+    phone = text()
+    address = text()
+    city = text()
+    province = text()
+    postal_code = text()
+    country = text()
+    vat_number = text()
+    tax_code = text()
+    sdi_code = text()
+    pec = text()
+    language = text()
+    currency = text()
+    notes = text()
+    archived = fields.Boolean(error_messages={"invalid": _l("Must be true or false.")})
+    contacts = fields.List(fields.Nested(ContactInputSchema), error_messages={"invalid": _l("Must be a list.")})
+
+    @validates("contacts")
+    def one_primary_contact(self, contacts: list[dict[str, Any]], **_kwargs: Any) -> None:
+        if not contacts:
+            raise ValidationError(_l("A client needs at least one contact."))
+        if sum(1 for contact in contacts if contact["is_primary"]) > 1:
+            raise ValidationError(_l("Only one contact can be the primary contact."))
+
+    @post_load
+    def first_contact_is_primary_by_default(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        contacts = data.get("contacts")
+        if contacts and not any(contact["is_primary"] for contact in contacts):
+            contacts[0]["is_primary"] = True
+        return data
