@@ -2,8 +2,9 @@
 
 A job is dispatched only once the transaction that asked for it commits (a rolled-back
 request leaves no job behind, and a worker never reads rows that are not committed yet).
-With `REDIS_URL` set it goes to RQ with retries and backoff; without it (the embedded
-default) it runs in-process right after the commit, in a fresh app context.
+With `REDIS_URL` set it goes to RQ with retries and backoff (run `clientela worker`);
+without it (the embedded default) it runs in-process right after the commit, in a fresh
+app context, tried again at once if it fails. See docs/jobs.md.
 
 Job functions take plain ids, open their own transaction and must be idempotent: RQ may
 run a job again after a worker dies.

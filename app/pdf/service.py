@@ -70,6 +70,8 @@ def pdf_for(document: Invoice | Quote) -> bytes:
 
     A fresh render is stored in the session; the caller commits (or the job does).
     """
+    if document.id is None:
+        db.session.flush()  # the cache row is keyed by the document's id
     html = render_html(document)
     content_hash = _content_hash(html)
     kind = document_kind(document)
