@@ -88,8 +88,10 @@ def _register_views(appbuilder: AppBuilder) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
+    from app.portal.views import bp as portal_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(portal_bp)
 
 
 def _register_cli(app: Flask) -> None:

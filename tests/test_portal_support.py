@@ -1,6 +1,7 @@
-"""Builders shared by the portal tests: two clients, A and B, each with a contact and documents.
+"""Builders shared by the portal tests: clients with a contact, documents, signing in.
 
-No tests live here; the portal test modules import these helpers.
+No tests live here; the portal test modules import these helpers. Documents are built
+with tests/factories.py, through the real billing rules.
 """
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from app.billing import services as billing
+import factories
+
+from app.billing.models import Invoice, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
 from app.portal.tokens import issue_sign_in_link
@@ -17,38 +20,24 @@ TODAY = dt.date.today()
 
 
 def make_client(name: str, email: str, *, language: str = "it") -> tuple[Client, Contact]:
-    client = Client(name=name, email=email, language=language, city="Roma", country="IT")
-    contact = Contact(name=f"Contatto {name}", email=email, is_primary=True)
-    client.contacts.append(contact)
-    db.session.add(client)
-    db.session.flush()
-    return client, contact
+    """A client whose primary contact has `email`."""
+    client = factories.make_client(name, email=email, language=language)
+    return client, client.contacts[0]
 
 
 def make_invoice(client: Client, *, amount: str = "100.00", days_overdue: int | None = None,
-                 issue_days_ago: int = 0, finalize: bool = True):
-    """A sent invoice for `amount` + 22% VAT; `days_overdue` puts its due date in the past."""
-    issue = TODAY - dt.timedelta(days=issue_days_ago)
+                 finalize: bool = True) -> Invoice:
+    """An invoice of `amount` + 22% VAT; `days_overdue` puts its due date that many days ago."""
     due = TODAY + dt.timedelta(days=30) if days_overdue is None else TODAY - dt.timedelta(days=days_overdue)
-    issue = min(issue, due)
-    invoice = billing.new_invoice(
-        client, issue_date=issue, due_date=due,
-        lines=[{"description": "Consulenza", "quantity": "1", "unit_price": amount, "tax_rate": "22"}],
-    )
-    if finalize:
-        billing.finalize_invoice(invoice)
-    db.session.flush()
-    return invoice
+    return factories.make_invoice(client, lines=[factories.line(unit_price=amount)], finalize=finalize,
+                                  issue_date=min(TODAY, due), due_date=due)
 
 
-def make_quote(client: Client, *, amount: str = "500.00", finalize: bool = True):
-    quote = billing.new_quote(
-        client, lines=[{"description": "Sito web", "quantity": "1", "unit_price": amount, "tax_rate": "22"}]
-    )
-    if finalize:
-        billing.finalize_quote(quote)
-    db.session.flush()
-    return quote
+def make_quote(client: Client, *, amount: str = "500.00", finalize: bool = True,
+               valid_until: dt.date | None = None) -> Quote:
+    return factories.make_quote(client, lines=[factories.line(description="Sito web", unit_price=amount)],
+                                finalize=finalize, issue_date=min(TODAY, valid_until or TODAY),
+                                valid_until=valid_until)
 
 
 def link_token(url: str) -> str:
@@ -64,6 +53,7 @@ def sign_in(web, contact: Contact, **link_options) -> None:
 
 
 def gross(amount: str) -> Decimal:
+    """`amount` plus 22% VAT, as the invoice total."""
     return (Decimal(amount) * Decimal("1.22")).quantize(Decimal("0.01"))
 
 

@@ -1,0 +1,141 @@
+"""The portal session, and the rules every portal request goes through.
+
+A contact's session lives in Flask's signed cookie under its own keys (FAB's staff login
+uses others): contact id, the contact's `session_version` at sign-in, the language and the
+sign-in time. Every request re-reads the contact and drops the session when the version
+moved (logout, staff revoke), the portal was disabled for the contact, the client was
+archived, or the session is older than PORTAL_SESSION_HOURS.
+
+Scoping lives here too: `scoped(Invoice)` is the one query every portal view starts from,
+so no view can forget the client filter.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from typing import Callable, TypeVar
+
+from flask import Blueprint, current_app, g, redirect, request, session, url_for
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
+
+from app.billing.models import Invoice, Quote
+from app.clients.models import Contact
+from app.extensions import db
+from app.i18n import SUPPORTED_LANGUAGES, normalize_language
+from app.portal.tokens import contact_may_sign_in
+
+CONTACT_KEY = "portal_contact_id"
+VERSION_KEY = "portal_session_version"
+LANGUAGE_KEY = "portal_language"
+SIGNED_IN_AT_KEY = "portal_signed_in_at"
+PORTAL_KEYS = (CONTACT_KEY, VERSION_KEY, LANGUAGE_KEY, SIGNED_IN_AT_KEY)
+
+DEFAULT_SESSION_HOURS = 12
+
+# Scripts and styles only from our own static files; no framing; forms post to us (and to the
+# payment provider's checkout, which the "Pay now" form redirects to).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'"
+)
+
+View = TypeVar("View", bound=Callable)
+
+
+def start_session(contact: Contact, language: str | None = None) -> None:
+    """Sign `contact` in on a fresh session: whatever the cookie held before is dropped.
+    The language is the client's unless the visitor picked one on the sign-in page."""
+    session.clear()
+    session[CONTACT_KEY] = contact.id
+    session[VERSION_KEY] = contact.session_version
+    session[LANGUAGE_KEY] = normalize_language(language or contact.client.language)
+    session[SIGNED_IN_AT_KEY] = int(time.time())
+    g.portal_contact = contact
+    g.language = session[LANGUAGE_KEY]
+
+
+def forget_session() -> None:
+    for key in PORTAL_KEYS:
+        session.pop(key, None)
+    g.portal_contact = None
+
+
+def current_contact() -> Contact | None:
+    """The signed-in contact of this request, checked once per request."""
+    if "portal_contact" not in g:
+        g.portal_contact = _load_contact()
+    return g.portal_contact
+
+
+def _load_contact() -> Contact | None:
+    contact_id = session.get(CONTACT_KEY)
+    if contact_id is None:
+        return None
+    lifetime = dt.timedelta(hours=current_app.config.get("PORTAL_SESSION_HOURS", DEFAULT_SESSION_HOURS))
+    signed_in_at = session.get(SIGNED_IN_AT_KEY) or 0
+    contact = db.session.scalar(
+        select(Contact).options(joinedload(Contact.client)).where(Contact.id == contact_id)
+    )
+    if (
+        contact is None
+        or session.get(VERSION_KEY) != contact.session_version
+        or not contact_may_sign_in(contact)
+        or time.time() - signed_in_at > lifetime.total_seconds()
+    ):
+        forget_session()
+        return None
+    return contact
+
+
+def portal_login_required(view: View) -> View:
+    """Anonymous visitors go to the login page; everything else sees the contact in `g`."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_contact() is None:
+            return redirect(url_for("portal.login"), 302 if request.method in ("GET", "HEAD") else 303)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def scoped(model: type[Invoice] | type[Quote]) -> Select:
+    """The signed-in contact's client's documents; drafts never leave the office."""
+    contact = current_contact()
+    if contact is None:  # a view without portal_login_required must not see anything
+        raise RuntimeError("scoped() needs a signed-in portal contact")
+    return select(model).where(model.client_id == contact.client_id, model.status != "draft")
+
+
+def choose_language() -> None:
+    """`?lang=en` switches language (remembered in a signed-in session); else the session's
+    language; else Italian. Sets `g.language`, which app.i18n's locale selector reads."""
+    asked = request.args.get("lang")
+    if asked in SUPPORTED_LANGUAGES:
+        g.language = asked
+        if session.get(CONTACT_KEY) is not None and session.get(LANGUAGE_KEY) != asked:
+            session[LANGUAGE_KEY] = asked
+        return
+    g.language = normalize_language(session.get(LANGUAGE_KEY))
+
+
+def add_security_headers(response):
+    form_action = current_app.config.get("PORTAL_CSP_FORM_ACTION", "https://checkout.stripe.com")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(form_action=form_action).replace(
+        "  ", " "
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
+    return response
+
+
+def init_portal_blueprint(bp: Blueprint) -> None:
+    """Language and security headers for a blueprint serving pages under /portal (the tickets
+    and payments blueprints call this too)."""
+    bp.before_request(choose_language)
+    bp.after_request(add_security_headers)

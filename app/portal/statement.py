@@ -1,0 +1,115 @@
+"""The client's statement: what they owe, how late, and what is waiting for them.
+
+Every figure is a SQL aggregate over the stored invoice balances, so the page costs the
+same handful of queries for a client with three invoices or three thousand.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import lazyload
+
+from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, Payment, Quote, QuoteStatus
+from app.extensions import db
+from app.money import ZERO
+
+# (key, fewest days past due, most days past due); None means open-ended. Due today is current.
+AGING_BUCKETS = (("current", None, 0), ("1_30", 1, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("90_plus", 91, None))
+RECENT_PAYMENTS = 10
+OPEN_INVOICES_SHOWN = 50
+
+
+@dataclass
+class Balance:
+    """What the client owes in one currency."""
+
+    currency: str
+    total_due: Decimal = ZERO
+    overdue: Decimal = ZERO
+    open_count: int = 0
+    aging: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass
+class Statement:
+    balances: list[Balance]
+    open_invoices: list[Invoice]
+    recent_payments: list[dict]
+    quotes_awaiting: list[Quote]
+
+
+def _days_past_due_between(today: dt.date, fewest: int | None, most: int | None):
+    """Invoices that are between `fewest` and `most` days past due (None: no bound)."""
+    conditions = []
+    if fewest is not None:
+        conditions.append(Invoice.due_date <= today - dt.timedelta(days=fewest))
+    if most is not None:
+        conditions.append(Invoice.due_date >= today - dt.timedelta(days=most))
+    return and_(*conditions)
+
+
+def balances(client_id: int, today: dt.date) -> list[Balance]:
+    """Total due, overdue and aging per currency, in one query."""
+
+    def sum_where(condition):
+        return func.coalesce(func.sum(case((condition, Invoice.balance), else_=0)), 0)
+
+    rows = db.session.execute(
+        select(
+            Invoice.currency,
+            func.count(Invoice.id),
+            func.coalesce(func.sum(Invoice.balance), 0),
+            sum_where(Invoice.due_date < today),
+            *(sum_where(_days_past_due_between(today, fewest, most)) for _key, fewest, most in AGING_BUCKETS),
+        )
+        .where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE_STATUSES))
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    ).all()
+    return [
+        Balance(
+            currency=currency,
+            total_due=Decimal(total_due),
+            overdue=Decimal(overdue),
+            open_count=count,
+            aging={key: Decimal(value) for (key, _f, _m), value in zip(AGING_BUCKETS, aging)},
+        )
+        for currency, count, total_due, overdue, *aging in rows
+    ]
+
+
+def build_statement(client_id: int, today: dt.date | None = None) -> Statement:
+    today = today or dt.date.today()
+    open_invoices = db.session.scalars(
+        select(Invoice)
+        .options(lazyload(Invoice.lines), lazyload(Invoice.payments))
+        .where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE_STATUSES))
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(OPEN_INVOICES_SHOWN)
+    ).all()
+    payments = db.session.execute(
+        select(Payment.id, Payment.amount, Payment.date, Payment.method, Invoice.id, Invoice.number, Invoice.currency)
+        .join(Invoice, Payment.invoice_id == Invoice.id)
+        .where(Payment.client_id == client_id, Invoice.client_id == client_id)
+        .order_by(Payment.date.desc(), Payment.id.desc())
+        .limit(RECENT_PAYMENTS)
+    ).all()
+    quotes = db.session.scalars(
+        select(Quote)
+        .options(lazyload(Quote.lines))
+        .where(Quote.client_id == client_id, Quote.status == QuoteStatus.SENT.value, Quote.valid_until >= today)
+        .order_by(Quote.valid_until, Quote.id)
+    ).all()
+    return Statement(
+        balances=balances(client_id, today),
+        open_invoices=list(open_invoices),
+        recent_payments=[
+            {"amount": amount, "date": date, "method": method, "invoice_id": invoice_id, "number": number,
+             "currency": currency}
+            for _id, amount, date, method, invoice_id, number, currency in payments
+        ],
+        quotes_awaiting=list(quotes),
+    )

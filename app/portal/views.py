@@ -1,0 +1,462 @@
+"""The client portal's pages: `/portal/…`.
+
+Views stay thin: sign-in rules live in `tokens`, the session and scoping in `security`, the
+figures in `statement`, the archive in `zip`, billing decisions in `app.billing.services`.
+Every document is loaded through `security.scoped()`, so another client's id answers 404.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+from io import BytesIO
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
+
+from app.activity import services as activity
+from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, InvoiceStatus, Quote, QuoteStatus
+from app.billing.services import BillingError, decide_quote
+from app.clients.models import Client, Contact
+from app.company.services import get_company
+from app.extensions import csrf, db, limiter
+from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
+from app.portal import security
+from app.portal.security import current_contact, portal_login_required, scoped
+from app.portal.statement import AGING_BUCKETS, build_statement
+from app.portal.tokens import (
+    LOGIN_LINK_TTL,
+    consume,
+    end_contact_sessions,
+    find_usable_token,
+    issue_sign_in_link,
+    safe_target,
+)
+from app.portal.zip import MAX_INVOICES_PER_ZIP, invoices_zip
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+security.init_portal_blueprint(bp)
+
+INVOICES_PER_PAGE = 100
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SAFE_LOGO_MIME = re.compile(r"^image/(png|jpeg|gif|webp)$")
+
+STATUS_LABELS = {
+    "sent": _l("To pay"),
+    "partial": _l("Partly paid"),
+    "paid": _l("Paid"),
+    "overdue": _l("Overdue"),
+    "cancelled": _l("Cancelled"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+    "expired": _l("Expired"),
+    "awaiting": _l("Awaiting your answer"),
+}
+INVOICE_FILTERS = {
+    "all": _l("All"),
+    "open": _l("To pay"),
+    "overdue": _l("Overdue"),
+    "paid": _l("Paid"),
+    "cancelled": _l("Cancelled"),
+}
+AGING_LABELS = {
+    "current": _l("Not yet due"),
+    "1_30": _l("1–30 days"),
+    "31_60": _l("31–60 days"),
+    "61_90": _l("61–90 days"),
+    "90_plus": _l("Over 90 days"),
+}
+
+
+# ---------------------------------------------------------------- page furniture
+
+@bp.context_processor
+def _portal_context() -> dict[str, object]:
+    company = get_company()
+    return {
+        "company": company,
+        "logo_uri": _logo_uri(company.logo, company.logo_mime),
+        "contact": current_contact(),
+        "language": g.get("language", "it"),
+        "language_links": _language_links(),
+        "status_labels": STATUS_LABELS,
+        "money": format_money,
+        "date": format_date,
+        "has_tickets": "tickets.portal_list" in current_app.view_functions,
+    }
+
+
+def _logo_uri(logo: bytes | None, mime: str | None) -> str:
+    mime = (mime or "").strip().lower()
+    if not logo or not _SAFE_LOGO_MIME.match(mime):
+        return ""
+    return f"data:{mime};base64,{base64.b64encode(logo).decode('ascii')}"
+
+
+def _language_links() -> list[tuple[str, str, bool]]:
+    """(code, url of this page in that language, is current) for the it/en switcher."""
+    if request.method != "GET" or request.endpoint is None:
+        return []
+    args = {**request.view_args, **{k: v for k, v in request.args.items() if k != "lang"}}
+    current = g.get("language", "it")
+    return [(code, url_for(request.endpoint, **args, lang=code), code == current) for code in SUPPORTED_LANGUAGES]
+
+
+def _actor(contact: Contact) -> str:
+    return f"{contact.name} <{contact.email}> (portal)"[:200]
+
+
+def _mark_viewed(document: Invoice | Quote, contact: Contact) -> None:
+    """The first portal view of a document stamps viewed_at and goes on the timeline, once,
+    even when two tabs open it at the same moment."""
+    model = type(document)
+    marked = db.session.execute(
+        update(model)
+        .where(model.id == document.id, model.viewed_at.is_(None))
+        .values(viewed_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), updated_at=model.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount == 1:
+        kind, key = ("invoice_viewed", "invoice_id") if model is Invoice else ("quote_viewed", "quote_id")
+        activity.record(kind, document.client_id, number=document.number, actor=_actor(contact), **{key: document.id})
+
+
+def _one(model: type[Invoice] | type[Quote], document_id: int) -> Invoice | Quote:
+    document = db.session.scalar(scoped(model).where(model.id == document_id))
+    if document is None:
+        abort(404)
+    return document
+
+
+@bp.errorhandler(404)
+def _not_found(_error):
+    return render_template("portal/message.html", title=_("Not found"),
+                           message=_("This page does not exist, or it is not yours to see.")), 404
+
+
+@bp.errorhandler(429)
+def _too_many_requests(_error):
+    return render_template(
+        "portal/message.html",
+        title=_("Too many requests"),
+        message=_("You asked for too many sign-in links. Please wait a few minutes and try again."),
+        back=url_for("portal.login"),
+    ), 429
+
+
+# ---------------------------------------------------------------- sign-in
+
+def _per_ip_limit() -> str:
+    return current_app.config.get("PORTAL_LOGIN_LIMIT_PER_IP", "5 per minute;30 per hour")
+
+
+def _per_address_limit() -> str:
+    return current_app.config.get("PORTAL_LOGIN_LIMIT_PER_ADDRESS", "3 per 15 minutes;10 per day")
+
+
+def _address_key() -> str:
+    email = (request.form.get("email") or "").strip().lower()
+    return "portal-login-address:" + hashlib.sha256(email.encode("utf-8")).hexdigest()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_per_ip_limit, methods=["POST"], scope="portal-login-ip")
+@limiter.limit(_per_address_limit, methods=["POST"], key_func=_address_key, scope="portal-login-address")
+def login():
+    """Ask for a sign-in link. The answer never says whether the address is known."""
+    if request.method == "GET":
+        return render_template("portal/login.html", email="")
+    email = (request.form.get("email") or "").strip()
+    if not EMAIL_PATTERN.match(email) or len(email) > 200:
+        return render_template("portal/login.html", email=email,
+                               error=_("Enter the email address we write to you at.")), 400
+    contacts = db.session.scalars(
+        select(Contact)
+        .join(Client, Contact.client_id == Client.id)
+        .where(func.lower(Contact.email) == email.lower(), Contact.portal_enabled.is_(True),
+               Client.archived.is_(False))
+        .order_by(Contact.id)
+        .limit(5)
+    ).all()
+    if contacts:
+        from app.mail.services import send_portal_login_link
+
+        for contact in contacts:
+            url = issue_sign_in_link(contact, purpose="login", ttl=LOGIN_LINK_TTL, single_use=True)
+            send_portal_login_link(contact, url)
+        db.session.commit()
+    return render_template("portal/login_sent.html", email=email,
+                           minutes=int(LOGIN_LINK_TTL.total_seconds() // 60))
+
+
+def mask_email(email: str) -> str:
+    """"giulia@rossi.it" → "g*****@r*****.it": enough to recognise, too little to harvest."""
+    local, _at, domain = email.partition("@")
+    name, dot, tld = domain.rpartition(".")
+    if not dot:
+        name, tld = domain, ""
+    masked_domain = f"{name[:1]}*****" + (f".{tld}" if tld else "")
+    return f"{local[:1]}*****@{masked_domain}"
+
+
+def _cross_site_post() -> bool:
+    """The sign-in form has no session CSRF token (its page must set no cookie, see auth()),
+    so it refuses posts a browser marks as coming from another site (login CSRF)."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    allowed = {_origin_of(current_app.config["PUBLIC_BASE_URL"]), _origin_of(request.host_url)}
+    return _origin_of(origin) not in allowed
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+@bp.route("/auth/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def auth(token: str):
+    """GET (and HEAD) only shows a button: link scanners open links, some in a real browser,
+    and must neither sign anyone in nor use the link up. POST signs in."""
+    found = find_usable_token(token)
+    if found is not None and "lang" not in request.args:
+        g.language = normalize_language(found.contact.client.language)
+    if request.method == "GET":
+        if found is None:
+            return _link_not_usable()
+        return render_template("portal/auth.html", masked_email=mask_email(found.contact.email),
+                               client_name=found.contact.client.name, token=token)
+    if _cross_site_post():
+        abort(403)
+    if found is None or not consume(found):
+        db.session.rollback()
+        return _link_not_usable()
+    contact = found.contact
+    target = safe_target(found.target)
+    security.start_session(contact, request.args.get("lang"))
+    db.session.commit()
+    return redirect(target or url_for("portal.statement"), 303)
+
+
+def _link_not_usable():
+    return render_template(
+        "portal/message.html",
+        title=_("This link no longer works"),
+        message=_("Sign-in links expire, and those asked for on the sign-in page work only once. "
+                  "Ask for a new one: it takes a minute."),
+        back=url_for("portal.login"),
+        back_label=_("Get a new link"),
+    ), 404
+
+
+@bp.post("/logout")
+@portal_login_required
+def logout():
+    """Ends every session of this contact: a copy of the cookie stops working too."""
+    end_contact_sessions(current_contact())
+    db.session.commit()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("portal.login"), 303)
+
+
+# ---------------------------------------------------------------- statement
+
+@bp.get("/")
+@portal_login_required
+def statement():
+    contact = current_contact()
+    data = build_statement(contact.client_id)
+    return render_template("portal/statement.html", statement=data, aging_buckets=AGING_BUCKETS,
+                           aging_labels=AGING_LABELS, today=dt.date.today())
+
+
+# ---------------------------------------------------------------- invoices
+
+def _invoice_filter(name: str, today: dt.date):
+    return {
+        "open": Invoice.status.in_(OPEN_INVOICE_STATUSES),
+        "overdue": Invoice.status.in_(OPEN_INVOICE_STATUSES) & (Invoice.due_date < today),
+        "paid": Invoice.status == InvoiceStatus.PAID.value,
+        "cancelled": Invoice.status == InvoiceStatus.CANCELLED.value,
+    }.get(name)
+
+
+@bp.get("/invoices")
+@portal_login_required
+def invoices():
+    today = dt.date.today()
+    status = request.args.get("status", "all")
+    if status not in INVOICE_FILTERS:
+        status = "all"
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = scoped(Invoice)
+    condition = _invoice_filter(status, today)
+    if condition is not None:
+        query = query.where(condition)
+    count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.options(lazyload(Invoice.lines), lazyload(Invoice.payments))
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        .limit(INVOICES_PER_PAGE)
+        .offset((page - 1) * INVOICES_PER_PAGE)
+    ).all()
+    pages = max((count + INVOICES_PER_PAGE - 1) // INVOICES_PER_PAGE, 1)
+    return render_template("portal/invoices.html", invoices=rows, status=status, filters=INVOICE_FILTERS,
+                           page=page, pages=pages, count=count, today=today, max_zip=MAX_INVOICES_PER_ZIP)
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@portal_login_required
+def invoice(invoice_id: int):
+    document = _one(Invoice, invoice_id)
+    _mark_viewed(document, current_contact())
+    db.session.commit()
+    return render_template("portal/invoice.html", invoice=document, today=dt.date.today())
+
+
+@bp.get("/invoices/<int:invoice_id>/pdf")
+@portal_login_required
+def invoice_pdf(invoice_id: int):
+    return _pdf_response(_one(Invoice, invoice_id))
+
+
+@bp.post("/invoices/download")
+@portal_login_required
+def download_invoices():
+    """The selected invoices' PDFs in one streamed ZIP; one foreign id and nothing is sent."""
+    raw_ids = request.form.getlist("ids")
+    if not raw_ids:
+        return render_template("portal/message.html", title=_("Nothing selected"),
+                               message=_("Tick the invoices you want to download."),
+                               back=url_for("portal.invoices")), 400
+    if len(raw_ids) > MAX_INVOICES_PER_ZIP:
+        return render_template(
+            "portal/message.html", title=_("Too many invoices"),
+            message=_("You can download at most %(count)d invoices at a time.", count=MAX_INVOICES_PER_ZIP),
+            back=url_for("portal.invoices"),
+        ), 400
+    try:
+        ids = list(dict.fromkeys(int(value) for value in raw_ids))
+    except ValueError:
+        abort(404)
+    documents = db.session.scalars(
+        scoped(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.issue_date, Invoice.id)
+    ).all()
+    if len(documents) != len(ids):
+        abort(404)
+    contact = current_contact()
+    for document in documents:
+        _mark_viewed(document, contact)
+    archive = invoices_zip(list(documents))
+    db.session.commit()
+    filename = f"{_('Invoices')}_{dt.date.today().isoformat()}.zip"
+    return Response(
+        stream_with_context(archive),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _pdf_response(document: Invoice | Quote):
+    from app.pdf.service import pdf_filename, pdf_for
+
+    _mark_viewed(document, current_contact())
+    content = pdf_for(document)
+    filename = pdf_filename(document)
+    db.session.commit()
+    return send_file(BytesIO(content), mimetype="application/pdf", download_name=filename, as_attachment=False)
+
+
+# ---------------------------------------------------------------- quotes
+
+@bp.get("/quotes")
+@portal_login_required
+def quotes():
+    rows = db.session.scalars(
+        scoped(Quote).options(lazyload(Quote.lines)).order_by(Quote.issue_date.desc(), Quote.id.desc()).limit(200)
+    ).all()
+    return render_template("portal/quotes.html", quotes=rows, today=dt.date.today())
+
+
+@bp.get("/quotes/<int:quote_id>")
+@portal_login_required
+def quote(quote_id: int):
+    document = _one(Quote, quote_id)
+    _mark_viewed(document, current_contact())
+    db.session.commit()
+    return render_template("portal/quote.html", quote=document, today=dt.date.today())
+
+
+@bp.get("/quotes/<int:quote_id>/pdf")
+@portal_login_required
+def quote_pdf(quote_id: int):
+    return _pdf_response(_one(Quote, quote_id))
+
+
+@bp.post("/quotes/<int:quote_id>/accept")
+@portal_login_required
+def accept_quote(quote_id: int):
+    return _decide(quote_id, accepted=True)
+
+
+@bp.post("/quotes/<int:quote_id>/reject")
+@portal_login_required
+def reject_quote(quote_id: int):
+    return _decide(quote_id, accepted=False)
+
+
+def _decide(quote_id: int, *, accepted: bool):
+    """Accept or reject under a row lock (two clicks, one decision); staff hear about it."""
+    contact = current_contact()
+    document = db.session.scalar(scoped(Quote).where(Quote.id == quote_id).with_for_update())
+    if document is None:
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()[:2000]
+    try:
+        decide_quote(document, accepted, reason, actor=_actor(contact))
+    except BillingError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return redirect(url_for("portal.quote", quote_id=quote_id), 303)
+    from app.mail.services import notify_staff
+
+    notify_staff("quote_accepted" if accepted else "quote_rejected", document.client,
+                 {"document": document, "contact": contact, "decision_reason": reason})
+    db.session.commit()
+    flash(_("Thank you: the quote is accepted. We will be in touch shortly.") if accepted
+          else _("The quote is declined. Thank you for letting us know."), "success")
+    return redirect(url_for("portal.quote", quote_id=quote_id), 303)
+
+
+def quote_display_status(document: Quote, today: dt.date) -> str:
+    """What the client sees: a sent quote awaits their answer until it runs out."""
+    if document.status == QuoteStatus.SENT.value:
+        return "expired" if document.valid_until < today else "awaiting"
+    return document.status
+
+
+bp.add_app_template_global(quote_display_status, "portal_quote_status")
