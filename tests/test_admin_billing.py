@@ -19,6 +19,7 @@ TODAY = dt.date.today()
 def staff(web):
     user = make_staff_user("Billing")
     login(web, user.username)
+    web.get("/lang/en")  # assertions read the English messages
     return web
 
 

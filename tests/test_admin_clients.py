@@ -15,6 +15,7 @@ from tests.factories import VALID_PARTITE_IVA, login, make_client, make_invoice,
 def staff(web):
     user = make_staff_user("Billing")
     login(web, user.username)
+    web.get("/lang/en")  # assertions read the English messages
     return web
 
 
