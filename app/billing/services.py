@@ -27,7 +27,7 @@ from app.billing.models import (
 )
 from app.billing.numbering import format_number, next_number
 from app.billing.signals import payment_recorded
-from app.billing.totals import apply_totals
+from app.billing.totals import apply_totals, compute_totals, line_amount
 from app.clients.models import Client
 from app.company.services import get_company
 from app.extensions import db
@@ -166,7 +166,16 @@ def set_lines(document: Invoice | Quote, lines: Iterable[Mapping[str, object]]) 
         errors.update(line_errors)
     if errors:
         raise BillingErrors(errors)
-    document.lines = [line_class(position=i, **values) for i, values in enumerate(cleaned)]
+    new_lines = [line_class(position=i, **values) for i, values in enumerate(cleaned)]
+    # Amounts are stored as Numeric(14, 2): refuse what would overflow rather than fail in the database.
+    for index, new_line in enumerate(new_lines):
+        if abs(line_amount(new_line.quantity, new_line.unit_price, new_line.discount)) > MAX_AMOUNT:
+            errors[f"lines.{index}.quantity"] = _l("This line's amount is too large.")
+    if errors:
+        raise BillingErrors(errors)
+    if abs(compute_totals(new_lines).total) > MAX_AMOUNT:
+        raise BillingError(_l("The document's total is too large."), "lines")
+    document.lines = new_lines
     apply_totals(document)
 
 
@@ -182,6 +191,8 @@ def finalize_invoice(invoice: Invoice) -> Invoice:
     if not invoice.lines:
         raise BillingError(_l("Add at least one line before finalizing."), "lines")
     apply_totals(invoice)
+    if invoice.total < ZERO:
+        raise BillingError(_l("The total cannot be negative."), "lines")
     company = get_company()
     invoice.year = invoice.issue_date.year
     invoice.sequence = next_number("invoice", invoice.year)
@@ -199,6 +210,8 @@ def finalize_quote(quote: Quote) -> Quote:
     if not quote.lines:
         raise BillingError(_l("Add at least one line before finalizing."), "lines")
     apply_totals(quote)
+    if quote.total < ZERO:
+        raise BillingError(_l("The total cannot be negative."), "lines")
     company = get_company()
     quote.year = quote.issue_date.year
     quote.sequence = next_number("quote", quote.year)
@@ -328,22 +341,49 @@ def expire_quotes(today: dt.date | None = None) -> int:
 
 
 class LockedDocumentError(BillingError):
-    pass
+    """Raised at flush when something bypassed the services and touched a finalized document."""
+
+
+# What "the amounts are locked" covers on the document itself; paid and balance still move.
+LOCKED_DOCUMENT_COLUMNS = ("subtotal", "tax_total", "total", "currency", "client_id")
+
+
+def _was_finalized(document: Invoice | Quote) -> bool:
+    """True if the document was already past draft before the changes now being flushed."""
+    state = inspect(document)
+    if not state.persistent:
+        return False
+    history = state.attrs.status.history
+    status_before = history.deleted[0] if history.deleted else document.status
+    return status_before not in (None, "draft")
+
+
+def _line_document(session: Session, line: InvoiceLine | QuoteLine) -> Invoice | Quote | None:
+    """The document a line belongs (or belonged, if just removed from it) to."""
+    relation, document_class, key = (
+        ("invoice", Invoice, line.invoice_id) if isinstance(line, InvoiceLine) else ("quote", Quote, line.quote_id)
+    )
+    document = getattr(line, relation)
+    if document is None:
+        removed_from = inspect(line).attrs[relation].history.deleted
+        document = removed_from[0] if removed_from else None
+    if document is None and key is not None:
+        with session.no_autoflush:
+            document = session.get(document_class, key)
+    return document
 
 
 @event.listens_for(Session, "before_flush")
-def _refuse_changes_to_locked_lines(session: Session, _context, _instances) -> None:
-    """Safety net under every view and API: a finalized document's lines never change."""
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if isinstance(obj, InvoiceLine):
-            parent = obj.invoice
-        elif isinstance(obj, QuoteLine):
-            parent = obj.quote
-        else:
-            continue
-        if parent is None or obj in session.dirty and not session.is_modified(obj):
-            continue
-        status_history = inspect(parent).attrs.status.history
-        committed_status = status_history.deleted[0] if status_history.deleted else parent.status
-        if inspect(parent).persistent and committed_status not in (None, "draft"):
-            raise LockedDocumentError(_l("A finalized document's amounts are locked."), "lines")
+def _refuse_changes_to_locked_documents(session: Session, _context, _instances) -> None:
+    """Safety net under every view and API: a finalized document's lines and amounts never change."""
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (InvoiceLine, QuoteLine)):
+            if obj in session.dirty and not session.is_modified(obj):
+                continue
+            document = _line_document(session, obj)
+            if document is not None and _was_finalized(document):
+                raise LockedDocumentError(_l("A finalized document's amounts are locked."), "lines")
+        elif isinstance(obj, (Invoice, Quote)) and obj in session.dirty and _was_finalized(obj):
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in LOCKED_DOCUMENT_COLUMNS):
+                raise LockedDocumentError(_l("A finalized document's amounts are locked."), "lines")
