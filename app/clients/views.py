@@ -26,6 +26,7 @@ from wtforms.validators import Length
 from app.activity import services as activity
 from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
+from app.dashboard.lists import BALANCE_DUE, ClientListInterface, format_balance_due
 from app.extensions import db
 from app.i18n import LANGUAGE_CHOICES, format_date
 from app.security.roles import READ_WRITE
@@ -184,7 +185,7 @@ def _archived_chip(archived: bool) -> Markup:
 
 
 class ClientView(ModelView):
-    datamodel = SQLAInterface(Client)
+    datamodel = ClientListInterface(Client)  # adds each row's balance due in one query per page
     class_permission_name = "Client"
     method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write"}
 
@@ -202,8 +203,9 @@ class ClientView(ModelView):
         "tax_code": _l("Codice fiscale"), "sdi_code": _l("SDI code"), "pec": _l("PEC"),
         "language": _l("Language"), "currency": _l("Currency"), "notes": _l("Notes"),
         "archived": _l("Archived"), "contacts": _l("Contacts"), "created_at": _l("Created"),
+        BALANCE_DUE: _l("Balance due"),
     }
-    list_columns = ["name", "email", "city", "vat_number", "archived"]
+    list_columns = ["name", "email", "city", "vat_number", BALANCE_DUE, "archived"]
     order_columns = ["name", "email", "city", "vat_number"]
     search_columns = ["name", "email", "vat_number", "city"]
     base_order = ("name", "asc")
@@ -211,6 +213,7 @@ class ClientView(ModelView):
     formatters_columns = {
         "contacts": _contacts,
         "archived": _archived_chip,
+        BALANCE_DUE: format_balance_due,
         "created_at": lambda value: format_date(value.date() if value else None),
         "kind": lambda value: _("Individual") if value == ClientKind.INDIVIDUAL.value else _("Business"),
     }

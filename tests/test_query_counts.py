@@ -1,0 +1,160 @@
+"""Pages cost the same number of SQL statements with 5 invoices as with 500.
+
+Each test seeds a client with a few documents, counts the statements one request runs
+(a `before_cursor_execute` listener on the engine), adds hundreds more in bulk, and
+requires the same count. A page that loads one row at a time fails here.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, insert
+
+from app.activity.models import Activity
+from app.billing.models import Invoice, Payment, Quote
+from app.clients.models import Client, Contact
+from app.extensions import db
+from tests.factories import TODAY, login, make_client, make_staff_user
+
+_numbers = itertools.count(1)
+# sent, partial, paid, overdue (sent, past due), draft, cancelled: every status a page shows.
+_SHAPES = ("sent", "partial", "paid", "overdue", "draft", "cancelled")
+
+
+def add_documents(client_id: int, invoices: int, quotes: int | None = None) -> None:
+    """Bulk-insert `invoices` invoices in every status (with payments and timeline entries)
+    and `quotes` quotes for one client: fast enough to seed hundreds per test."""
+    quotes = invoices if quotes is None else quotes
+    invoice_rows, payment_rows, activity_rows = [], [], []
+    first_id = next(_numbers) * 100_000
+    for index in range(invoices):
+        shape = _SHAPES[index % len(_SHAPES)]
+        paid = {"paid": Decimal("122.00"), "partial": Decimal("22.00")}.get(shape, Decimal("0.00"))
+        status = "sent" if shape == "overdue" else shape
+        invoice_id = first_id + index
+        invoice_rows.append({
+            "id": invoice_id, "client_id": client_id, "status": status,
+            "number": None if status == "draft" else f"T{invoice_id}",
+            "issue_date": TODAY - dt.timedelta(days=60),
+            "due_date": TODAY - dt.timedelta(days=5) if shape == "overdue" else TODAY + dt.timedelta(days=30),
+            "subtotal": Decimal("100.00"), "tax_total": Decimal("22.00"), "total": Decimal("122.00"),
+            "amount_paid": paid, "balance": Decimal("0.00") if status == "cancelled" else Decimal("122.00") - paid,
+        })
+        if paid:
+            payment_rows.append({"invoice_id": invoice_id, "client_id": client_id, "amount": paid,
+                                 "date": TODAY - dt.timedelta(days=index % 300), "method": "bank_transfer"})
+        activity_rows.append({"client_id": client_id, "kind": "invoice_sent", "params": {"number": f"T{invoice_id}"},
+                              "invoice_id": invoice_id})
+    quote_rows = [
+        {"client_id": client_id, "status": ("draft", "sent", "accepted", "rejected", "expired")[index % 5],
+         "number": f"Q{first_id + index}", "issue_date": TODAY, "valid_until": TODAY + dt.timedelta(days=30),
+         "total": Decimal("122.00")}
+        for index in range(quotes)
+    ]
+    for model, rows in ((Invoice, invoice_rows), (Payment, payment_rows), (Quote, quote_rows),
+                        (Activity, activity_rows)):
+        if rows:
+            db.session.execute(insert(model), rows)
+    db.session.commit()
+
+
+def add_clients(count: int) -> None:
+    """Bulk-insert `count` clients, each with a contact and two open invoices."""
+    base = next(_numbers) * 100_000
+    db.session.execute(insert(Client), [{"id": base + i, "name": f"Bulk {base + i}", "email": f"b{base + i}@x.it"}
+                                        for i in range(count)])
+    db.session.execute(insert(Contact), [{"client_id": base + i, "name": "C", "email": f"c{base + i}@x.it",
+                                          "is_primary": True} for i in range(count)])
+    db.session.commit()
+    for i in range(count):
+        add_documents(base + i, 2, 0)
+
+
+@contextlib.contextmanager
+def counted_statements():
+    counter = {"n": 0, "sql": []}
+
+    def count(_conn, _cursor, statement, *_args):
+        counter["n"] += 1
+        counter["sql"].append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield counter
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def statements_for(web, url: str) -> int:
+    web.get(url)  # warm up: FAB's first request per session loads the user's permissions
+    with counted_statements() as counter:
+        response = web.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return counter["n"]
+
+
+@pytest.fixture
+def staff(web):
+    login(web, make_staff_user("Billing").username)
+    return web
+
+
+def test_the_client_360_page_costs_the_same_with_5_and_500_invoices(staff):
+    client = make_client()
+    db.session.commit()
+    add_documents(client.id, 5)
+    few = statements_for(staff, f"/clients/{client.id}/dashboard")
+    add_documents(client.id, 495)
+    many = statements_for(staff, f"/clients/{client.id}/dashboard")
+    assert many == few
+
+
+def test_the_business_dashboard_costs_the_same_with_5_and_500_invoices(staff):
+    client = make_client()
+    db.session.commit()
+    add_documents(client.id, 5)
+    few = statements_for(staff, "/")
+    add_documents(client.id, 495)
+    add_documents(make_client().id, 100)
+    many = statements_for(staff, "/")
+    assert many == few
+
+
+def test_the_client_list_shows_balance_due_at_the_same_cost_for_a_full_page(staff):
+    add_clients(3)
+    few = statements_for(staff, "/clientview/list/")
+    add_clients(40)  # more than a page
+    many = statements_for(staff, "/clientview/list/")
+    assert many == few
+
+
+def test_the_client_list_shows_each_clients_balance_due(staff):
+    owing = make_client("Owing S.r.l.")
+    settled = make_client("Settled S.r.l.")
+    db.session.commit()
+    add_documents(owing.id, 6, 0)  # open: sent 122 + partial 100 + overdue 122
+    staff.get("/lang/en")
+    page = staff.get("/clientview/list/").get_data(as_text=True)
+    owing_row = page[page.index("Owing S.r.l."):page.index("Settled S.r.l.")]
+    settled_row = page[page.index("Settled S.r.l."):]
+    assert "€344.00" in owing_row
+    assert "€0.00" in settled_row[:2000]
+    assert settled.id
+
+
+def test_the_portal_statement_costs_the_same_with_5_and_500_invoices(web):
+    from app.portal.tokens import issue_sign_in_link
+
+    client = make_client()
+    link = issue_sign_in_link(client.contacts[0])
+    db.session.commit()
+    assert web.post(link.replace("http://clientela.test", "")).status_code == 303
+    add_documents(client.id, 5)
+    few = statements_for(web, "/portal/")
+    add_documents(client.id, 495)
+    many = statements_for(web, "/portal/")
+    assert many == few
