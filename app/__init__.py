@@ -6,7 +6,8 @@ from pathlib import Path
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from app.extensions import csrf, db, limiter, mail, migrate
+from app.extensions import csrf, db, limiter, migrate
+from app.extensions import mail as mail_extension  # plain `mail` would be shadowed by the app.mail package
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ROOT_DIR = PACKAGE_DIR.parent
@@ -32,7 +33,7 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
-    mail.init_app(app)
+    mail_extension.init_app(app)
     limiter.init_app(app)
 
     from app import i18n
@@ -60,6 +61,7 @@ def _load_models() -> None:
     import app.billing.models  # noqa: F401
     import app.clients.models  # noqa: F401
     import app.company.models  # noqa: F401
+    import app.mail.models  # noqa: F401
     import app.portal.models  # noqa: F401
 
 
@@ -77,13 +79,17 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.clients import views as clients_views
     from app.company import views as company_views
     from app.dashboard import client as client_dashboard
+    from app.mail import api as mail_api
+    from app.mail import views as mail_views
 
     clients_views.register(appbuilder)
     billing_views.register(appbuilder)
     company_views.register(appbuilder)
     client_dashboard.register(appbuilder)
+    mail_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
+    mail_api.register(appbuilder)
 
 
 def _register_blueprints(app: Flask) -> None:

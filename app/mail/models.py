@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 
 from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -40,6 +41,26 @@ class OutboxStatus(str, enum.Enum):
     SENT = "sent"
     FAILED = "failed"
     NOT_CONFIGURED = "not_configured"  # no MAIL_SERVER: recorded, readable, never sent
+
+
+KIND_LABELS = {
+    "invoice": _l("Invoice"),
+    "quote": _l("Quote"),
+    "payment_receipt": _l("Payment receipt"),
+    "reminder": _l("Overdue reminder"),
+    "ticket_reply": _l("Ticket reply"),
+    "new_ticket": _l("New ticket (to staff)"),
+    "portal_login": _l("Portal sign-in link"),
+    "quote_accepted": _l("Quote accepted (to staff)"),
+    "quote_rejected": _l("Quote rejected (to staff)"),
+}
+STATUS_LABELS = {
+    OutboxStatus.QUEUED.value: _l("Queued"),
+    OutboxStatus.SENDING.value: _l("Sending"),
+    OutboxStatus.SENT.value: _l("Sent"),
+    OutboxStatus.FAILED.value: _l("Failed"),
+    OutboxStatus.NOT_CONFIGURED.value: _l("Not sent: no mail server configured"),
+}
 
 
 class EmailTemplate(Model):
@@ -113,6 +134,18 @@ class OutboxEmail(Model):
 
     def __repr__(self) -> str:
         return f"{self.subject} → {self.to_email}"
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(self.kind, self.kind))
+
+    @property
+    def attachment_names(self) -> str:
+        return ", ".join(attachment.filename for attachment in self.attachments)
 
 
 class OutboxAttachment(Model):

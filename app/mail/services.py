@@ -40,7 +40,7 @@ from app.mail.models import (
     OutboxEmail,
     OutboxStatus,
 )
-from app.mail.sandbox import RenderedEmail, TemplateRefused, render, validate_template
+from app.mail.sandbox import RenderedEmail, TemplateRefused, render, sample_values, validate_template
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,32 @@ def magic_link(contact: Contact | None, document: Invoice | Quote | None = None,
 def render_email(kind: str, client: Client | None, language: str, values: Mapping[str, str]) -> RenderedEmail:
     subject, body, _source = template_for(kind, client, language)
     return render(subject, body, dict(values))
+
+
+def preview_values(kind: str, client: Client | None, language: str) -> dict[str, str]:
+    """Real data for a preview: the client's (or anyone's) latest document of the right kind;
+    the portal link is a placeholder, so a preview never issues a working sign-in link."""
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    values = {**sample_values(), "portal_link": f"{base_url}/portal/auth/…", "staff_link": f"{base_url}/"}
+    if client is None:
+        client = db.session.scalar(select(Client).order_by(Client.id.desc()).limit(1))
+    model = Quote if kind in ("quote", "quote_accepted", "quote_rejected") else Invoice
+    document = None
+    if client is not None:
+        document = db.session.scalar(
+            select(model).where(model.client_id == client.id, model.number.is_not(None))
+            .order_by(model.id.desc()).limit(1))
+    with force_locale(language):
+        values.update(base_values(client, client.primary_contact if client else None, language))
+        if document is not None:
+            values.update(document_values(document, language))
+    return values
+
+
+def preview(kind: str, subject: str, body: str, client: Client | None = None,
+            language: str | None = None) -> RenderedEmail:
+    language = normalize_language(language or _language_of(client))
+    return render(subject, body, preview_values(kind, client, language))
 
 
 # ---------------------------------------------------------------- queueing

@@ -1,0 +1,191 @@
+"""REST API for email templates (JWT only, like every Clientela API).
+
+- `GET|PUT /api/v1/email-template/<kind>`: the global template of a kind, per language
+  (permission "EmailTemplate").
+- `GET|PUT|DELETE /api/v1/client/<id>/email-template/<kind>`: a client's override
+  (permission "Client": whoever may edit a client may edit its emails). DELETE goes back to
+  the global template.
+A refused template answers 400 with a message on its field (`subject`, `body`, `kind`).
+"""
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.api import BaseApi, expose, protect, safe
+from flask_babel import lazy_gettext as _l
+
+from app.clients.models import Client
+from app.extensions import db
+from app.mail import services as mail
+from app.mail.models import CLIENT_KINDS, EMAIL_KINDS
+from app.mail.sandbox import TemplateRefused
+from app.security.roles import READ_WRITE
+
+LANGUAGES = ("it", "en")
+
+
+def _body() -> dict | None:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else None
+
+
+def _texts(body: dict) -> tuple[str, str] | dict[str, list[str]]:
+    errors = {name: [str(_l("A text is required."))] for name in ("subject", "body")
+              if not isinstance(body.get(name), str)}
+    return errors or (body["subject"], body["body"])
+
+
+class EmailTemplateApi(BaseApi):
+    resource_name = "email-template"
+    class_permission_name = "EmailTemplate"
+    method_permission_name = READ_WRITE
+    openapi_spec_tag = "Email templates"
+
+    def _result(self, kind: str) -> dict:
+        languages = {}
+        for language in LANGUAGES:
+            subject, body, customized = mail.global_template(kind, language)
+            languages[language] = {"subject": subject, "body": body, "customized": customized}
+        return {"kind": kind, "languages": languages}
+
+    @expose("/<kind>", methods=["GET"])
+    @protect()
+    @safe
+    def get(self, kind: str):
+        """The global template of `kind`, in Italian and English.
+        ---
+        get:
+          parameters:
+          - {in: path, name: kind, required: true, schema: {type: string}}
+          responses:
+            200: {description: The template per language}
+            404: {$ref: '#/components/responses/404'}
+        """
+        if kind not in EMAIL_KINDS:
+            return self.response_404()
+        return self.response(200, result=self._result(kind))
+
+    @expose("/<kind>", methods=["PUT"])
+    @protect()
+    @safe
+    def put(self, kind: str):
+        """Change the global template of `kind` in one language.
+        ---
+        put:
+          parameters:
+          - {in: path, name: kind, required: true, schema: {type: string}}
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties: {language: {type: string}, subject: {type: string}, body: {type: string}}
+          responses:
+            200: {description: The template per language}
+            400: {$ref: '#/components/responses/400'}
+            404: {$ref: '#/components/responses/404'}
+        """
+        if kind not in EMAIL_KINDS:
+            return self.response_404()
+        body = _body()
+        if body is None:
+            return self.response_400(message="Request is not a JSON object")
+        texts = _texts(body)
+        if isinstance(texts, dict):
+            return self.response_400(message=texts)
+        language = body.get("language", "it")
+        try:
+            mail.save_global_template(kind, str(language), *texts)
+        except TemplateRefused as refused:
+            db.session.rollback()
+            return self.response_400(message={refused.field: [str(refused.message)]})
+        db.session.commit()
+        return self.response(200, result=self._result(kind))
+
+
+class ClientEmailTemplateApi(BaseApi):
+    resource_name = "client"
+    class_permission_name = "Client"
+    method_permission_name = {"get_client_template": "read", "put_client_template": "write",
+                              "delete_client_template": "write"}
+    openapi_spec_tag = "Email templates"
+
+    def _result(self, client: Client, kind: str) -> dict:
+        subject, body, source = mail.template_for(kind, client, client.language)
+        return {"client_id": client.id, "kind": kind, "subject": subject, "body": body, "overridden": source == "client"}
+
+    def _client(self, pk: int, kind: str) -> Client | None:
+        return db.session.get(Client, pk) if kind in CLIENT_KINDS else None
+
+    @expose("/<int:pk>/email-template/<kind>", methods=["GET"])
+    @protect()
+    @safe
+    def get_client_template(self, pk: int, kind: str):
+        """The template this client's emails of `kind` use (its override, or the global one).
+        ---
+        get:
+          responses:
+            200: {description: The effective template}
+            404: {$ref: '#/components/responses/404'}
+        """
+        client = self._client(pk, kind)
+        if client is None:
+            return self.response_404()
+        return self.response(200, result=self._result(client, kind))
+
+    @expose("/<int:pk>/email-template/<kind>", methods=["PUT"])
+    @protect()
+    @safe
+    def put_client_template(self, pk: int, kind: str):
+        """Set this client's own subject and body for `kind`; the global template is then ignored.
+        ---
+        put:
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties: {subject: {type: string}, body: {type: string}}
+          responses:
+            200: {description: The override}
+            400: {$ref: '#/components/responses/400'}
+            404: {$ref: '#/components/responses/404'}
+        """
+        client = self._client(pk, kind)
+        if client is None:
+            return self.response_404()
+        body = _body()
+        if body is None:
+            return self.response_400(message="Request is not a JSON object")
+        texts = _texts(body)
+        if isinstance(texts, dict):
+            return self.response_400(message=texts)
+        try:
+            mail.save_client_template(client, kind, *texts)
+        except TemplateRefused as refused:
+            db.session.rollback()
+            return self.response_400(message={refused.field: [str(refused.message)]})
+        db.session.commit()
+        return self.response(200, result=self._result(client, kind))
+
+    @expose("/<int:pk>/email-template/<kind>", methods=["DELETE"])
+    @protect()
+    @safe
+    def delete_client_template(self, pk: int, kind: str):
+        """Drop this client's override: its emails of `kind` use the global template again.
+        ---
+        delete:
+          responses:
+            200: {description: The effective (global) template}
+            404: {$ref: '#/components/responses/404'}
+        """
+        client = self._client(pk, kind)
+        if client is None:
+            return self.response_404()
+        mail.reset_client_template(client, kind)
+        db.session.commit()
+        return self.response(200, result=self._result(client, kind))
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_api(EmailTemplateApi)
+    appbuilder.add_api(ClientEmailTemplateApi)
