@@ -138,6 +138,8 @@ class Invoice(BillingDocument, Model):
         UniqueConstraint("number", name="uq_invoice_number"),
         Index("ix_invoice_client_status", "client_id", "status"),
         Index("ix_invoice_status_due_date", "status", "due_date"),
+        # The client 360 page lists a client's latest invoices first.
+        Index("ix_invoice_client_issue_date", "client_id", "issue_date"),
     )
 
     status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.DRAFT.value, index=True)
@@ -176,6 +178,9 @@ class Quote(BillingDocument, Model):
         UniqueConstraint("year", "sequence", name="uq_quote_year_sequence"),
         UniqueConstraint("number", name="uq_quote_number"),
         Index("ix_quote_client_status", "client_id", "status"),
+        # The client 360 page lists a client's latest quotes; the home page, quotes awaiting an answer.
+        Index("ix_quote_client_issue_date", "client_id", "issue_date"),
+        Index("ix_quote_status_valid_until", "status", "valid_until"),
     )
 
     status: Mapped[str] = mapped_column(String(20), default=QuoteStatus.DRAFT.value, index=True)
@@ -202,6 +207,9 @@ class Payment(Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         UniqueConstraint("stripe_payment_intent", name="uq_payment_stripe_payment_intent"),
+        # Revenue per month (home page) and a client's latest payments (360 page).
+        Index("ix_payment_date", "date"),
+        Index("ix_payment_client_date", "client_id", "date"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
