@@ -62,6 +62,14 @@ def test_lines_are_saved_inline_through_the_billing_rules(staff):
                                                                     Decimal("475.80"))
 
 
+def test_the_draft_form_shows_its_lines_as_typed_numbers(staff):
+    invoice = make_invoice(lines=[{"description": "Sviluppo", "quantity": "2.5", "unit_price": "120.50",
+                                   "tax_rate": "22"}])
+    db.session.commit()
+    page = staff.get(f"/invoiceview/edit/{invoice.id}").get_data(as_text=True)
+    assert 'value="Sviluppo"' in page and 'value="2.5"' in page and 'value="120.5"' in page
+
+
 def test_a_negative_quantity_is_refused_at_the_line_and_nothing_is_saved(staff):
     invoice = make_invoice()
     db.session.commit()

@@ -135,3 +135,20 @@ def test_a_post_without_csrf_token_is_refused_and_a_get_on_delete_deletes_nothin
     assert db.session.scalar(select(func.count(Client.id))) == 1
     db.session.refresh(client)
     assert client.archived is False
+
+
+def test_an_admin_opens_every_staff_page_in_the_default_language(web):
+    from tests.factories import make_quote
+
+    client = make_client()
+    invoice = make_invoice(client, finalize=True)
+    draft = make_invoice(client)
+    quote = make_quote(client, finalize=True)
+    db.session.commit()
+    login(web, make_staff_user("Admin").username)
+    pages = ["/clientview/list/", f"/clientview/show/{client.id}", f"/clientview/edit/{client.id}",
+             "/clientview/add", "/invoiceview/list/", f"/invoiceview/show/{invoice.id}",
+             f"/invoiceview/edit/{draft.id}", f"/invoiceview/payment/{invoice.id}", "/quoteview/list/",
+             f"/quoteview/show/{quote.id}", "/paymentview/list/", "/companysettingsview/edit/1"]
+    for path in pages:
+        assert web.get(path).status_code == 200, path

@@ -133,8 +133,8 @@ class LineRowsField(FieldList):
 
 def _plain(value) -> str:
     """A stored number as a person would type it: 2, 120.5, 22 (no trailing zeros)."""
-    if value is None:
-        return ""
+    if value is None or isinstance(value, str):
+        return value or ""
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
