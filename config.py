@@ -97,6 +97,7 @@ class Config:
 
     # Documents
     PORTAL_LINK_DAYS = int(os.environ.get("PORTAL_LINK_DAYS", "30"))
+    REMINDER_DAYS = os.environ.get("REMINDER_DAYS", "3,15,30")  # days past due, each sent once per invoice
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
 
 

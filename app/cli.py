@@ -87,3 +87,21 @@ def demo_command(clients: int, invoices_per_client: int, seed: int | None) -> No
         f"Added {summary.clients} clients, {summary.contacts} contacts, {summary.invoices} invoices, "
         f"{summary.quotes} quotes, {summary.payments} payments and {summary.activities} timeline entries."
     )
+
+
+@clientela.command("send-reminders")
+def send_reminders_command() -> None:
+    """Queue today's overdue reminders (REMINDER_DAYS steps, each once per invoice); run daily."""
+    from app.mail.reminders import send_reminders
+
+    click.echo(f"Queued {send_reminders()} reminder(s).")
+
+
+@clientela.command("retry-outbox")
+def retry_outbox_command() -> None:
+    """Queue again emails left queued, or "sending" by a worker that died; safe to run often."""
+    from app.mail.services import requeue_stale_emails
+
+    count = requeue_stale_emails()
+    db.session.commit()
+    click.echo(f"Queued {count} email(s) again.")

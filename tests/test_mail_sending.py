@@ -267,3 +267,19 @@ def test_overdue_reminders_go_once_per_step(smtp_server):
     assert all(_parts(m)[2] for m in smtp_server.messages)  # the PDF is attached
     count = db.session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.kind == "reminder"))
     assert count == 2
+
+
+def test_the_daily_command_uses_the_configured_steps(app, smtp_server):
+    today = dt.date.today()
+    make_invoice(issue_date=today - dt.timedelta(days=10), due_date=today - dt.timedelta(days=2), finalize=True)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    assert "Queued 0 reminder(s)." in runner.invoke(args=["clientela", "send-reminders"]).output  # 3 not reached
+
+    app.config["REMINDER_DAYS"] = "1, 7"
+    try:
+        assert "Queued 1 reminder(s)." in runner.invoke(args=["clientela", "send-reminders"]).output
+        assert "Queued 0 reminder(s)." in runner.invoke(args=["clientela", "send-reminders"]).output
+    finally:
+        app.config["REMINDER_DAYS"] = "3,15,30"
+    assert len(smtp_server.messages) == 1
