@@ -13,14 +13,15 @@ from app.extensions import db
 from tests.factories import STAFF_PASSWORD, VALID_CODICE_FISCALE, VALID_PARTITE_IVA, make_client, make_staff_user
 
 
-def api_headers(web, role: str = "Billing") -> dict[str, str]:
-    """Sign a new staff user of `role` in through FAB's JWT login; the headers carry the token."""
+def api_headers(web, role: str = "Billing", language: str = "en") -> dict[str, str]:
+    """Sign a new staff user of `role` in through FAB's JWT login; the headers carry the token
+    and ask for messages in `language`."""
     user = make_staff_user(role)
     response = web.post("/api/v1/security/login", json={
         "username": user.username, "password": STAFF_PASSWORD, "provider": "db", "refresh": False,
     })
     assert response.status_code == 200, response.get_json()
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}", "Accept-Language": language}
 
 
 def rison(value: dict) -> str:
@@ -145,6 +146,16 @@ def test_each_invalid_field_gets_its_own_error(web):
     assert errors["tax_code"] == ["This is not a valid codice fiscale."]
     assert errors["contacts.0.email"] == ["This is not a valid email address."]
     assert client_count() == 0
+
+
+def test_errors_speak_the_language_the_caller_accepts_italian_by_default(web):
+    headers = api_headers(web)
+    del headers["Accept-Language"]
+    response = web.post("/api/v1/invoice/", json={}, headers=headers)
+    assert response.get_json()["message"] == {"client_id": ["Questo campo è obbligatorio."]}
+    headers["Accept-Language"] = "en-GB,en;q=0.9"
+    response = web.post("/api/v1/invoice/", json={}, headers=headers)
+    assert response.get_json()["message"] == {"client_id": ["This field is required."]}
 
 
 def test_unknown_fields_and_wrong_types_are_refused_by_name(web):

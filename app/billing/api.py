@@ -1,5 +1,343 @@
-"""REST API for invoices, quotes and payments."""
+"""REST API for invoices and quotes: /api/v1/invoice/ and /api/v1/quote/ (lines nested).
+
+Reads (get, list, filters, paging) are FAB's own. Every write is a thin call into the
+billing rules (`app.billing.services`): they validate lines and payments, name the field
+of each error ("lines.0.quantity"), allocate numbers and keep totals in step. A request is
+one transaction: on any error it rolls back, so nothing changes. JWT only, like every API.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import make_response
+from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.hooks import before_request
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from app.billing.models import Invoice, Quote
+from app.billing.schemas import (
+    InvoiceInputSchema,
+    InvoicePostSchema,
+    InvoiceSchema,
+    PaymentInputSchema,
+    PaymentSchema,
+    QuoteInputSchema,
+    QuotePostSchema,
+    QuoteSchema,
+)
+from app.billing.services import (
+    BillingError,
+    BillingErrors,
+    copy_billing_block,
+    finalize_invoice,
+    finalize_quote,
+    new_invoice,
+    new_quote,
+    record_payment,
+    set_lines,
+)
+from app.clients.models import Client
+from app.clients.schemas import field_errors, json_body, use_accept_language
+from app.extensions import db
+from app.pdf.service import pdf_filename, pdf_for
+from app.security.roles import READ_WRITE
+
+# The document actions beside FAB's CRUD, on the same two actions as everything else.
+DOCUMENT_PERMISSIONS = {**READ_WRITE, "send": "write", "payment": "write", "pdf": "read"}
+
+UNKNOWN_CLIENT = _l("There is no client with this id.")
+ARCHIVED_CLIENT = _l("This client is archived: restore it before billing it.")
+DUE_BEFORE_ISSUE = _l("The due date cannot be before the issue date.")
+LOCKED = _l("A finalized document is locked: only its notes and terms can change.")
+# What may still change on a sent invoice or quote: text that moves no amount.
+EDITABLE_WHEN_FINALIZED = {"notes", "terms"}
+
+
+def error_messages(error: BillingError) -> dict[str, list[str]]:
+    """A billing rule's refusal in the API's error shape: {field: [message]}."""
+    return {field: [message] for field, message in error.as_dict().items()}
+
+
+class BillingDocumentApi(ModelRestApi):
+    """What the invoice and quote APIs share; each subclass names its model and its rules."""
+
+    method_permission_name = DOCUMENT_PERMISSIONS
+    # Documents are cancelled, never deleted: a deleted invoice would leave a gap in the numbers.
+    include_route_methods = {"get", "get_list", "post", "put", "send", "pdf"}
+    search_columns = ["client_id", "status", "number", "issue_date"]
+    base_order = ("id", "desc")
+
+    deadline_field: str  # "due_date" or "valid_until"
+
+    def create(self, client: Client, **values: Any):
+        raise NotImplementedError
+
+    def finalize(self, document):
+        raise NotImplementedError
+
+    @before_request
+    def _reader_language(self) -> None:
+        use_accept_language()
+
+    def post_headless(self):
+        try:
+            values = self.add_model_schema.load(json_body())
+            client = _client(values.pop("client_id"))
+            document = self.create(client, **values)
+            db.session.flush()
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=field_errors(err.messages))
+        except BillingError as err:
+            db.session.rollback()
+            return self.response_422(message=error_messages(err))
+        db.session.commit()
+        return self.response(201, id=document.id, result=self.show_model_schema.dump(document))
+
+    def put_headless(self, pk):
+        document = self.datamodel.get(pk, self._base_filters)
+        if document is None:
+            return self.response_404()
+        try:
+            self._update(document, self.edit_model_schema.load(json_body()))
+            db.session.flush()
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=field_errors(err.messages))
+        except BillingError as err:
+            db.session.rollback()
+            return self.response_422(message=error_messages(err))
+        db.session.commit()
+        return self.response(200, id=document.id, result=self.show_model_schema.dump(document))
+
+    def _update(self, document, values: dict[str, Any]) -> None:
+        if not document.is_draft:
+            locked = sorted(set(values) - EDITABLE_WHEN_FINALIZED)
+            if locked:
+                raise BillingErrors({name: LOCKED for name in locked})
+        if "client_id" in values:
+            copy_billing_block(document, _client(values["client_id"]))
+        for name in ("issue_date", self.deadline_field, "notes", "terms"):
+            if name in values:
+                setattr(document, name, values[name])
+        if self.deadline_field == "due_date" and document.due_date < document.issue_date:
+            raise BillingError(DUE_BEFORE_ISSUE, "due_date")
+        if "lines" in values:
+            set_lines(document, values["lines"])
+
+    def _locked(self, pk: int):
+        """The document with its row locked: two concurrent sends must not take two numbers."""
+        model = self.datamodel.obj
+        return db.session.execute(
+            select(model).where(model.id == pk).with_for_update(of=model).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+
+    @expose("/<int:pk>/send", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("send")
+    def send(self, pk: int):
+        """Finalize a draft: it takes the next number of the year and its amounts lock
+        ---
+        post:
+          description: >-
+            Gives a draft the next gapless number for its year and locks its amounts. Sending
+            a document that is already finalized changes nothing.
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The finalized document
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        document = self._locked(pk)
+        if document is None:
+            return self.response_404()
+        try:
+            self.finalize(document)
+            db.session.flush()
+        except BillingError as err:
+            db.session.rollback()
+            return self.response_422(message=error_messages(err))
+        db.session.commit()
+        return self.response(200, id=document.id, result=self.show_model_schema.dump(document))
+
+    @expose("/<int:pk>/pdf", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("pdf")
+    def pdf(self, pk: int):
+        """The document as a PDF
+        ---
+        get:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: The PDF (rendered once per version of the document, then cached)
+              content:
+                application/pdf:
+                  schema:
+                    type: string
+                    format: binary
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        document = self.datamodel.get(pk, self._base_filters)
+        if document is None:
+            return self.response_404()
+        content = pdf_for(document)
+        db.session.commit()  # keeps the rendered PDF in the cache
+        response = make_response(content)
+        response.mimetype = "application/pdf"
+        response.headers["Content-Disposition"] = f'attachment; filename="{pdf_filename(document)}"'
+        return response
+
+
+class InvoiceApi(BillingDocumentApi):
+    resource_name = "invoice"
+    datamodel = SQLAInterface(Invoice)
+    class_permission_name = "Invoice"
+    include_route_methods = BillingDocumentApi.include_route_methods | {"payment"}
+    openapi_spec_component_schemas = (PaymentInputSchema, PaymentSchema)
+    search_columns = [*BillingDocumentApi.search_columns, "due_date"]
+
+    list_columns = show_columns = [
+        "id", "number", "client_id", "status", "issue_date", "due_date", "currency", "lines",
+        "subtotal", "tax_total", "total", "amount_paid", "balance", "notes", "terms",
+    ]
+    add_columns = edit_columns = ["client_id", "issue_date", "due_date", "notes", "terms", "lines"]
+    order_columns = ["id", "number", "issue_date", "due_date", "status", "total", "balance"]
+    list_model_schema = show_model_schema = InvoiceSchema()
+    add_model_schema = InvoicePostSchema()
+    edit_model_schema = InvoiceInputSchema()
+    deadline_field = "due_date"
+
+    def create(self, client: Client, **values: Any) -> Invoice:
+        return new_invoice(client, **values)
+
+    def finalize(self, invoice: Invoice) -> Invoice:
+        return finalize_invoice(invoice)
+
+    @expose("/<int:pk>/payment", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("payment")
+    def payment(self, pk: int):
+        """Record a payment (amount, method, date, reference) on a finalized invoice
+        ---
+        post:
+          description: >-
+            The amount is a decimal string ("120.50") greater than zero and at most the
+            balance due; method is one of bank_transfer (default), cash, stripe, other; date
+            defaults to today. Status and balance follow.
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  $ref: '#/components/schemas/PaymentInputSchema'
+          responses:
+            201:
+              description: The payment recorded
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        $ref: '#/components/schemas/PaymentSchema'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422'
+        """
+        invoice = self.datamodel.get(pk, self._base_filters)
+        if invoice is None:
+            return self.response_404()
+        try:
+            values = PaymentInputSchema().load(json_body())
+            payment = record_payment(invoice, **values)
+            db.session.flush()
+        except ValidationError as err:
+            db.session.rollback()
+            return self.response_422(message=field_errors(err.messages))
+        except BillingError as err:
+            db.session.rollback()
+            return self.response_422(message=error_messages(err))
+        db.session.commit()
+        return self.response(201, id=payment.id, result=PaymentSchema().dump(payment))
+
+
+class QuoteApi(BillingDocumentApi):
+    resource_name = "quote"
+    datamodel = SQLAInterface(Quote)
+    class_permission_name = "Quote"
+    search_columns = [*BillingDocumentApi.search_columns, "valid_until"]
+
+    list_columns = show_columns = [
+        "id", "number", "client_id", "status", "issue_date", "valid_until", "currency", "lines",
+        "subtotal", "tax_total", "total", "notes", "terms",
+    ]
+    add_columns = edit_columns = ["client_id", "issue_date", "valid_until", "notes", "terms", "lines"]
+    order_columns = ["id", "number", "issue_date", "valid_until", "status", "total"]
+    list_model_schema = show_model_schema = QuoteSchema()
+    add_model_schema = QuotePostSchema()
+    edit_model_schema = QuoteInputSchema()
+    deadline_field = "valid_until"
+
+    def create(self, client: Client, **values: Any) -> Quote:
+        return new_quote(client, **values)
+
+    def finalize(self, quote: Quote) -> Quote:
+        return finalize_quote(quote)
+
+
+def _client(client_id: int) -> Client:
+    """The client a document is for; an unknown or archived one is an error on `client_id`."""
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise BillingError(UNKNOWN_CLIENT, "client_id")
+    if client.archived:
+        raise BillingError(ARCHIVED_CLIENT, "client_id")
+    return client
 
 
 def register(appbuilder) -> None:
-    return None
+    appbuilder.add_api(InvoiceApi)
+    appbuilder.add_api(QuoteApi)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
@@ -29,7 +30,14 @@ from app.billing.models import (
     QuoteStatus,
 )
 from app.clients.models import Client, Contact
-from app.clients.schemas import CLIENT_FIELDS, ClientInputSchema, ClientSchema, field_errors, json_body
+from app.clients.schemas import (
+    CLIENT_FIELDS,
+    ClientInputSchema,
+    ClientSchema,
+    field_errors,
+    json_body,
+    use_accept_language,
+)
 from app.clients.validation import clean_client_fields
 from app.extensions import db
 from app.money import ZERO, round_cents
@@ -106,6 +114,10 @@ class ClientApi(ModelRestApi):
     show_model_schema = ClientSchema()
     add_model_schema = ClientInputSchema()
     edit_model_schema = ClientInputSchema()
+
+    @before_request
+    def _reader_language(self) -> None:
+        use_accept_language()
 
     def post_headless(self):
         client = Client()

@@ -12,9 +12,12 @@ from typing import Any, Mapping
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from flask import request
+from flask_babel import refresh
+from flask import g, request
 from marshmallow import Schema, ValidationError, fields, post_load, validates
 from werkzeug.exceptions import BadRequest
+
+from app.i18n import SUPPORTED_LANGUAGES
 
 # The client's own fields, in the order of the public contract (contacts come separately).
 CLIENT_FIELDS = (
@@ -27,6 +30,17 @@ REQUIRED = {"required": _l("This field is required."), "null": _l("This field ca
 
 def text(**kwargs: Any) -> fields.String:
     return fields.String(error_messages={**REQUIRED, "invalid": _l("Must be text.")}, **kwargs)
+
+
+def use_accept_language() -> None:
+    """API callers choose the language of messages with Accept-Language (it or en).
+
+    Without the header the API speaks the default language (Italian), like the admin.
+    """
+    language = request.accept_languages.best_match(SUPPORTED_LANGUAGES)
+    if language:
+        g.language = language
+        refresh()  # forget a locale chosen earlier in this context
 
 
 def json_body() -> dict[str, Any]:

@@ -1,0 +1,115 @@
+"""JSON shapes of the invoice and quote API: what it answers and what it accepts.
+
+Money is a decimal string with two places ("464.21"), quantities three, rates two; dates
+are ISO. Input line values are passed on untouched: the billing rules
+(`app.billing.services.clean_line`) check them and name errors "lines.0.quantity".
+"""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields
+
+from app.billing.models import PaymentMethod
+from app.clients.schemas import REQUIRED, ApiSchema, text
+
+DATE_ERRORS = {**REQUIRED, "invalid": _l("Not a valid date: use YYYY-MM-DD.")}
+INTEGER_ERRORS = {**REQUIRED, "invalid": _l("Must be a whole number.")}
+
+
+def money() -> fields.Decimal:
+    return fields.Decimal(places=2, as_string=True)
+
+
+class LineSchema(Schema):
+    description = fields.String()
+    quantity = fields.Decimal(places=3, as_string=True)
+    unit_price = money()
+    discount = fields.Decimal(places=2, as_string=True)
+    tax_rate = fields.Decimal(places=2, as_string=True)
+    amount = money()
+
+
+class DocumentSchema(Schema):
+    """What invoices and quotes share."""
+
+    id = fields.Integer()
+    number = fields.String(allow_none=True)
+    client_id = fields.Integer()
+    status = fields.String()
+    issue_date = fields.Date()
+    currency = fields.String()
+    lines = fields.List(fields.Nested(LineSchema))
+    subtotal = money()
+    tax_total = money()
+    total = money()
+    notes = fields.String()
+    terms = fields.String()
+
+
+class InvoiceSchema(DocumentSchema):
+    due_date = fields.Date()
+    amount_paid = money()
+    balance = money()
+    # Derived from the due date, never stored: an open invoice past due.
+    overdue = fields.Method("_is_overdue")
+
+    def _is_overdue(self, invoice) -> bool:
+        return invoice.is_overdue()
+
+
+class QuoteSchema(DocumentSchema):
+    valid_until = fields.Date()
+
+
+class PaymentSchema(Schema):
+    id = fields.Integer()
+    invoice_id = fields.Integer()
+    amount = money()
+    method = fields.String()
+    date = fields.Date()
+    reference = fields.String()
+
+
+class LineInputSchema(ApiSchema):
+    """A line's keys are checked here; its values by the billing rules."""
+
+    description = fields.Raw()
+    quantity = fields.Raw()
+    unit_price = fields.Raw()
+    discount = fields.Raw()
+    tax_rate = fields.Raw()
+
+
+class DocumentInputSchema(ApiSchema):
+    """The body of PUT: every key optional; `lines`, when present, replaces all lines."""
+
+    client_id = fields.Integer(strict=True, error_messages=INTEGER_ERRORS)
+    issue_date = fields.Date(error_messages=DATE_ERRORS)
+    notes = text()
+    terms = text()
+    lines = fields.List(fields.Nested(LineInputSchema), error_messages={"invalid": _l("Must be a list.")})
+
+
+class InvoiceInputSchema(DocumentInputSchema):
+    due_date = fields.Date(error_messages=DATE_ERRORS)
+
+
+class InvoicePostSchema(InvoiceInputSchema):
+    client_id = fields.Integer(strict=True, required=True, error_messages=INTEGER_ERRORS)
+
+
+class QuoteInputSchema(DocumentInputSchema):
+    valid_until = fields.Date(error_messages=DATE_ERRORS)
+
+
+class QuotePostSchema(QuoteInputSchema):
+    client_id = fields.Integer(strict=True, required=True, error_messages=INTEGER_ERRORS)
+
+
+class PaymentInputSchema(ApiSchema):
+    """The body of POST /api/v1/invoice/<id>/payment; the amount is checked by `record_payment`."""
+
+    amount = fields.Raw(required=True, error_messages=REQUIRED)
+    method = fields.String(load_default=PaymentMethod.BANK_TRANSFER.value, error_messages=REQUIRED)
+    date = fields.Date(load_default=None, error_messages=DATE_ERRORS)
+    reference = text(load_default="")
