@@ -31,6 +31,7 @@ from app.billing.totals import apply_totals, compute_totals, line_amount
 from app.clients.models import Client
 from app.company.services import get_company
 from app.extensions import db
+from app.i18n import format_money
 from app.money import ZERO, to_decimal
 
 LINE_FIELDS = ("description", "quantity", "unit_price", "discount", "tax_rate")
@@ -263,7 +264,8 @@ def record_payment(invoice: Invoice, *, amount: object, date: dt.date | None = N
         raise BillingError(_l("Only a finalized, unpaid invoice can receive payments."), "amount")
     if value > invoice.balance:
         raise BillingError(
-            _l("This payment is more than the balance due (%(balance)s).", balance=invoice.balance), "amount"
+            _l("This payment is more than the balance due (%(balance)s).",
+               balance=format_money(invoice.balance, invoice.currency)), "amount"
         )
     date = date or dt.date.today()
     payment = Payment(
