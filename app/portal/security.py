@@ -16,6 +16,7 @@ import functools
 import time
 from typing import Callable, TypeVar
 
+import flask_babel
 from flask import Blueprint, current_app, g, redirect, request, session, url_for
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
@@ -54,6 +55,7 @@ def start_session(contact: Contact, language: str | None = None) -> None:
     session[SIGNED_IN_AT_KEY] = int(time.time())
     g.portal_contact = contact
     g.language = session[LANGUAGE_KEY]
+    flask_babel.refresh()
 
 
 def forget_session() -> None:
@@ -109,6 +111,13 @@ def scoped(model: type[Invoice] | type[Quote]) -> Select:
     return select(model).where(model.client_id == contact.client_id, model.status != "draft")
 
 
+def begin_request() -> None:
+    """Nothing about the contact or the language is carried over from an earlier request
+    (`g` lives on the app context, which tests and CLI code may keep across requests)."""
+    g.pop("portal_contact", None)
+    choose_language()
+
+
 def choose_language() -> None:
     """`?lang=en` switches language (remembered in a signed-in session); else the session's
     language; else Italian. Sets `g.language`, which app.i18n's locale selector reads."""
@@ -117,8 +126,9 @@ def choose_language() -> None:
         g.language = asked
         if session.get(CONTACT_KEY) is not None and session.get(LANGUAGE_KEY) != asked:
             session[LANGUAGE_KEY] = asked
-        return
-    g.language = normalize_language(session.get(LANGUAGE_KEY))
+    else:
+        g.language = normalize_language(session.get(LANGUAGE_KEY))
+    flask_babel.refresh()  # Flask-Babel caches the locale per context; ours was just chosen
 
 
 def add_security_headers(response):
@@ -137,5 +147,5 @@ def add_security_headers(response):
 def init_portal_blueprint(bp: Blueprint) -> None:
     """Language and security headers for a blueprint serving pages under /portal (the tickets
     and payments blueprints call this too)."""
-    bp.before_request(choose_language)
+    bp.before_request(begin_request)
     bp.after_request(add_security_headers)

@@ -13,6 +13,7 @@ import re
 from io import BytesIO
 from urllib.parse import urlsplit
 
+import flask_babel
 from flask import (
     Blueprint,
     Response,
@@ -183,7 +184,7 @@ def _address_key() -> str:
 @limiter.limit(_per_address_limit, methods=["POST"], key_func=_address_key, scope="portal-login-address")
 def login():
     """Ask for a sign-in link. The answer never says whether the address is known."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD (which Flask routes to the same view)
         return render_template("portal/login.html", email="")
     email = (request.form.get("email") or "").strip()
     if not EMAIL_PATTERN.match(email) or len(email) > 200:
@@ -244,7 +245,8 @@ def auth(token: str):
     found = find_usable_token(token)
     if found is not None and "lang" not in request.args:
         g.language = normalize_language(found.contact.client.language)
-    if request.method == "GET":
+        flask_babel.refresh()
+    if request.method != "POST":  # GET and HEAD (which Flask routes to the same view)
         if found is None:
             return _link_not_usable()
         return render_template("portal/auth.html", masked_email=mask_email(found.contact.email),
