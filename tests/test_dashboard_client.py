@@ -189,3 +189,24 @@ def test_support_staff_read_the_360_page_but_cannot_issue_portal_links(web):
     response = web.post(f"/clients/{client.id}/portal-link", data={"contact_id": client.contacts[0].id})
     assert response.status_code == 403
     assert db.session.scalars(select(PortalToken)).all() == []
+
+
+def test_a_sent_quote_past_its_validity_counts_as_expired():
+    client = make_client()
+    make_quote(client, finalize=True, issue_date=TODAY - dt.timedelta(days=40), valid_until=TODAY - dt.timedelta(days=1))
+    make_quote(client, finalize=True, valid_until=TODAY)
+    db.session.commit()
+    assert client_summary(client.id)["quotes"] == {"expired": 1, "sent": 1}
+
+
+def test_the_api_summary_answers_the_same_figures_as_the_360_page(web):
+    from tests.test_api_clients import api_headers
+
+    client = _client_with_one_of_everything()
+    response = web.get(f"/api/v1/client/{client.id}/summary", headers=api_headers(web))
+    assert response.status_code == 200
+    result = response.get_json()["result"]
+    assert (result["total_invoiced"], result["total_paid"], result["balance_due"], result["overdue"]) == (
+        "732.00", "194.00", "538.00", "344.00")
+    assert result["invoices"] == {"draft": 1, "sent": 1, "partial": 1, "paid": 1, "cancelled": 1, "overdue": 2}
+    assert result["quotes"] == {"draft": 1, "sent": 1, "accepted": 1, "rejected": 1, "expired": 0}

@@ -8,7 +8,6 @@ without browser login, so a staff member's admin cookie never authorizes an API 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
@@ -17,18 +16,11 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.activity import services as activity
-from app.billing.models import (
-    BILLED_INVOICE_STATUSES,
-    OPEN_INVOICE_STATUSES,
-    Invoice,
-    InvoiceStatus,
-    Quote,
-    QuoteStatus,
-)
+from app.billing.models import InvoiceStatus, QuoteStatus
 from app.clients.models import Client, Contact
 from app.clients.schemas import (
     CLIENT_FIELDS,
@@ -39,8 +31,8 @@ from app.clients.schemas import (
     use_accept_language,
 )
 from app.clients.validation import clean_client_fields
+from app.dashboard import queries as dashboard_queries
 from app.extensions import db
-from app.money import ZERO, round_cents
 from app.security.roles import READ_WRITE
 
 # "Overdue" and "expired" are derived from dates, so the summary counts them as statuses.
@@ -52,48 +44,23 @@ CONTACT_IN_USE = _l("This contact cannot be removed: other records refer to it."
 
 
 def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, Any]:
-    """Money and counts by status for one client: two grouped queries, however many documents.
+    """The API's shape of the one summary rule (`app.dashboard.queries.client_summary`, also
+    behind the client 360 page): money as decimal strings, every status present (0 if none).
 
     Invoiced means finalized and not cancelled (sent, partial, paid); the balance due is what
     is still open on those. An open invoice past its due date counts as "overdue" (not as sent
     or partial); a sent quote past its validity counts as "expired".
     """
-    today = today or dt.date.today()
-    invoice_status = case(
-        (and_(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.due_date < today), literal("overdue")),
-        else_=Invoice.status,
-    ).label("status")
-    invoices = select(invoice_status, Invoice.total, Invoice.amount_paid, Invoice.balance).where(
-        Invoice.client_id == client_id
-    ).subquery()
-    billed = invoices.c.status.in_([*BILLED_INVOICE_STATUSES, "overdue"])
-    invoice_rows = db.session.execute(
-        select(
-            invoices.c.status,
-            func.count(),
-            func.sum(case((billed, invoices.c.total), else_=0)),
-            func.sum(case((billed, invoices.c.amount_paid), else_=0)),
-            func.sum(case((billed, invoices.c.balance), else_=0)),
-        ).group_by(invoices.c.status)
-    ).all()
-
-    quote_status = case(
-        (and_(Quote.status == QuoteStatus.SENT.value, Quote.valid_until < today), literal(QuoteStatus.EXPIRED.value)),
-        else_=Quote.status,
-    ).label("status")
-    quotes = select(quote_status).where(Quote.client_id == client_id).subquery()
-    quote_rows = db.session.execute(select(quotes.c.status, func.count()).group_by(quotes.c.status)).all()
-
-    def money(values: list[Any]) -> str:
-        return str(round_cents(sum((Decimal(str(value or 0)) for value in values), ZERO)))
-
+    figures = dashboard_queries.client_summary(client_id, today)
     return {
-        "total_invoiced": money([row[2] for row in invoice_rows]),
-        "total_paid": money([row[3] for row in invoice_rows]),
-        "balance_due": money([row[4] for row in invoice_rows]),
-        "invoices": {status: 0 for status in INVOICE_SUMMARY_STATUSES} | {row[0]: row[1] for row in invoice_rows},
-        "quotes": {status: 0 for status in QUOTE_SUMMARY_STATUSES} | {row[0]: row[1] for row in quote_rows},
+        "total_invoiced": str(figures["total_invoiced"]),
+        "total_paid": str(figures["total_paid"]),
+        "balance_due": str(figures["balance_due"]),
+        "overdue": str(figures["overdue"]),
+        "invoices": {status: 0 for status in INVOICE_SUMMARY_STATUSES} | figures["invoices"],
+        "quotes": {status: 0 for status in QUOTE_SUMMARY_STATUSES} | figures["quotes"],
     }
+
 
 
 class ClientApi(ModelRestApi):

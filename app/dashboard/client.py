@@ -130,6 +130,7 @@ class ClientDashboardView(BaseView):
             invoice_status_labels=INVOICE_STATUS_LABELS,
             quote_status_labels=QUOTE_STATUS_LABELS,
             payment_method_labels=PAYMENT_METHOD_LABELS,
+            shown_quote_status=lambda quote: queries.shown_quote_status(quote, today),
             status_styles=STATUS_STYLES,
             open_tickets=queries.open_tickets(),
             links={

@@ -52,6 +52,22 @@ def invoice_status_expression(today: dt.date):
     )
 
 
+def quote_status_expression(today: dt.date):
+    """SQL for a quote's status as a person sees it: a sent quote past its validity is expired."""
+    return case(
+        (and_(Quote.status == QuoteStatus.SENT.value, Quote.valid_until < today), literal(QuoteStatus.EXPIRED.value)),
+        else_=Quote.status,
+    )
+
+
+
+def shown_quote_status(quote: Quote, today: dt.date) -> str:
+    """The same rule for one loaded quote (the lists on the 360 page)."""
+    if quote.status == QuoteStatus.SENT.value and quote.valid_until < today:
+        return QuoteStatus.EXPIRED.value
+    return quote.status
+
+
 # ── One client ────────────────────────────────────────────────────────────────────────────
 
 def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, object]:
@@ -60,7 +76,8 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     - total_invoiced: the totals of every finalized, non-cancelled invoice (sent, partial, paid);
     - total_paid: what those invoices have received (the client's lifetime value);
     - balance_due: what is still open on them; overdue: the part of it past the due date;
-    - invoices / quotes: {status: count}, with "overdue" as its own invoice status.
+    - invoices / quotes: {status: count}, with "overdue" as its own invoice status and a
+      sent quote past its validity counted as "expired" (before the nightly job marks it).
     """
     today = _today(today)
     status = invoice_status_expression(today).label("shown_status")
@@ -90,10 +107,13 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
         if shown == OVERDUE:
             overdue += _money(balance)
 
+    shown_quote_status = quote_status_expression(today).label("shown_status")
     quotes = {
         quote_status: int(count)
         for quote_status, count in db.session.execute(
-            select(Quote.status, func.count(Quote.id)).where(Quote.client_id == client_id).group_by(Quote.status)
+            select(shown_quote_status, func.count(Quote.id))
+            .where(Quote.client_id == client_id)
+            .group_by(shown_quote_status)
         ).all()
     }
     return {
