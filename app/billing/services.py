@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Iterable, Mapping
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from app.activity import services as activity
@@ -314,9 +314,13 @@ def decide_quote(quote: Quote, accepted: bool, reason: str = "", actor: str | No
 
 def convert_quote(quote: Quote) -> Invoice:
     """Turn an accepted quote into a draft invoice with the same lines, keeping the link."""
+    # Locked, so two clicks (or two staff members) at once cannot make two invoices.
+    quote = db.session.execute(
+        select(Quote).where(Quote.id == quote.id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
     if quote.status != QuoteStatus.ACCEPTED.value:
         raise BillingError(_l("Only an accepted quote can be converted into an invoice."), "status")
-    if quote.invoices:
+    if db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.quote_id == quote.id)):
         raise BillingError(_l("This quote has already been converted into an invoice."), "status")
     invoice = new_invoice(
         quote.client,
