@@ -137,6 +137,9 @@ def test_converting_the_same_quote_concurrently_makes_one_invoice(app):
             except BillingError as error:
                 db.session.rollback()
                 outcomes.append(error.field)
+            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+                db.session.rollback()
+                outcomes.append(repr(error))
             finally:
                 db.session.remove()
 
