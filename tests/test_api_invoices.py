@@ -256,7 +256,8 @@ def test_an_overpayment_is_refused_on_amount_and_nothing_changes(web):
     response = web.post(f"/api/v1/invoice/{invoice.id}/payment", json={"amount": "122.01"},
                         headers=api_headers(web))
     assert response.status_code == 422
-    assert response.get_json()["message"] == {"amount": ["This payment is more than the balance due (122.00)."]}
+    [message] = response.get_json()["message"]["amount"]
+    assert message.startswith("This payment is more than the balance due") and "122.00" in message
     db.session.expire_all()
     assert (invoice.status, invoice.amount_paid, invoice.balance) == ("sent", Decimal("0.00"), Decimal("122.00"))
     assert db.session.scalar(select(func.count()).select_from(Payment)) == 0

@@ -62,7 +62,6 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, An
     }
 
 
-
 class ClientApi(ModelRestApi):
     resource_name = "client"
     datamodel = SQLAInterface(Client)
