@@ -62,6 +62,7 @@ def _load_models() -> None:
     import app.clients.models  # noqa: F401
     import app.company.models  # noqa: F401
     import app.mail.models  # noqa: F401
+    import app.payments.models  # noqa: F401
     import app.portal.models  # noqa: F401
 
 
@@ -98,6 +99,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     app.register_blueprint(portal_bp)
+
+    from app.payments.views import init_app as init_payments
+
+    init_payments(app)
 
 
 def _register_cli(app: Flask) -> None:

@@ -105,3 +105,20 @@ def retry_outbox_command() -> None:
     count = requeue_stale_emails()
     db.session.commit()
     click.echo(f"Queued {count} email(s) again.")
+
+
+@clientela.command("stripe-reconcile")
+@click.option("--after", default=15, show_default=True, type=click.IntRange(min=0),
+              help="Re-read Checkout Sessions open for at least this many minutes.")
+def stripe_reconcile_command(after: int) -> None:
+    """Record Stripe payments whose webhook never arrived (run it from the scheduler)."""
+    import datetime as dt
+
+    from app.payments.reconcile import reconcile_open_sessions
+    from app.payments.services import stripe_configured
+
+    if not stripe_configured():
+        raise click.ClickException("Stripe is not configured (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET).")
+    summary = reconcile_open_sessions(dt.timedelta(minutes=after))
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in sorted(summary.outcomes.items())) or "none"
+    click.echo(f"Checked {summary.checked} open Checkout Sessions: {outcomes}; {summary.errors} unreachable.")

@@ -19,6 +19,10 @@ MESSAGES = {
         "Payment of %(amount)s recorded on invoice %(number)s", amount=p.get("amount", ""), number=p.get("number", "")
     ),
     "invoice_paid": lambda p: _("Invoice %(number)s paid in full", number=p.get("number", "")),
+    "payment_refunded": lambda p: _(
+        "Refund of %(amount)s recorded on invoice %(number)s", amount=p.get("amount", ""), number=p.get("number", "")
+    ),
+    "online_payment_failed": lambda p: _("Online payment for invoice %(number)s failed", number=p.get("number", "")),
     "quote_created": lambda p: _("Quote draft created"),
     "quote_sent": lambda p: _("Quote %(number)s finalized", number=p.get("number", "")),
     "quote_viewed": lambda p: _("Quote %(number)s viewed in the portal", number=p.get("number", "")),

@@ -205,7 +205,11 @@ class QuoteLine(LineItem, Model):
 class Payment(Model):
     __tablename__ = "payment"
     __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
+        # A refund is a negative row pointing at the payment it gives back (billing.record_refund).
+        CheckConstraint(
+            "(refunded_payment_id IS NULL AND amount > 0) OR (refunded_payment_id IS NOT NULL AND amount < 0)",
+            name="amount_sign",
+        ),
         UniqueConstraint("stripe_payment_intent", name="uq_payment_stripe_payment_intent"),
         # Revenue per month (home page) and a client's latest payments (360 page).
         Index("ix_payment_date", "date"),
@@ -220,6 +224,7 @@ class Payment(Model):
     method: Mapped[str] = mapped_column(String(20), default=PaymentMethod.BANK_TRANSFER.value)
     reference: Mapped[str] = mapped_column(String(200), default="")
     stripe_payment_intent: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    refunded_payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), nullable=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments")

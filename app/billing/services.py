@@ -288,6 +288,44 @@ def record_payment(invoice: Invoice, *, amount: object, date: dt.date | None = N
     return payment
 
 
+def record_refund(payment: Payment, *, amount: object, date: dt.date | None = None,
+                  reference: str = "") -> Payment:
+    """Give back (part of) a payment: a negative Payment row pointing at it, so paid, balance and
+    status follow from the payments as always (a paid invoice goes back to partial or sent).
+    No receipt is sent. The caller commits."""
+    invoice = lock_invoice(payment.invoice_id) or payment.invoice
+    try:
+        value = to_decimal(amount)
+        if not value.is_finite():
+            raise ValueError
+    except (ValueError, TypeError):
+        raise BillingError(_l("The amount must be a number such as 120.50."), "amount") from None
+    if value <= ZERO or value != value.quantize(Decimal("0.01")):
+        raise BillingError(_l("The amount must be greater than zero, with at most two decimals."), "amount")
+    if payment.refunded_payment_id is not None:
+        raise BillingError(_l("A refund cannot be refunded."), "amount")
+    already_refunded = -to_decimal(db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.refunded_payment_id == payment.id)
+    ))
+    if value > payment.amount - already_refunded:
+        raise BillingError(_l("A refund cannot be more than what is left of the payment."), "amount")
+    refund = Payment(
+        invoice=invoice,
+        client_id=invoice.client_id,
+        amount=-value,
+        date=date or dt.date.today(),
+        method=payment.method,
+        reference=(reference or "").strip(),
+        refunded_payment_id=payment.id,
+    )
+    db.session.add(refund)
+    refresh_invoice_status(invoice)
+    db.session.flush()
+    activity.record("payment_refunded", invoice.client_id, invoice_id=invoice.id, number=invoice.number,
+                    amount=value)
+    return refund
+
+
 def cancel_invoice(invoice: Invoice) -> Invoice:
     if invoice.status == InvoiceStatus.CANCELLED.value:
         return invoice
