@@ -22,7 +22,9 @@ from app.dashboard import queries
 from app.extensions import db
 from app.mail.models import ClientEmailTemplate
 
-LIST_LIMIT = 50
+# The latest 20 of each kind: the page stays the same size for any client; the admin lists
+# (linked from each tab) have everything, filtered and paged.
+LIST_LIMIT = 20
 
 INVOICE_STATUS_LABELS = {
     "draft": _l("Draft"),
