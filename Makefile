@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 STAMP := $(VENV)/.installed
+PORT ?= 5000
 
 # The test suite runs on real services: PostgreSQL and Redis on this machine by default.
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/clientela_test
@@ -28,11 +29,14 @@ messages: install
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 	$(BIN)/python scripts/fill_english_catalog.py
 
+# init before create-permissions: FAB grants each permission to the Admin role as it registers
+# it, and prints a traceback per view while that role does not exist yet (an empty database).
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install translations
 	$(FLASK) db upgrade
-	$(FLASK) fab create-permissions
 	$(FLASK) clientela init --demo-if-empty
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) fab create-permissions
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install translations test-sqlite test-postgres
 
