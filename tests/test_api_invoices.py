@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
-from app.billing.models import Invoice, InvoiceLine, Payment
+from app.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
 from app.extensions import db
 from tests.factories import line, make_client, make_invoice
 from tests.test_api_clients import api_headers, rison
@@ -313,3 +316,25 @@ def test_invoices_are_not_deleted_over_the_api(web):
     db.session.commit()
     assert web.delete(f"/api/v1/invoice/{invoice.id}", headers=api_headers(web)).status_code == 405
     assert invoice_count() == 1
+
+
+@pytest.mark.postgres_only
+def test_two_concurrent_sends_of_one_draft_take_one_number(app, web):
+    invoice = make_invoice(issue_date=dt.date(2026, 9, 1))
+    db.session.commit()
+    url = f"/api/v1/invoice/{invoice.id}/send"
+    headers = api_headers(web)
+    start = threading.Barrier(4)
+
+    def send() -> int:
+        thread_web = app.test_client()
+        start.wait()
+        return thread_web.post(url, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(lambda _: send(), range(4)))
+    assert statuses == [200, 200, 200, 200]
+    db.session.expire_all()
+    assert invoice.number == "2026/0001"
+    sequence = db.session.scalars(select(NumberSequence).where(NumberSequence.kind == "invoice")).one()
+    assert sequence.last_value == 1
