@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.billing.models import Invoice, Payment, Quote
 from app.extensions import db
 from tests.factories import login, make_client, make_invoice, make_quote, make_staff_user
+from tests.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.test_admin_clients import counted_queries
 
 TODAY = dt.date.today()
@@ -211,3 +212,31 @@ def test_list_pages_run_the_same_number_of_queries_for_3_or_15_documents(staff, 
     few = queries()
     add_documents(12)
     assert queries() == few
+
+
+def test_send_by_email_finalizes_the_draft_and_mails_the_chosen_contacts(staff, smtp_server):
+    client = make_client(contacts=[{"name": "Uno", "email": "uno@example.it"},
+                                   {"name": "Due", "email": "due@example.it"}])
+    invoice = make_invoice(client)
+    db.session.commit()
+    page = staff.get(f"/invoiceview/send/{invoice.id}").get_data(as_text=True)
+    assert "uno@example.it" in page and "due@example.it" in page
+
+    second = next(contact for contact in client.contacts if contact.email == "due@example.it")
+    response = staff.post(f"/invoiceview/send/{invoice.id}", data={"contact_ids": [str(second.id)]})
+
+    assert response.status_code == 302
+    assert [message["To"] for message in smtp_server.messages] == ["due@example.it"]
+    db.session.expire_all()
+    sent = db.session.get(Invoice, invoice.id)
+    assert sent.status == "sent" and sent.number
+
+
+def test_send_by_email_without_a_recipient_sends_nothing_and_keeps_the_draft(staff, smtp_server):
+    invoice = make_invoice(make_client())
+    db.session.commit()
+    page = staff.post(f"/invoiceview/send/{invoice.id}", data={}, follow_redirects=True).get_data(as_text=True)
+    assert "Choose at least one recipient." in page
+    assert smtp_server.messages == []
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).status == "draft"

@@ -289,6 +289,38 @@ class DocumentView(ModelView):
             "Content-Disposition": f'attachment; filename="{pdf_filename(document)}"',
         })
 
+    @expose("/send/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def send(self, pk: int):
+        """"Send by email": staff pick the recipients among the client's contacts (the primary
+        one ticked); a draft is finalized on the way (`app.mail.services.send_document`)."""
+        from app.mail.services import send_document
+
+        document = self._document(pk)
+        show_url = url_for(f"{self.__class__.__name__}.show", pk=document.id)
+        if document.status in ("cancelled", "rejected", "expired"):
+            flash(_("This document can no longer be sent."), "warning")
+            return redirect(show_url)
+        contacts = [contact for contact in document.client.contacts if contact.email]
+        chosen = {contact.id for contact in contacts if contact.is_primary}
+        if request.method == "POST":
+            chosen = {int(value) for value in request.form.getlist("contact_ids") if value.isdigit()}
+            if not chosen:
+                flash(_("Choose at least one recipient."), "danger")
+            else:
+                try:
+                    send_document(document, sorted(chosen))
+                except services.BillingError as error:
+                    db.session.rollback()
+                    flash(str(error.message), "danger")
+                else:
+                    db.session.commit()
+                    flash(_("Sent by email; the delivery shows in the Outbox."), "success")
+                    return redirect(show_url)
+        return self.render_template("admin/send_document.html", document=document, contacts=contacts,
+                                    chosen=chosen, view_name=self.__class__.__name__,
+                                    title=_("Send by email"))
+
     # -- helpers for the actions ------------------------------------------------------------
 
     def _document(self, pk):
@@ -330,7 +362,7 @@ class InvoiceView(DocumentView):
     datamodel = BillingInterface(Invoice, eager=[Invoice.payments])
     class_permission_name = "Invoice"
     method_permission_name = {**READ_WRITE, "new_for_client": "write", "record_payment": "write",
-                              "finalize": "write", "cancel": "write"}
+                              "finalize": "write", "cancel": "write", "send": "write"}
     list_title = _l("Invoices")
     show_title = _l("Invoice")
     edit_title = _l("Edit draft invoice")
@@ -400,7 +432,7 @@ class QuoteView(DocumentView):
     datamodel = BillingInterface(Quote, eager=[Quote.invoices])
     class_permission_name = "Quote"
     method_permission_name = {**READ_WRITE, "new_for_client": "write", "finalize": "write", "accept": "write",
-                              "reject": "write", "convert": "write"}
+                              "reject": "write", "convert": "write", "send": "write"}
     list_title = _l("Quotes")
     show_title = _l("Quote")
     edit_title = _l("Edit draft quote")
