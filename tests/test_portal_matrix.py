@@ -76,6 +76,10 @@ MATRIX: dict[str, Case] = {
     "portal.accept_quote": Case("POST", lambda w, o: (f"/portal/quotes/{w.quotes[o].id}/accept", {}), 303),
     "portal.reject_quote": Case("POST", lambda w, o: (f"/portal/quotes/{w.quotes[o].id}/reject", {"reason": "x"}),
                                 303),
+    # Stripe "Pay now" (app/payments): without Stripe keys, pay goes back to the invoice page.
+    "payments.pay": Case("POST", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}/pay", {}), 303),
+    "payments.paid": Case("GET", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}/paid", None), 200),
+    "payments.cancelled": Case("GET", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}/pay/cancelled", None), 302),
 }
 
 ACTORS = ("anonymous", "A", "B")

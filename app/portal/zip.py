@@ -46,11 +46,12 @@ def invoices_zip(invoices: list[Invoice]) -> ZipStream:
 
     archive = ZipStream(sized=False)
     for invoice, name in zip(invoices, unique_member_names(pdf_filename(invoice) for invoice in invoices)):
-        archive.add(_pdf_bytes(invoice, pdf_for), name)
+        archive.add(_pdf_bytes(invoice.id, pdf_for), name)
     return archive
 
 
-def _pdf_bytes(invoice: Invoice, pdf_for) -> Iterator[bytes]:
-    yield pdf_for(invoice)
+def _pdf_bytes(invoice_id: int, pdf_for) -> Iterator[bytes]:
+    # Runs while the response streams, after the view's session has closed: load by id afresh.
+    yield pdf_for(db.session.get(Invoice, invoice_id))
     # A PDF rendered just now is kept, so the next download is instant.
     db.session.commit()
