@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
 from app.extensions import db
 from tests.factories import line, make_client, make_invoice
+from tests.smtp import smtp_server  # noqa: F401  (fixture)
 from tests.test_api_clients import api_headers, rison
 
 TODAY = dt.date.today()
@@ -218,6 +219,35 @@ def test_send_finalizes_a_draft_with_the_next_number_once(web):
     again = web.post(f"/api/v1/invoice/{first.id}/send", headers=headers)
     assert (again.status_code, again.get_json()["result"]["number"]) == (200, "2026/0001")
     assert web.post("/api/v1/invoice/999999/send", headers=headers).status_code == 404
+
+
+def test_send_emails_the_pdf_to_the_chosen_contacts(web, smtp_server):
+    client = make_client(contacts=[{"name": "Uno", "email": "uno@example.it"},
+                                   {"name": "Due", "email": "due@example.it"}])
+    invoice = make_invoice(client)
+    db.session.commit()
+    chosen = [contact.id for contact in client.contacts if contact.email == "due@example.it"]
+
+    response = web.post(f"/api/v1/invoice/{invoice.id}/send", json={"contact_ids": chosen},
+                        headers=api_headers(web))
+
+    assert response.status_code == 200, response.get_json()
+    [message] = smtp_server.messages
+    assert message["To"] == "due@example.it"
+    [attachment] = message.iter_attachments()
+    assert attachment.get_content().startswith(b"%PDF")
+
+
+def test_send_to_a_contact_of_another_client_is_refused_and_nothing_changes(web, smtp_server):
+    invoice, stranger = make_invoice(make_client()), make_client()
+    db.session.commit()
+    response = web.post(f"/api/v1/invoice/{invoice.id}/send", json={"contact_ids": [stranger.contacts[0].id]},
+                        headers=api_headers(web))
+    assert response.status_code == 422
+    assert list(response.get_json()["message"]) == ["contact_ids"]
+    assert smtp_server.messages == []
+    db.session.expire_all()
+    assert (invoice.status, invoice.number) == ("draft", None)
 
 
 def test_an_empty_draft_cannot_be_sent(web):

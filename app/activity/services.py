@@ -1,7 +1,7 @@
 """Recording and reading the timeline. Messages are translated when read, not when written."""
 from __future__ import annotations
 
-from flask import has_request_context
+from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -37,13 +37,22 @@ MESSAGES = {
     "quote_emailed": lambda p: _("Quote %(number)s emailed to %(to)s", number=p.get("number", ""), to=p.get("to", "")),
     "reminder_sent": lambda p: _("Reminder sent for invoice %(number)s (%(days)s days overdue)",
                                  number=p.get("number", ""), days=p.get("days", "")),
+    "ticket_opened": lambda p: _("Ticket opened: %(subject)s", subject=p.get("subject", "")),
+    "ticket_client_replied": lambda p: _("Client replied on ticket: %(subject)s", subject=p.get("subject", "")),
+    "ticket_reopened_by_client": lambda p: _("Client reopened ticket: %(subject)s", subject=p.get("subject", "")),
+    "ticket_answered": lambda p: _("Ticket answered: %(subject)s", subject=p.get("subject", "")),
+    "ticket_closed": lambda p: _("Ticket closed: %(subject)s", subject=p.get("subject", "")),
+    "ticket_reopened": lambda p: _("Ticket reopened: %(subject)s", subject=p.get("subject", "")),
 }
 
 
 def _actor() -> str:
-    if has_request_context() and getattr(current_user, "is_authenticated", False):
-        return getattr(current_user, "username", "") or ""
-    return ""
+    """The staff user behind the request: the admin's session, or the API's JWT identity."""
+    if not has_request_context():
+        return ""
+    user = current_user if getattr(current_user, "is_authenticated", False) else None
+    user = user or current_app.appbuilder.sm.current_user
+    return getattr(user, "username", "") or ""
 
 
 def record(kind: str, client_id: int, *, invoice_id: int | None = None, quote_id: int | None = None,

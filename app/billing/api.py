@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import make_response
+from flask import make_response, request
 from flask_appbuilder.api import ModelRestApi, expose, protect, safe
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -33,8 +33,6 @@ from app.billing.services import (
     BillingError,
     BillingErrors,
     copy_billing_block,
-    finalize_invoice,
-    finalize_quote,
     new_invoice,
     new_quote,
     record_payment,
@@ -74,9 +72,6 @@ class BillingDocumentApi(ModelRestApi):
     deadline_field: str  # "due_date" or "valid_until"
 
     def create(self, client: Client, **values: Any):
-        raise NotImplementedError
-
-    def finalize(self, document):
         raise NotImplementedError
 
     @before_request
@@ -141,12 +136,14 @@ class BillingDocumentApi(ModelRestApi):
     @safe
     @permission_name("send")
     def send(self, pk: int):
-        """Finalize a draft: it takes the next number of the year and its amounts lock
+        """Send the document by email (a draft is finalized first)
         ---
         post:
           description: >-
-            Gives a draft the next gapless number for its year and locks its amounts. Sending
-            a document that is already finalized changes nothing.
+            Finalizes a draft (the next gapless number of its year; amounts lock), then queues
+            an email with the PDF and a portal sign-in link to each recipient: the contacts in
+            the optional JSON body `{"contact_ids": [..]}`, else the client's primary contact.
+            Sending a finalized document again sends it again and keeps its number.
           parameters:
           - in: path
             schema:
@@ -171,11 +168,19 @@ class BillingDocumentApi(ModelRestApi):
             422:
               $ref: '#/components/responses/422'
         """
+        from app.mail.services import send_document
+
         document = self._locked(pk)
         if document is None:
             return self.response_404()
+        body = request.get_json(silent=True) or {}
+        contact_ids = body.get("contact_ids") if isinstance(body, dict) else None
+        if contact_ids is not None and (
+            not isinstance(contact_ids, list) or not all(isinstance(i, int) for i in contact_ids)
+        ):
+            return self.response_422(message={"contact_ids": [str(_l("A list of contact ids is expected."))]})
         try:
-            self.finalize(document)
+            send_document(document, contact_ids)
             db.session.flush()
         except BillingError as err:
             db.session.rollback()
@@ -241,9 +246,6 @@ class InvoiceApi(BillingDocumentApi):
 
     def create(self, client: Client, **values: Any) -> Invoice:
         return new_invoice(client, **values)
-
-    def finalize(self, invoice: Invoice) -> Invoice:
-        return finalize_invoice(invoice)
 
     @expose("/<int:pk>/payment", methods=["POST"])
     @protect()
@@ -323,9 +325,6 @@ class QuoteApi(BillingDocumentApi):
 
     def create(self, client: Client, **values: Any) -> Quote:
         return new_quote(client, **values)
-
-    def finalize(self, quote: Quote) -> Quote:
-        return finalize_quote(quote)
 
 
 def _client(client_id: int) -> Client:
