@@ -122,3 +122,29 @@ def stripe_reconcile_command(after: int) -> None:
     summary = reconcile_open_sessions(dt.timedelta(minutes=after))
     outcomes = ", ".join(f"{count} {outcome}" for outcome, count in sorted(summary.outcomes.items())) or "none"
     click.echo(f"Checked {summary.checked} open Checkout Sessions: {outcomes}; {summary.errors} unreachable.")
+
+
+@clientela.command("portal-link")
+@click.argument("email")
+@click.option("--hours", default=24, show_default=True, help="How long the link stays valid.")
+def portal_link_command(email: str, hours: int) -> None:
+    """Print a single-use portal sign-in link for the contact with EMAIL (for support)."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from app.clients.models import Client, Contact
+    from app.portal.tokens import issue_sign_in_link
+
+    contacts = db.session.scalars(
+        select(Contact).join(Client)
+        .where(func.lower(Contact.email) == email.strip().lower(), Contact.portal_enabled.is_(True),
+               Client.archived.is_(False))
+        .order_by(Contact.id)
+    ).all()
+    if not contacts:
+        raise click.ClickException(f"No contact with portal access has the address {email}.")
+    for contact in contacts:
+        url = issue_sign_in_link(contact, purpose="support", ttl=dt.timedelta(hours=hours), single_use=True)
+        click.echo(f"{contact.client.name}: {url}")
+    db.session.commit()

@@ -105,3 +105,26 @@ def test_demo_command_refuses_nonsense_counts(app):
     result = app.test_cli_runner().invoke(args=["clientela", "demo", "--clients", "0"])
     assert result.exit_code == 2 and "--clients" in result.output
     assert db.session.scalar(select(func.count(Client.id))) == 0
+
+
+def test_portal_link_prints_a_single_use_link_that_signs_the_contact_in(app, run, web):
+    from tests.factories import make_client
+
+    client = make_client("Bianchi S.r.l.", contacts=[{"name": "Anna", "email": "anna@bianchi.example"}])
+    db.session.commit()
+
+    output = run("portal-link", "ANNA@bianchi.example").output
+    assert output.startswith("Bianchi S.r.l.: http://clientela.test/portal/auth/")
+    path = output.strip().split("http://clientela.test", 1)[1]
+
+    assert web.post(path, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 303
+    assert web.get("/portal/").status_code == 200
+    web.post("/portal/logout")
+    assert web.post(path, headers={"Sec-Fetch-Site": "same-origin"}).status_code != 303, "single use"
+    assert client.id
+
+
+def test_portal_link_for_an_unknown_address_fails_clearly(app):
+    result = app.test_cli_runner().invoke(args=["clientela", "portal-link", "nobody@example.it"])
+    assert result.exit_code != 0
+    assert "No contact with portal access" in result.output
