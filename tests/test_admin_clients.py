@@ -182,3 +182,33 @@ def test_the_list_page_runs_the_same_number_of_queries_for_5_or_25_clients(staff
     with counted_queries() as many:
         assert staff.get("/clientview/list/").status_code == 200
     assert many["n"] == few["n"]
+
+
+def test_revoking_portal_access_ends_the_contacts_open_portal_session(app, staff):
+    from app.portal.tokens import issue_sign_in_link
+
+    client = make_client(contacts=[{"name": "Anna", "email": "anna@example.it"}])
+    contact = client.contacts[0]
+    link = issue_sign_in_link(contact)
+    db.session.commit()
+    portal = app.test_client()
+    assert portal.post(link.split("clientela.test", 1)[1], headers={"Sec-Fetch-Site": "same-origin"}).status_code == 303
+    assert portal.get("/portal/").status_code == 200
+
+    assert "Revoke portal access" in staff.get(f"/clientview/show/{client.id}").get_data(as_text=True)
+    staff.post(f"/clientview/portal-access/{contact.id}")
+
+    assert portal.get("/portal/").status_code in (302, 303, 401, 403)
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).portal_enabled is False
+    staff.post(f"/clientview/portal-access/{contact.id}", data={"enable": "1"})
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).portal_enabled is True
+
+
+def test_a_get_on_the_portal_access_url_changes_nothing(staff):
+    client = make_client()
+    db.session.commit()
+    staff.get(f"/clientview/portal-access/{client.contacts[0].id}")
+    db.session.expire_all()
+    assert db.session.get(Contact, client.contacts[0].id).portal_enabled is True

@@ -29,6 +29,8 @@ MESSAGES = {
     "quote_accepted": lambda p: _("Quote %(number)s accepted", number=p.get("number", "")),
     "quote_rejected": lambda p: _("Quote %(number)s rejected", number=p.get("number", "")),
     "quote_expired": lambda p: _("Quote %(number)s expired", number=p.get("number", "")),
+    "portal_access_revoked": lambda p: _("Portal access revoked for %(contact)s", contact=p.get("contact", "")),
+    "portal_access_restored": lambda p: _("Portal access restored for %(contact)s", contact=p.get("contact", "")),
     "quote_converted": lambda p: _(
         "Quote %(number)s converted into an invoice", number=p.get("number", "")
     ),

@@ -7,7 +7,7 @@ comes back with everything the person typed. Contacts are edited inline, in the 
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from flask import abort, flash, redirect, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.const import PERMISSION_PREFIX
@@ -187,7 +187,7 @@ def _archived_chip(archived: bool) -> Markup:
 class ClientView(ModelView):
     datamodel = ClientListInterface(Client)  # adds each row's balance due in one query per page
     class_permission_name = "Client"
-    method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write"}
+    method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write", "portal_access": "write"}
 
     list_title = _l("Clients")
     show_title = _l("Client")
@@ -319,6 +319,27 @@ class ClientView(ModelView):
     def restore(self, items):
         return self._set_archived(items, False)
 
+    # -- portal access of each contact ------------------------------------------------------
+
+    @expose("/portal-access/<int:contact_id>", methods=["POST"])
+    @has_access
+    def portal_access(self, contact_id: int):
+        """Revoke a contact's portal access (every link and session ends at once) or give it back."""
+        from app.portal.tokens import revoke_contact_access
+
+        contact = db.session.get(Contact, contact_id) or abort(404)
+        if request.form.get("enable") == "1":
+            contact.portal_enabled = True
+            activity.record("portal_access_restored", contact.client_id, contact=contact.email)
+            flash(_("Portal access restored for %(email)s.", email=contact.email), "success")
+        else:
+            revoke_contact_access(contact)
+            activity.record("portal_access_revoked", contact.client_id, contact=contact.email)
+            flash(_("Portal access revoked for %(email)s: open sessions and links no longer work.",
+                    email=contact.email), "success")
+        db.session.commit()
+        return redirect(url_for("ClientView.show", pk=contact.client_id))
+
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         hidden = "archive" if item.archived else "restore"
         actions = {name: act for name, act in self.actions.items() if name != hidden}
@@ -328,5 +349,7 @@ class ClientView(ModelView):
 def register(appbuilder) -> None:
     from app.billing.views import InvoiceView, PaymentView, QuoteView
 
-    ClientView.related_views = [InvoiceView, QuoteView, PaymentView]
+    from app.mail.views import ClientEmailTemplateView
+
+    ClientView.related_views = [InvoiceView, QuoteView, PaymentView, ClientEmailTemplateView]
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book", category="")
