@@ -111,8 +111,8 @@ def seed(app, url: str) -> tuple[int, int]:
                   f"{LARGE_CLIENT_INVOICES:,} invoices into {url.split('@')[-1]} …", flush=True)
             Model.metadata.drop_all(db.engine)
             Model.metadata.create_all(db.engine)
+            ensure_roles()  # the Admin role first, so every permission is granted to it
             app.appbuilder.add_permissions(update_perms=True)
-            ensure_roles()
             start = time.perf_counter()
             create_demo_data(CLIENTS, INVOICES_PER_CLIENT, seed=7)
             create_demo_data(1, LARGE_CLIENT_INVOICES, seed=8)
@@ -221,8 +221,8 @@ def measure_zip(app, portal, report: Report, client_id: int) -> None:
     for count in (50, 500):
         body = urlencode([("ids", str(pk)) for pk in ids[:count]])
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        # Inside an app context, as the test suite runs it: see docs/performance.md on why a
-        # ZIP streamed without one (a fresh app context per request) loses its session.
+        # The test client iterates the streamed body after the request has ended; an outer app
+        # context keeps the request's database session alive meanwhile, as a WSGI server does.
         context = app.app_context()
         context.push()
         tracemalloc.start()
