@@ -61,14 +61,27 @@ def init_command(demo_if_empty: bool) -> None:
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
 @click.option("--name", default=None, help="Worker name (default: RQ's hostname.pid).")
 def worker_command(burst: bool, name: str | None) -> None:
-    """Run an RQ worker with the scheduler (retries, delayed jobs) on REDIS_URL's queue."""
+    """Run an RQ worker with the scheduler (retries, delayed jobs) on REDIS_URL's queue, and the
+    ticker that enqueues the periodic tasks (reminders, outbox retries, quote expiry, Stripe)."""
+    import threading
+
+    from app.periodic import enqueue_due_tasks, start_ticker
     from app.worker import build_worker
 
     if not current_app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline and no worker is needed.")
-    worker = build_worker(current_app._get_current_object(), name=name)
+    app = current_app._get_current_object()
+    worker = build_worker(app, name=name)
     click.echo(f"Worker {worker.name} listening on queue '{worker.queue_names()[0]}'")
-    worker.work(burst=burst, with_scheduler=True)
+    stop = threading.Event()
+    if burst:
+        enqueue_due_tasks()
+    else:
+        start_ticker(app, stop)
+    try:
+        worker.work(burst=burst, with_scheduler=True)
+    finally:
+        stop.set()
 
 
 @clientela.command("demo")
