@@ -82,12 +82,14 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.dashboard import client as client_dashboard
     from app.mail import api as mail_api
     from app.mail import views as mail_views
+    from app.payments import admin as payments_admin
 
     clients_views.register(appbuilder)
     billing_views.register(appbuilder)
     company_views.register(appbuilder)
     client_dashboard.register(appbuilder)
     mail_views.register(appbuilder)
+    payments_admin.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
     mail_api.register(appbuilder)

@@ -293,7 +293,7 @@ def test_a_stale_timestamp_is_refused(stripe_api, client_web, invoice):
     assert_paid_once_by_stripe(invoice, session)
 
 
-def test_a_session_this_app_did_not_create_changes_nothing_and_is_logged(stripe_api, client_web, invoice):
+def test_a_session_this_app_did_not_create_changes_nothing_and_is_logged(app, stripe_api, client_web, invoice):
     # Someone opens a session with our invoice id in its metadata, straight on the API.
     foreign = stripe_api.open_session({
         "line_items": [{"quantity": "1", "price_data": {"currency": "eur", "unit_amount": "12200"}}],
@@ -308,6 +308,10 @@ def test_a_session_this_app_did_not_create_changes_nothing_and_is_logged(stripe_
     event = db.session.scalar(select(StripeEvent))
     assert event.outcome == "refused" and "not created by Clientela" in event.detail
     assert not any(path.startswith("/v1/checkout/sessions/") for _m, path, _h in stripe_api.requests)
+    staff = app.test_client()
+    factories.login(staff, factories.make_staff_user("Billing").username)
+    events_page = staff.get("/stripeeventview/list/").get_data(as_text=True)
+    assert foreign["id"] in events_page and "refused" in events_page
 
 
 def test_a_wrong_amount_changes_nothing_and_staff_see_why(stripe_api, client_web, invoice):
