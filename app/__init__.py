@@ -64,6 +64,7 @@ def _load_models() -> None:
     import app.mail.models  # noqa: F401
     import app.payments.models  # noqa: F401
     import app.portal.models  # noqa: F401
+    import app.tickets.models  # noqa: F401
 
 
 def _index_view():
@@ -74,6 +75,7 @@ def _index_view():
 
 def _register_views(appbuilder: AppBuilder) -> None:
     """Every admin view and REST API, in menu order."""
+    import app.pdf.service  # noqa: F401  (renders each finalized document's PDF in a job)
     from app.billing import api as billing_api
     from app.billing import views as billing_views
     from app.clients import api as clients_api
@@ -83,6 +85,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.mail import api as mail_api
     from app.mail import views as mail_views
     from app.payments import admin as payments_admin
+    from app.tickets import api as tickets_api
+    from app.tickets import views as tickets_views
 
     clients_views.register(appbuilder)
     billing_views.register(appbuilder)
@@ -90,9 +94,11 @@ def _register_views(appbuilder: AppBuilder) -> None:
     client_dashboard.register(appbuilder)
     mail_views.register(appbuilder)
     payments_admin.register(appbuilder)
+    tickets_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
     mail_api.register(appbuilder)
+    tickets_api.register(appbuilder)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -101,6 +107,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     app.register_blueprint(portal_bp)
+
+    from app.tickets.portal import bp as tickets_portal_bp
+
+    app.register_blueprint(tickets_portal_bp)
 
     from app.payments.views import init_app as init_payments
 

@@ -38,8 +38,9 @@ EXPECTED = {
     },
     "Support": {
         ("Client", "can_read"),
+        ("Ticket", "can_read"), ("Ticket", "can_write"),
         ("Activity", "can_read"), ("Dashboard", "can_read"),
-        ("Clients", "menu_access"),
+        ("Clients", "menu_access"), ("Tickets", "menu_access"),
         *SELF_SERVICE,
     },
 }

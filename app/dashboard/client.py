@@ -21,6 +21,8 @@ from app.clients.models import Client, Contact
 from app.dashboard import queries
 from app.extensions import db
 from app.mail.models import ClientEmailTemplate
+from app.tickets.models import Ticket
+from app.tickets.views import status_chip as ticket_status_chip
 
 # The latest 20 of each kind: the page stays the same size for any client; the admin lists
 # (linked from each tab) have everything, filtered and paged.
@@ -118,6 +120,15 @@ class ClientDashboardView(BaseView):
         timeline = [
             (entry, describe(entry)) for entry, _name in queries.recent_activity(LIST_LIMIT, client_id=client.id)
         ]
+        # The tickets tab only for staff who may open tickets (Support, Admin).
+        reads_tickets = self.appbuilder.sm.has_access("can_read", "Ticket")
+        tickets = db.session.scalars(
+            select(Ticket)
+            .where(Ticket.client_id == client.id)
+            .order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+            .limit(LIST_LIMIT)
+            .options(raiseload("*"))
+        ).all() if reads_tickets else []
         return self.render_template(
             "admin/dashboard/client.html",
             client=client,
@@ -134,7 +145,9 @@ class ClientDashboardView(BaseView):
             payment_method_labels=PAYMENT_METHOD_LABELS,
             shown_quote_status=lambda quote: queries.shown_quote_status(quote, today),
             status_styles=STATUS_STYLES,
-            open_tickets=queries.open_tickets(),
+            open_tickets=queries.open_tickets() if reads_tickets else None,
+            tickets=tickets,
+            ticket_status_chip=ticket_status_chip,
             links={
                 "new_invoice": _admin_url("InvoiceView.add", _flt_0_client=client.id),
                 "new_quote": _admin_url("QuoteView.add", _flt_0_client=client.id),

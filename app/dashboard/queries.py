@@ -269,12 +269,12 @@ def recent_activity(limit: int = 10, client_id: int | None = None) -> list[tuple
 
 
 def open_tickets() -> int | None:
-    """How many support tickets wait for staff; None while Clientela has no tickets module.
+    """How many support tickets wait for staff (status "open": new, or the client wrote last);
+    one COUNT, the same rule as the badge in the admin menu. The dashboard shows the card only
+    when this returns a number."""
+    from app.tickets.services import waiting_count
 
-    Extend here when tickets land (one COUNT over tickets whose status is not closed); the
-    dashboard shows the card only when this returns a number.
-    """
-    return None
+    return waiting_count()
 
 
 def business_overview(currency: str, today: dt.date | None = None) -> dict[str, object]:

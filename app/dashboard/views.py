@@ -39,6 +39,8 @@ class DashboardIndexView(IndexView):
         today = dt.date.today()
         currency = get_company().currency or "EUR"
         overview = queries.business_overview(currency, today)
+        if not self.appbuilder.sm.has_access("can_read", "Ticket"):
+            overview["open_tickets"] = None  # no ticket card for staff who cannot open the inbox
         receivables = overview["receivables"]
         revenue_chart = bar_chart(
             [Bar(format_date(start, "MMM yy"), amount, format_money(amount, currency))

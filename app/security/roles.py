@@ -65,9 +65,10 @@ FAB_ROLES = {
     ],
     "Support": [
         _exact("Client", READ),
+        _exact("Ticket", READ), _exact("Ticket", WRITE),
         _exact("Activity", READ),
         _exact("Dashboard", READ),
-        *_menu("Clients"),
+        *_menu("Clients", "Tickets"),
         *_SELF_SERVICE,
     ],
 }
