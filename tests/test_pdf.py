@@ -324,3 +324,15 @@ def test_the_renderer_ignores_pdfkit_meta_tags_and_passes_its_own_options():
     assert "--enable-local-file-access" not in command and "--post-file" not in command
     assert "--disable-local-file-access" in command and "--disable-javascript" in command
     assert command[command.index("--proxy") + 1] == "http://127.0.0.1:9"
+
+
+def test_finalizing_renders_the_pdf_in_a_job_after_the_commit(renders):
+    invoice = make_invoice()
+    db.session.commit()
+    billing.finalize_invoice(invoice)
+    assert renders == [], "nothing renders inside the request's transaction"
+    db.session.commit()
+
+    stored = db.session.query(DocumentPdf).filter_by(document_kind="invoice", document_id=invoice.id).one()
+    assert invoice.number in pdf_text(stored.content)
+    assert len(renders) == 1

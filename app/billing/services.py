@@ -26,7 +26,7 @@ from app.billing.models import (
     QuoteStatus,
 )
 from app.billing.numbering import format_number, next_number
-from app.billing.signals import payment_recorded
+from app.billing.signals import document_finalized, payment_recorded
 from app.billing.totals import apply_totals, compute_totals, line_amount
 from app.clients.models import Client
 from app.company.services import get_company
@@ -202,6 +202,7 @@ def finalize_invoice(invoice: Invoice) -> Invoice:
     invoice.sent_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     refresh_invoice_status(invoice)
     activity.record("invoice_sent", invoice.client_id, invoice_id=invoice.id, number=invoice.number)
+    document_finalized.send(invoice)  # the PDF module renders the final PDF in a job
     return invoice
 
 
@@ -220,6 +221,7 @@ def finalize_quote(quote: Quote) -> Quote:
     quote.status = QuoteStatus.SENT.value
     quote.sent_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     activity.record("quote_sent", quote.client_id, quote_id=quote.id, number=quote.number)
+    document_finalized.send(quote)
     return quote
 
 

@@ -21,6 +21,7 @@ from jinja2 import Environment
 from sqlalchemy import select
 
 from app.billing.models import DocumentPdf, Invoice, Quote
+from app.billing.signals import document_finalized
 from app.billing.totals import compute_totals
 from app.company.services import get_company
 from app.extensions import db
@@ -96,6 +97,12 @@ def request_render(document: Invoice | Quote) -> None:
     from app.pdf.jobs import render_document_pdf
 
     enqueue(render_document_pdf, document_kind(document), document.id)
+
+
+@document_finalized.connect
+def _render_finalized_document(document: Invoice | Quote, **_kwargs) -> None:
+    """A finalized document's PDF is what clients download and emails attach: have it ready."""
+    request_render(document)
 
 
 def _content_hash(html: str) -> str:
