@@ -92,6 +92,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")
 
+    # How many reverse proxies in front of gunicorn set X-Forwarded-For/-Proto (0: none trusted).
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "0"))
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
 

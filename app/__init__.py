@@ -52,6 +52,12 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
 
     _register_blueprints(app)
     _register_cli(app)
+    if app.config.get("PROXY_FIX_HOPS"):
+        # Behind a proxy: client IPs (rate limits) and https come from its X-Forwarded-* headers.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app
 
 
