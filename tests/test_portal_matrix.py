@@ -14,6 +14,7 @@ import pytest
 from app.extensions import db
 from app.portal.tokens import issue_sign_in_link
 from test_portal_support import link_token, make_client, make_invoice, make_quote, sign_in
+from test_tickets_support import attachment_path, ticket_of
 
 
 @dataclass
@@ -76,6 +77,10 @@ MATRIX: dict[str, Case] = {
     "portal.accept_quote": Case("POST", lambda w, o: (f"/portal/quotes/{w.quotes[o].id}/accept", {}), 303),
     "portal.reject_quote": Case("POST", lambda w, o: (f"/portal/quotes/{w.quotes[o].id}/reject", {"reason": "x"}),
                                 303),
+    "tickets.portal_list": Case("GET", _fixed("/portal/tickets"), 200, scoped_object=False),
+    "tickets.portal_ticket": Case("GET", lambda w, o: (f"/portal/tickets/{ticket_of(w.contacts[o]).id}", None), 200),
+    "tickets.portal_attachment": Case("GET", lambda w, o: (attachment_path(w.contacts[o]), None), 200,
+                                      content_type="application/pdf"),
     # Stripe "Pay now" (app/payments): without Stripe keys, pay goes back to the invoice page.
     "payments.pay": Case("POST", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}/pay", {}), 303),
     "payments.paid": Case("GET", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}/paid", None), 200),

@@ -199,7 +199,7 @@ def reply_as_contact(ticket: Ticket, contact: Contact, body: str, uploads: Itera
         raise TicketError(_l("This ticket is not yours."), "ticket")
     message = TicketMessage(contact_id=contact.id, author_name=contact.name[:200], body=_clean_body(body),
                             attachments=_attachments(uploads), created_at=_now())
-    reopened = ticket.status != TicketStatus.OPEN.value
+    reopened = ticket.status == TicketStatus.CLOSED.value
     ticket.messages.append(message)
     ticket.status = TicketStatus.OPEN.value
     ticket.closed_at = None

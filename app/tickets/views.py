@@ -36,11 +36,12 @@ STATUS_LABELS = {
 }
 STATUS_STYLES = {"open": "danger", "answered": "info", "closed": "default"}
 
-# The inbox's switches: name → (label, statuses shown; None for all).
+# The inbox's switches: name → (label, statuses shown; None for all). Tuples, because FAB
+# applies a list value once per item.
 INBOX_VIEWS = {
-    "waiting": (_l("Waiting for us"), [TicketStatus.OPEN.value]),
-    "open": (_l("Open"), [TicketStatus.OPEN.value, TicketStatus.ANSWERED.value]),
-    "closed": (_l("Closed"), [TicketStatus.CLOSED.value]),
+    "waiting": (_l("Waiting for us"), (TicketStatus.OPEN.value,)),
+    "open": (_l("Open"), (TicketStatus.OPEN.value, TicketStatus.ANSWERED.value)),
+    "closed": (_l("Closed"), (TicketStatus.CLOSED.value,)),
     "all": (_l("All"), None),
 }
 DEFAULT_INBOX_VIEW = "open"
