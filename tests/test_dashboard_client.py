@@ -14,6 +14,7 @@ from app.extensions import db
 from app.portal.models import PortalToken
 from app.portal.tokens import hash_token
 from tests.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
+from tests.smtp import smtp_server  # noqa: F401  (fixture)
 
 
 def _client_with_one_of_everything():
@@ -132,14 +133,39 @@ def test_the_360_page_has_status_chips_tabs_and_a_timeline(billing_staff):
     assert "Payment of" in page and "recorded on invoice" in page  # the timeline, in English
 
 
-def test_quick_actions_open_the_new_invoice_and_quote_forms_for_this_client(billing_staff):
-    client = make_client()
+def test_quick_actions_create_a_draft_invoice_and_quote_for_this_client(billing_staff):
+    from app.billing.models import Invoice, Quote
+
+    client = make_client("Verdi S.r.l.")
     db.session.commit()
     page = billing_staff.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
-    new_invoice = re.search(r'href="([^"]*invoiceview/add[^"]*)"', page)
-    new_quote = re.search(r'href="([^"]*quoteview/add[^"]*)"', page)
-    assert new_invoice and f"_flt_0_client={client.id}" in new_invoice.group(1)
-    assert new_quote and f"_flt_0_client={client.id}" in new_quote.group(1)
+    new_invoice = re.search(r'<form method="post" action="([^"]*invoiceview/new/\d+)"', page).group(1)
+    new_quote = re.search(r'<form method="post" action="([^"]*quoteview/new/\d+)"', page).group(1)
+
+    opened = billing_staff.post(new_invoice)
+    billing_staff.post(new_quote)
+
+    invoice = db.session.scalars(select(Invoice)).one()
+    quote = db.session.scalars(select(Quote)).one()
+    assert opened.headers["Location"].endswith(f"/invoiceview/edit/{invoice.id}")
+    assert (invoice.client_id, invoice.bill_name, invoice.status) == (client.id, "Verdi S.r.l.", "draft")
+    assert (quote.client_id, quote.bill_name) == (client.id, "Verdi S.r.l.")
+
+
+def test_send_statement_emails_the_balance_due_and_a_portal_link(billing_staff, smtp_server):
+    client = make_client(language="en", contacts=[{"name": "Anna", "email": "anna@example.it"}])
+    make_invoice(client, finalize=True)
+    db.session.commit()
+    page = billing_staff.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
+    action = re.search(r'<form method="post" action="([^"]*send-statement/\d+)"', page).group(1)
+
+    billing_staff.post(action)
+
+    [message] = smtp_server.messages
+    assert message["To"] == "anna@example.it"
+    text = message.get_body(("plain",)).get_content()
+    assert "Total due: €122.00" in text
+    assert "http://clientela.test/portal/auth/" in text
 
 
 def test_an_unknown_client_is_a_404(billing_staff):
@@ -185,7 +211,9 @@ def test_support_staff_read_the_360_page_but_cannot_issue_portal_links(web):
     db.session.commit()
     user = make_staff_user("Support")
     login(web, user.username)
-    assert web.get(f"/clients/{client.id}/dashboard").status_code == 200
+    page = web.get(f"/clients/{client.id}/dashboard")
+    assert page.status_code == 200
+    assert "invoiceview/new" not in page.get_data(as_text=True), "no buttons that would answer 403"
     response = web.post(f"/clients/{client.id}/portal-link", data={"contact_id": client.contacts[0].id})
     assert response.status_code == 403
     assert db.session.scalars(select(PortalToken)).all() == []

@@ -29,6 +29,7 @@ MESSAGES = {
     "quote_accepted": lambda p: _("Quote %(number)s accepted", number=p.get("number", "")),
     "quote_rejected": lambda p: _("Quote %(number)s rejected", number=p.get("number", "")),
     "quote_expired": lambda p: _("Quote %(number)s expired", number=p.get("number", "")),
+    "statement_emailed": lambda p: _("Account statement emailed to %(to)s", to=p.get("to", "")),
     "portal_access_revoked": lambda p: _("Portal access revoked for %(contact)s", contact=p.get("contact", "")),
     "portal_access_restored": lambda p: _("Portal access restored for %(contact)s", contact=p.get("contact", "")),
     "quote_converted": lambda p: _(

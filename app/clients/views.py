@@ -187,7 +187,8 @@ def _archived_chip(archived: bool) -> Markup:
 class ClientView(ModelView):
     datamodel = ClientListInterface(Client)  # adds each row's balance due in one query per page
     class_permission_name = "Client"
-    method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write", "portal_access": "write"}
+    method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write", "portal_access": "write",
+                              "send_statement": "write"}
 
     list_title = _l("Clients")
     show_title = _l("Client")
@@ -339,6 +340,24 @@ class ClientView(ModelView):
                     email=contact.email), "success")
         db.session.commit()
         return redirect(url_for("ClientView.show", pk=contact.client_id))
+
+    @expose("/send-statement/<int:client_id>", methods=["POST"])
+    @has_access
+    def send_statement(self, client_id: int):
+        """Email the account statement to the client's primary contact, then back to the 360 page."""
+        from app.billing.services import BillingError
+        from app.mail.services import send_statement
+
+        client = db.session.get(Client, client_id) or abort(404)
+        try:
+            emails = send_statement(client)
+        except BillingError as error:
+            db.session.rollback()
+            flash(str(error.message), "danger")
+        else:
+            db.session.commit()
+            flash(_("Statement sent to %(to)s.", to=", ".join(email.to_email for email in emails)), "success")
+        return redirect(url_for("ClientDashboardView.show", client_id=client.id))
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         hidden = "archive" if item.archived else "restore"

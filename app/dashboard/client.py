@@ -122,6 +122,10 @@ class ClientDashboardView(BaseView):
         ]
         # The tickets tab only for staff who may open tickets (Support, Admin).
         reads_tickets = self.appbuilder.sm.has_access("can_read", "Ticket")
+
+        def can_write(permission_view: str) -> bool:
+            return self.appbuilder.sm.has_access("can_write", permission_view)
+
         tickets = db.session.scalars(
             select(Ticket)
             .where(Ticket.client_id == client.id)
@@ -149,9 +153,11 @@ class ClientDashboardView(BaseView):
             tickets=tickets,
             ticket_status_chip=ticket_status_chip,
             links={
-                "new_invoice": _admin_url("InvoiceView.add", _flt_0_client=client.id),
-                "new_quote": _admin_url("QuoteView.add", _flt_0_client=client.id),
-                "edit_client": _admin_url("ClientView.edit", pk=client.id),
+                "new_invoice": can_write("Invoice") and _admin_url("InvoiceView.new_for_client", client_id=client.id),
+                "new_quote": can_write("Quote") and _admin_url("QuoteView.new_for_client", client_id=client.id),
+                "send_statement": can_write("Client") and _admin_url("ClientView.send_statement",
+                                                                     client_id=client.id),
+                "edit_client": can_write("Client") and _admin_url("ClientView.edit", pk=client.id),
                 "invoice": lambda invoice_id: _admin_url("InvoiceView.show", pk=invoice_id),
                 "quote": lambda quote_id: _admin_url("QuoteView.show", pk=quote_id),
             },

@@ -107,6 +107,24 @@ DEFAULT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "{{ ticket_subject }}\n\n{{ ticket_message }}\n\n{{ staff_link }}",
         ),
     },
+    "statement": {
+        "it": (
+            "Estratto conto da {{ company_name }}",
+            "Gentile {{ contact_name }},\n\n"
+            "le inviamo il riepilogo del suo conto con {{ company_name }}.\n\n"
+            "Totale da pagare: {{ balance_due }}\n"
+            "Di cui scaduto: {{ overdue_amount }}\n\n"
+            "Fatture, pagamenti e PDF sono nell'area clienti:\n{{ portal_link }}\n\n{{ company_name }}",
+        ),
+        "en": (
+            "Account statement from {{ company_name }}",
+            "Dear {{ contact_name }},\n\n"
+            "here is the summary of your account with {{ company_name }}.\n\n"
+            "Total due: {{ balance_due }}\n"
+            "Of which overdue: {{ overdue_amount }}\n\n"
+            "Invoices, payments and PDFs are in the client area:\n{{ portal_link }}\n\n{{ company_name }}",
+        ),
+    },
     "portal_login": {
         "it": (
             "Il suo link di accesso a {{ company_name }}",

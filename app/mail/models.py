@@ -27,6 +27,7 @@ class EmailKind(str, enum.Enum):
     PORTAL_LOGIN = "portal_login"
     QUOTE_ACCEPTED = "quote_accepted"
     QUOTE_REJECTED = "quote_rejected"
+    STATEMENT = "statement"
 
 
 EMAIL_KINDS = tuple(kind.value for kind in EmailKind)
@@ -53,6 +54,7 @@ KIND_LABELS = {
     "portal_login": _l("Portal sign-in link"),
     "quote_accepted": _l("Quote accepted (to staff)"),
     "quote_rejected": _l("Quote rejected (to staff)"),
+    "statement": _l("Account statement"),
 }
 STATUS_LABELS = {
     OutboxStatus.QUEUED.value: _l("Queued"),

@@ -322,6 +322,25 @@ def send_document(document: Invoice | Quote, contact_ids: list[int] | None = Non
                     number=document.number, to=", ".join(contact.email for contact in recipients))
 
 
+def send_statement(client: Client, contact_ids: list[int] | None = None) -> list[OutboxEmail]:
+    """Email the client's account statement (balance due, overdue) with a sign-in link to the
+    portal's statement, to the chosen contacts or the primary one. The caller commits."""
+    from app.dashboard.queries import client_summary
+
+    summary = client_summary(client.id)
+    language = _language_of(client)
+    money = lambda amount: format_money(amount, client.currency or "EUR", language)  # noqa: E731
+    emails = []
+    for contact in _recipients(client, contact_ids):
+        emails.append(send_templated(
+            "statement", client, contact.email, contact=contact,
+            context={"balance_due": money(summary["balance_due"]), "overdue_amount": money(summary["overdue"]),
+                     "portal_link": magic_link(contact)},
+        ))
+    activity.record("statement_emailed", client.id, to=", ".join(email.to_email for email in emails))
+    return emails
+
+
 def send_payment_receipt(payment: Payment) -> None:
     """A receipt to the client's primary contact; once per payment, whoever asks."""
     invoice = payment.invoice
