@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
-from flask import current_app
+from flask import Flask, current_app
 
 from app.billing import services as billing
 from app.billing.models import Invoice, Quote
@@ -130,3 +131,55 @@ def login(web, username: str, password: str = STAFF_PASSWORD) -> None:
 
 def money(value: str) -> Decimal:
     return Decimal(value)
+
+
+# --- real concurrency (PostgreSQL) ------------------------------------------------------------
+
+_concurrent_apps: dict[str, Flask] = {}
+
+
+def concurrent_app(app: Flask) -> Flask:
+    """The same app on the same database, with a pool wide enough for many threads.
+
+    Without Redis, jobs run inline right after a commit in a fresh app context, so a thread
+    briefly holds two connections; twenty threads would exhaust the default pool (5 + 10).
+    """
+    from app import create_app
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url not in _concurrent_apps:
+        _concurrent_apps[url] = create_app(
+            "config.TestConfig", SQLALCHEMY_DATABASE_URI=url, REDIS_URL="",
+            PUBLIC_BASE_URL=app.config["PUBLIC_BASE_URL"],
+            SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10, "max_overflow": 60, "pool_timeout": 60},
+        )
+    return _concurrent_apps[url]
+
+
+def run_concurrently(app: Flask, count: int, work: Callable[[int], object]) -> list[object]:
+    """Run work(index) in `count` threads released together, each with its own app context and
+    session (pass ids to threads, never ORM objects). Returns each thread's result or exception.
+    """
+    threaded_app = concurrent_app(app)
+    barrier = threading.Barrier(count)
+    outcomes: list[object] = [None] * count
+
+    def worker(index: int) -> None:
+        with threaded_app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                outcomes[index] = work(index)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the test
+                db.session.rollback()
+                outcomes[index] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    with threaded_app.app_context():
+        db.engine.dispose()  # no idle connections left to hold up dropping the test tables
+    return outcomes

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -12,7 +10,7 @@ from app.billing.models import Invoice, NumberSequence
 from app.billing.numbering import format_number, next_number
 from app.company.services import get_company
 from app.extensions import db
-from factories import make_client, make_invoice, make_quote
+from factories import make_client, make_invoice, make_quote, run_concurrently
 
 MAY_2026 = dt.date(2026, 5, 4)
 
@@ -82,30 +80,6 @@ def test_next_number_can_reserve_a_block(app):
 # --- real concurrency: only PostgreSQL has the row locks these rely on -----------------------
 
 
-def run_concurrently(app, count: int, work) -> list[BaseException]:
-    """Run work(index) in `count` threads, each with its own app context and session, released together."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                work(index)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                errors.append(exc)
-                db.session.rollback()
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return errors
-
-
 def drafts(count: int) -> list[int]:
     get_company()
     client = make_client()
@@ -118,11 +92,12 @@ def drafts(count: int) -> list[int]:
 def test_twenty_invoices_finalized_concurrently_get_contiguous_unique_numbers(app):
     ids = drafts(20)
 
-    def finalize(index: int) -> None:
+    def finalize(index: int) -> str:
         billing.finalize_invoice(db.session.get(Invoice, ids[index]))
         db.session.commit()
+        return "finalized"
 
-    assert run_concurrently(app, 20, finalize) == []
+    assert run_concurrently(app, 20, finalize) == ["finalized"] * 20
     db.session.expire_all()
     sequences = sorted(db.session.scalars(select(Invoice.sequence).where(Invoice.id.in_(ids))))
     numbers = set(db.session.scalars(select(Invoice.number).where(Invoice.id.in_(ids))))
@@ -134,14 +109,17 @@ def test_twenty_invoices_finalized_concurrently_get_contiguous_unique_numbers(ap
 def test_concurrent_finalizations_that_fail_after_taking_a_number_leave_no_gap(app):
     ids = drafts(16)
 
-    def finalize_or_fail(index: int) -> None:
+    def finalize_or_fail(index: int) -> str:
         billing.finalize_invoice(db.session.get(Invoice, ids[index]))
         if index % 4 == 0:
             raise RuntimeError("failed after the number was taken")
         db.session.commit()
+        return "finalized"
 
-    errors = run_concurrently(app, 16, finalize_or_fail)
-    assert len(errors) == 4 and all(isinstance(e, RuntimeError) for e in errors)
+    outcomes = run_concurrently(app, 16, finalize_or_fail)
+    assert [type(o).__name__ if isinstance(o, BaseException) else o for o in outcomes] == [
+        "RuntimeError" if i % 4 == 0 else "finalized" for i in range(16)
+    ]
     db.session.expire_all()
     sequences = sorted(s for s in db.session.scalars(select(Invoice.sequence).where(Invoice.id.in_(ids))) if s)
     assert sequences == list(range(1, 13))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from decimal import Decimal
 
 import pytest
@@ -13,7 +12,7 @@ from app.billing import services as billing
 from app.billing.models import Invoice, Payment
 from app.billing.services import BillingError
 from app.extensions import db
-from factories import make_invoice
+from factories import make_invoice, run_concurrently
 
 
 def payments_count(invoice: Invoice) -> int:
@@ -105,38 +104,23 @@ def test_a_stripe_payment_intent_is_recorded_once(app):
 
 @pytest.mark.postgres_only
 def test_concurrent_payments_cannot_overpay(app):
-    invoice = make_invoice(finalize=True)  # 122.00
+    invoice_id = make_invoice(finalize=True).id  # 122.00
     db.session.commit()
-    barrier = threading.Barrier(10)
-    outcomes: list[object] = []
 
-    def pay() -> None:
-        with app.app_context():
-            try:
-                # Each request has already loaded the invoice (and its payments) before paying.
-                stale = db.session.get(Invoice, invoice.id)
-                assert stale.balance == Decimal("122.00") and stale.payments == []
-                barrier.wait(timeout=30)
-                billing.record_payment(stale, amount="20.00")
-                db.session.commit()
-                outcomes.append("paid")
-            except BillingError as error:
-                db.session.rollback()
-                outcomes.append(error.field)
-            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
-                db.session.rollback()
-                outcomes.append(error)
-            finally:
-                db.session.remove()
+    def pay(_index: int) -> str:
+        # Each request has already loaded the invoice (and its payments) before paying.
+        stale = db.session.get(Invoice, invoice_id)
+        assert stale.balance == Decimal("122.00") and stale.payments == []
+        try:
+            billing.record_payment(stale, amount="20.00")
+        except BillingError as error:
+            return f"refused at {error.field}"
+        db.session.commit()
+        return "paid"
 
-    threads = [threading.Thread(target=pay) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert sorted(map(str, outcomes)) == ["amount"] * 4 + ["paid"] * 6
+    outcomes = run_concurrently(app, 10, pay)
+    assert sorted(map(str, outcomes)) == ["paid"] * 6 + ["refused at amount"] * 4
     db.session.expire_all()
-    fresh = db.session.get(Invoice, invoice.id)
+    fresh = db.session.get(Invoice, invoice_id)
     assert (fresh.amount_paid, fresh.balance, fresh.status) == (Decimal("120.00"), Decimal("2.00"), "partial")
     assert payments_count(fresh) == 6

@@ -11,7 +11,7 @@ from app.billing import services as billing
 from app.billing.models import Invoice, Quote, QuoteLine
 from app.billing.services import BillingError
 from app.extensions import db
-from factories import TODAY, line, make_quote
+from factories import TODAY, line, make_quote, run_concurrently
 
 
 def accepted_quote(**options) -> Quote:
@@ -118,35 +118,19 @@ def test_a_quote_that_was_not_accepted_does_not_convert(app, state):
 
 @pytest.mark.postgres_only
 def test_converting_the_same_quote_concurrently_makes_one_invoice(app):
-    import threading
-
-    quote = accepted_quote()
+    quote_id = accepted_quote().id
     db.session.commit()
-    barrier = threading.Barrier(6)
-    outcomes: list[object] = []
 
-    def convert() -> None:
-        with app.app_context():
-            try:
-                stale = db.session.get(Quote, quote.id)
-                assert stale.invoices == []
-                barrier.wait(timeout=30)
-                billing.convert_quote(stale)
-                db.session.commit()
-                outcomes.append("converted")
-            except BillingError as error:
-                db.session.rollback()
-                outcomes.append(error.field)
-            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
-                db.session.rollback()
-                outcomes.append(repr(error))
-            finally:
-                db.session.remove()
+    def convert(_index: int) -> str:
+        stale = db.session.get(Quote, quote_id)
+        assert stale.invoices == []
+        try:
+            billing.convert_quote(stale)
+        except BillingError as error:
+            return f"refused at {error.field}"
+        db.session.commit()
+        return "converted"
 
-    threads = [threading.Thread(target=convert) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert sorted(outcomes) == ["converted"] + ["status"] * 5
-    assert db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.quote_id == quote.id)) == 1
+    outcomes = run_concurrently(app, 6, convert)
+    assert sorted(map(str, outcomes)) == ["converted"] + ["refused at status"] * 5
+    assert db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.quote_id == quote_id)) == 1
