@@ -49,7 +49,10 @@ def clean_vat_number(value: str, country: str) -> str:
         except stdnum_errors.ValidationError:
             raise ValueError(_l("This is not a valid Italian VAT number (Partita IVA: 11 digits with a check digit).")) from None
     if country in EU_COUNTRIES:
-        prefixed = compact if compact[:2].isalpha() else ("EL" if country == "GR" else country) + compact
+        prefix = "EL" if country == "GR" else country  # Greece's VAT prefix is EL, not GR
+        if country == "GR" and compact.startswith("GR"):
+            compact = compact[2:]
+        prefixed = compact if compact.startswith(prefix) else prefix + compact
         try:
             return eu_vat.validate(prefixed)
         except stdnum_errors.ValidationError:
@@ -57,14 +60,16 @@ def clean_vat_number(value: str, country: str) -> str:
     return compact
 
 
-def clean_tax_code(value: str, country: str) -> str:
-    """Normalize an Italian codice fiscale (16 characters, or 11 digits for companies)."""
+def clean_tax_code(value: str, country: str, kind: str = ClientKind.BUSINESS.value) -> str:
+    """Normalize an Italian codice fiscale: 16 characters for a person, or a company's 11 digits."""
     compact = re.sub(r"\s", "", value).upper()
     if not compact or country != "IT":
         return compact
     try:
-        if len(compact) == 11:
+        if len(compact) == 11 and kind != ClientKind.INDIVIDUAL.value:
             return iva.validate(compact)
+        if len(compact) != 16:  # stdnum also takes 11 digits, which is never a person's code
+            raise stdnum_errors.InvalidLength()
         return codicefiscale.validate(compact)
     except stdnum_errors.ValidationError:
         raise ValueError(_l("This is not a valid codice fiscale.")) from None
@@ -104,11 +109,14 @@ def clean_client_fields(data: dict[str, object]) -> CleanResult:
         errors["kind"] = _l("Choose business or individual.")
     values["kind"] = kind
 
-    for name, cleaner in (("vat_number", clean_vat_number), ("tax_code", clean_tax_code)):
-        try:
-            values[name] = cleaner(text(name), country)
-        except ValueError as exc:
-            errors[name] = exc.args[0]
+    try:
+        values["vat_number"] = clean_vat_number(text("vat_number"), country)
+    except ValueError as exc:
+        errors["vat_number"] = exc.args[0]
+    try:
+        values["tax_code"] = clean_tax_code(text("tax_code"), country, kind)
+    except ValueError as exc:
+        errors["tax_code"] = exc.args[0]
 
     if country == "IT" and "kind" not in errors:
         if kind == ClientKind.BUSINESS.value and not values.get("vat_number") and "vat_number" not in errors:
@@ -122,6 +130,8 @@ def clean_client_fields(data: dict[str, object]) -> CleanResult:
         except ValueError as exc:
             errors[name] = exc.args[0]
 
+    values["postal_code"] = text("postal_code")
+    values["province"] = text("province")
     if country == "IT":
         if text("postal_code") and not IT_POSTAL_CODE.match(text("postal_code")):
             errors["postal_code"] = _l("An Italian postal code (CAP) has 5 digits.")
