@@ -141,9 +141,10 @@ class BillingDocumentApi(ModelRestApi):
         post:
           description: >-
             Finalizes a draft (the next gapless number of its year; amounts lock), then queues
-            an email with the PDF and a portal sign-in link to each recipient: the contacts in
-            the optional JSON body `{"contact_ids": [..]}`, else the client's primary contact.
-            Sending a finalized document again sends it again and keeps its number.
+            an email with the PDF and a portal sign-in link to each recipient, namely the
+            contacts listed in the optional JSON body field contact_ids, else the primary
+            contact of the client. Sending a finalized document again sends it again and
+            keeps its number.
           parameters:
           - in: path
             schema:
