@@ -48,7 +48,8 @@ def test_a_ticket_thread_round_trip_over_real_smtp(app, smtp_server):
     staff = app.test_client()
     login(staff, make_staff_user("Support", username="sara").username)
     inbox = staff.get("/tickets/list/").get_data(as_text=True)
-    assert "Fattura errata" in inbox and "Tickets (1)" in inbox
+    assert "Fattura errata" in inbox
+    assert re.search(r'href="/tickets/list/">(?:(?!</a>).)*Tickets? \(1\)</a>', inbox, re.S), "the menu counts it"
     thread = staff.get(f"/tickets/show/{ticket.id}").get_data(as_text=True)
     assert "manca lo sconto." in thread and "ordine.pdf" in thread
     assert staff.post(f"/tickets/reply/{ticket.id}", data={"body": "Gentile Giulia,\nlo correggiamo oggi."}
