@@ -53,6 +53,14 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
 
+    @app.before_request
+    def _choose_the_language_afresh() -> None:
+        # Flask-Babel caches the locale on `g`, which lives as long as the app context: a
+        # context shared by several requests (tests, or a request handled inside a job's
+        # context) must not carry one request's language into the next.
+        g.pop("_flask_babel", None)
+        g.pop("language", None)
+
 
 def use_our_locale_selector(app: Flask) -> None:
     """Wrap FAB's selector: code that sets `g.language` (portal, jobs) wins over the admin's."""

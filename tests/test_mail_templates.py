@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from flask_babel import force_locale
 from jinja2.sandbox import SecurityError
 
 from app.extensions import db
@@ -60,9 +61,11 @@ def test_a_subject_with_a_line_break_is_refused(subject):
 
 
 def test_syntax_errors_and_unknown_placeholders_name_the_problem():
-    with pytest.raises(TemplateRefused, match="line 2") as refused:
+    with pytest.raises(TemplateRefused, match="alla riga 2") as refused:  # staff read Italian by default
         validate_template("Oggetto", "Riga uno\n{{ client_name }")
     assert refused.value.field == "body"
+    with force_locale("en"), pytest.raises(TemplateRefused, match="line 2"):
+        validate_template("Subject", "Line one\n{{ client_name }")
     with pytest.raises(TemplateRefused, match="totale_fattura") as refused:
         validate_template("{{ totale_fattura }}", "Testo")
     assert refused.value.field == "subject"

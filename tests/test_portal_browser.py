@@ -83,7 +83,7 @@ def test_a_contact_signs_in_from_the_email_and_downloads_two_invoices(live_serve
     assert page.locator("[data-testid=total-due]").inner_text().replace("\xa0", " ") == "1.647,00 €"
     assert page.locator("[data-testid=overdue]").inner_text().replace("\xa0", " ") == "305,00 €"
 
-    page.click("nav.mainnav >> text=Invoices")
+    page.click("nav.mainnav >> text=Fatture")  # an Italian client reads Italian
     page.check(f"input[name=ids][value='{first.id}']")
     page.check(f"input[name=ids][value='{third.id}']")
     with page.expect_download() as download_info:
