@@ -52,23 +52,28 @@ _SELF_SERVICE = [
     _exact("UserInfoEditView", "can_this_form_post"),
 ]
 
+# The REST API's OpenAPI description and its Swagger page, for staff who script against the API.
+_API_DOCS = [_exact("OpenApi", "can_get"), _exact("SwaggerView", "can_show")]
+
 FAB_ROLES = {
     "Billing": [
         _exact("Client", READ), _exact("Client", WRITE),
         _exact("Invoice", READ), _exact("Invoice", WRITE),
         _exact("Quote", READ), _exact("Quote", WRITE),
-        _exact("Payment", READ), _exact("Payment", WRITE),
-        _exact("Activity", READ),
+        _exact("Payment", READ),
+        _exact("Outbox", READ), _exact("Outbox", WRITE),
         _exact("Dashboard", READ),
-        *_menu("Clients", "Invoices", "Quotes", "Payments"),
+        *_menu("Clients", "Invoices", "Quotes", "Payments", "Outbox",
+               "Online payments", "Stripe checkouts", "Stripe events"),
+        *_API_DOCS,
         *_SELF_SERVICE,
     ],
     "Support": [
         _exact("Client", READ),
         _exact("Ticket", READ), _exact("Ticket", WRITE),
-        _exact("Activity", READ),
         _exact("Dashboard", READ),
         *_menu("Clients", "Tickets"),
+        *_API_DOCS,
         *_SELF_SERVICE,
     ],
 }
