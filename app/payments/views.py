@@ -24,15 +24,13 @@ from app.payments.services import (
     retrieve_session,
     stripe_configured,
 )
-from app.portal import security
 from app.portal.security import current_contact, portal_login_required, scoped
-from app.portal.views import _portal_context as portal_page_context
+from app.portal.views import use_portal_pages
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("payments", __name__, url_prefix="/portal")
-security.init_portal_blueprint(bp)
-bp.context_processor(portal_page_context)  # the portal's page furniture (company, contact, money …)
+use_portal_pages(bp)
 
 
 def _scoped_invoice(invoice_id: int) -> Invoice:

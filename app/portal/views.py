@@ -55,7 +55,6 @@ from app.portal.tokens import (
 from app.portal.zip import MAX_INVOICES_PER_ZIP, invoices_zip
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
-security.init_portal_blueprint(bp)
 
 INVOICES_PER_PAGE = 100
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -90,8 +89,8 @@ AGING_LABELS = {
 
 # ---------------------------------------------------------------- page furniture
 
-@bp.context_processor
-def _portal_context() -> dict[str, object]:
+def page_context() -> dict[str, object]:
+    """The portal's page furniture: company, logo, signed-in contact, language, formatters."""
     company = get_company()
     return {
         "company": company,
@@ -141,6 +140,22 @@ def _mark_viewed(document: Invoice | Quote, contact: Contact) -> None:
         activity.record(kind, document.client_id, number=document.number, actor=_actor(contact), **{key: document.id})
 
 
+def _mark_all_viewed(invoices: list[Invoice], contact: Contact) -> None:
+    """`_mark_viewed` for many invoices (a ZIP download) in one UPDATE instead of one per invoice."""
+    by_id = {invoice.id: invoice for invoice in invoices}
+    marked = db.session.scalars(
+        update(Invoice)
+        .where(Invoice.id.in_(by_id), Invoice.viewed_at.is_(None))
+        .values(viewed_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), updated_at=Invoice.updated_at)
+        .returning(Invoice.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for invoice_id in sorted(marked):
+        invoice = by_id[invoice_id]
+        activity.record("invoice_viewed", invoice.client_id, number=invoice.number, actor=_actor(contact),
+                        invoice_id=invoice.id)
+
+
 def _one(model: type[Invoice] | type[Quote], document_id: int) -> Invoice | Quote:
     document = db.session.scalar(scoped(model).where(model.id == document_id))
     if document is None:
@@ -148,10 +163,21 @@ def _one(model: type[Invoice] | type[Quote], document_id: int) -> Invoice | Quot
     return document
 
 
-@bp.errorhandler(404)
-def _not_found(_error):
+def not_found_page(_error):
+    """"Not found, or not yours": one page for both, so ids reveal nothing."""
     return render_template("portal/message.html", title=_("Not found"),
                            message=_("This page does not exist, or it is not yours to see.")), 404
+
+
+def use_portal_pages(blueprint: Blueprint) -> None:
+    """Make `blueprint` a part of the portal: its session checks, security headers, page
+    furniture and not-found page (the payments and tickets blueprints use it too)."""
+    security.init_portal_blueprint(blueprint)
+    blueprint.context_processor(page_context)
+    blueprint.register_error_handler(404, not_found_page)
+
+
+use_portal_pages(bp)
 
 
 @bp.errorhandler(429)
@@ -370,9 +396,7 @@ def download_invoices():
     ).all()
     if len(documents) != len(ids):
         abort(404)
-    contact = current_contact()
-    for document in documents:
-        _mark_viewed(document, contact)
+    _mark_all_viewed(documents, current_contact())
     archive = invoices_zip(list(documents))
     db.session.commit()
     filename = f"{_('Invoices')}_{dt.date.today().isoformat()}.zip"

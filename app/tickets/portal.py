@@ -17,17 +17,13 @@ from sqlalchemy.orm import lazyload, selectinload, undefer
 
 from app.billing.models import Invoice, Quote
 from app.extensions import db
-from app.portal import security
 from app.portal import views as portal_views
 from app.portal.security import current_contact, portal_login_required, scoped
 from app.tickets import services
 from app.tickets.models import Ticket, TicketAttachment, TicketMessage
 
 bp = Blueprint("tickets", __name__, url_prefix="/portal")
-security.init_portal_blueprint(bp)
-# The portal's page furniture (company, contact, language links) and its "not yours" page.
-bp.context_processor(portal_views._portal_context)
-bp.register_error_handler(404, portal_views._not_found)
+portal_views.use_portal_pages(bp)
 
 TICKETS_PER_PAGE = 200
 DOCUMENTS_OFFERED = 50  # the latest invoices and quotes offered in "about"
