@@ -13,6 +13,7 @@ from app.tickets import services
 from app.tickets.models import Ticket, TicketAttachment, TicketMessage
 from test_portal_support import make_client, make_invoice, make_quote, sign_in
 from test_tickets_support import JPEG, PDF, PNG, file_field, ticket_of
+from tests.test_portal_auth import limited_app  # noqa: F401  (fixture: the app with rate limits on)
 
 
 @pytest.fixture
@@ -202,3 +203,18 @@ def test_empty_subject_or_message_is_refused_at_its_field(web, anna):
 def test_the_portal_menu_links_to_support(web, anna):
     page = web.get("/portal/").get_data(as_text=True)
     assert 'href="/portal/tickets"' in page
+
+
+def test_a_contact_sending_too_many_messages_is_slowed_down_and_nothing_more_is_saved(limited_app):
+    limited_app.config["PORTAL_TICKET_LIMIT"] = "3 per hour"
+    web = limited_app.test_client()
+    _client, contact = make_client("Beta S.r.l.", "bruno@beta.it", language="en")
+    db.session.commit()
+    sign_in(web, contact)
+
+    answers = [web.post("/portal/tickets", data={"subject": f"Question {n}", "body": "Hello"}).status_code
+               for n in range(4)]
+
+    assert answers == [303, 303, 303, 429]
+    assert counts()[0] == 3
+    assert "Please wait" in web.post("/portal/tickets", data={"subject": "x", "body": "y"}).get_data(as_text=True)

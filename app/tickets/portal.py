@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import lazyload, selectinload, undefer
 
 from app.billing.models import Invoice, Quote
-from app.extensions import db
+from app.extensions import db, limiter
 from app.portal import views as portal_views
 from app.portal.security import current_contact, portal_login_required, scoped
 from app.tickets import services
@@ -27,6 +27,20 @@ portal_views.use_portal_pages(bp)
 
 TICKETS_PER_PAGE = 200
 DOCUMENTS_OFFERED = 50  # the latest invoices and quotes offered in "about"
+
+
+
+def _messages_limit() -> str:
+    return current_app.config.get("PORTAL_TICKET_LIMIT", "20 per hour;100 per day")
+
+
+def _contact_key() -> str:
+    contact = current_contact()
+    return f"portal-tickets:{contact.id if contact else request.remote_addr}"
+
+
+# New tickets and replies, counted together per contact: a runaway script cannot flood staff.
+limit_messages = limiter.limit(_messages_limit, methods=["POST"], key_func=_contact_key, scope="portal-tickets")
 
 STATUS_LABELS = {
     "open": _l("Waiting for us"),
@@ -77,6 +91,7 @@ def _chosen_document(value: str) -> Invoice | Quote | None:
 
 @bp.route("/tickets", methods=["GET", "POST"])
 @portal_login_required
+@limit_messages
 def portal_list():
     """The client's tickets, newest activity first, and the form to open a new one."""
     form = {"subject": "", "body": "", "document": request.args.get("about", "")}
@@ -107,6 +122,7 @@ def portal_list():
 
 @bp.route("/tickets/<int:ticket_id>", methods=["GET", "POST"])
 @portal_login_required
+@limit_messages
 def portal_ticket(ticket_id: int):
     """The whole thread (internal notes left out) and a reply box; a reply reopens the ticket."""
     ticket = _ticket(ticket_id)
@@ -161,6 +177,15 @@ def attachment_response(attachment: TicketAttachment):
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.errorhandler(429)
+def _too_many_messages(_error):
+    return render_template(
+        "portal/message.html", title=_("Too many messages"),
+        message=_("You have sent many messages in a short time. Please wait a while before writing again."),
+        back=url_for("tickets.portal_list"),
+    ), 429
 
 
 @bp.errorhandler(413)
