@@ -9,12 +9,14 @@ import io
 import re
 import struct
 import threading
+import zipfile
 import zlib
 from decimal import Decimal
 
 import pytest
 from flask_babel import force_locale, gettext
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from app.billing import services as billing
 from app.billing.models import DocumentPdf, Invoice
@@ -22,7 +24,11 @@ from app.company.services import get_company
 from app.extensions import db
 from app.i18n import format_date, format_money
 from app.pdf import render
-from app.pdf.service import pdf_filename, pdf_for, render_html
+from app.pdf.service import freshness_key, pdf_filename, pdf_for, render_html
+from app.portal.zip import STORED_BATCH
+from test_portal_support import make_client as portal_client
+from test_portal_support import make_invoice as portal_invoice
+from test_portal_support import sign_in
 from tests.factories import VALID_CODICE_FISCALE, line, make_client, make_invoice, make_quote
 
 
@@ -336,3 +342,85 @@ def test_finalizing_renders_the_pdf_in_a_job_after_the_commit(renders):
     stored = db.session.query(DocumentPdf).filter_by(document_kind="invoice", document_id=invoice.id).one()
     assert invoice.number in pdf_text(stored.content)
     assert len(renders) == 1
+
+
+# --- freshness without rendering: revisions and the ZIP --------------------------------------
+
+def test_the_revision_moves_with_what_is_printed_and_not_with_a_view():
+    invoice = make_invoice(lines=[line("Prima versione", 1, "100")])
+    db.session.commit()
+    seen = [invoice.revision]
+
+    def moved() -> bool:
+        db.session.commit()
+        seen.append(invoice.revision)
+        return seen[-1] > seen[-2]
+
+    invoice.viewed_at = dt.datetime(2026, 1, 2, 3, 4)
+    assert not moved(), "opening a document does not change its PDF"
+    billing.set_lines(invoice, [line("Stesso importo, altra descrizione", 1, "100")])
+    assert moved()
+    billing.finalize_invoice(invoice)
+    assert moved()
+    billing.record_payment(invoice, amount="10.00")
+    assert moved()
+    invoice.notes = "Grazie"
+    assert moved()
+
+
+def _download(web, ids):
+    response = web.post("/portal/invoices/download", data={"ids": [str(pk) for pk in ids]})
+    assert response.status_code == 200, response.status_code
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    return [archive.read(name) for name in archive.namelist()]
+
+
+def test_a_zip_of_cached_pdfs_renders_only_the_invoice_that_changed(web, renders):
+    client, contact = portal_client("Rossi S.r.l.", "giulia@rossi.it")
+    invoices = [portal_invoice(client, amount=amount) for amount in ("100.00", "200.00", "300.00")]
+    db.session.commit()  # the finalize jobs render each PDF once
+    assert len(renders) == 3
+    sign_in(web, contact)
+
+    assert len(_download(web, [invoice.id for invoice in invoices])) == 3
+    assert len(renders) == 3, "cached PDFs are streamed as stored"
+
+    changed = db.session.get(Invoice, invoices[1].id)
+    changed.notes = "Bonifico ricevuto, grazie"
+    db.session.commit()
+    members = _download(web, [invoice.id for invoice in invoices])
+
+    assert len(renders) == 4
+    assert "Bonifico ricevuto" in pdf_text(members[1])
+    assert "Bonifico ricevuto" not in pdf_text(members[0])
+    _download(web, [invoice.id for invoice in invoices])
+    assert len(renders) == 4, "the fresh render was kept"
+
+
+def test_a_zip_reads_stored_pdfs_in_batches_not_one_query_per_invoice(web, renders):
+    from test_query_counts import add_documents, counted_statements
+
+    client, contact = portal_client("Rossi S.r.l.", "giulia@rossi.it")
+    db.session.commit()
+    add_documents(client.id, 72, 0)
+    sign_in(web, contact)
+    invoices = db.session.scalars(
+        select(Invoice).where(Invoice.client_id == client.id, Invoice.status != "draft").order_by(Invoice.id)
+    ).all()
+    for invoice in invoices:  # stored as the render job would, each with its own bytes
+        db.session.add(DocumentPdf(document_kind="invoice", document_id=invoice.id, content_hash="-",
+                                   source_key=freshness_key(invoice), content=f"%PDF-{invoice.id}".encode()))
+    db.session.commit()
+    ids = [invoice.id for invoice in invoices]
+
+    def statements(count: int) -> int:
+        with counted_statements() as counter:
+            members = _download(web, ids[:count])
+        assert members == [f"%PDF-{pk}".encode() for pk in ids[:count]]
+        return counter["n"]
+
+    _download(web, ids)  # the first download records each view once
+    few, many = statements(3), statements(len(ids))
+    assert renders == []
+    assert len(ids) > 2 * STORED_BATCH
+    assert many <= few + len(ids) // STORED_BATCH

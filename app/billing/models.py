@@ -94,6 +94,10 @@ class BillingDocument:
     tax_total: Mapped[Decimal] = _money()
     total: Mapped[Decimal] = _money()
 
+    # Bumped in every flush that changes what the document's PDF shows (app.billing.revisions):
+    # the PDF cache trusts a stored PDF of the same revision without rendering anything.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     viewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
@@ -137,6 +141,10 @@ class Invoice(BillingDocument, Model):
         UniqueConstraint("year", "sequence", name="uq_invoice_year_sequence"),
         UniqueConstraint("number", name="uq_invoice_number"),
         Index("ix_invoice_client_status", "client_id", "status"),
+        # A client's open invoices by due date (portal statement, overdue): on PostgreSQL the
+        # balance rides along, so the aggregates never visit the table.
+        Index("ix_invoice_client_status_due_date", "client_id", "status", "due_date",
+              postgresql_include=["currency", "balance"]),
         Index("ix_invoice_status_due_date", "status", "due_date"),
         # The client 360 page lists a client's latest invoices first.
         Index("ix_invoice_client_issue_date", "client_id", "issue_date"),
@@ -256,5 +264,8 @@ class DocumentPdf(Model):
     document_kind: Mapped[str] = mapped_column(String(20))
     document_id: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # What the PDF was rendered from (document revision, company settings, template): see
+    # app.pdf.service.freshness_key. Equal key, same PDF: no need to render the HTML to know.
+    source_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     content: Mapped[bytes] = mapped_column(LargeBinary)
     rendered_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

@@ -1,9 +1,12 @@
 """Invoice and quote PDFs: rendered from HTML once per document version, cached in the database.
 
-The cache key is a SHA-256 of the HTML a document would render to (plus wkhtmltopdf's
-options): any change a reader could see (a line, the billing block, a payment, the
-company's IBAN or logo) yields new HTML and a new render; an unchanged document is never
-rendered twice. Views, the API, email jobs and the portal all call `pdf_for()`.
+Each stored PDF carries a freshness key: the document's revision (bumped by
+`app.billing.revisions` whenever a line, a payment or any printed column changes), a
+fingerprint of the company settings (IBAN, logo …) and of what renders it (template source,
+translation catalogs, wkhtmltopdf options, LAYOUT_VERSION). An equal key means the same PDF,
+so a cached PDF is served without rendering its HTML; any change a reader could see yields a
+new key and a new render. Views, the API, email jobs and the portal all call `pdf_for()`;
+the portal ZIP checks hundreds of documents with `current_pdf_ids()` in one query.
 """
 from __future__ import annotations
 
@@ -12,24 +15,28 @@ import hashlib
 import json
 import re
 from decimal import Decimal
+from pathlib import Path
 
 from babel import Locale
 from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale, gettext, ngettext
 from jinja2 import Environment
-from sqlalchemy import select
+from sqlalchemy import and_, inspect, select
 
 from app.billing.models import DocumentPdf, Invoice, Quote
 from app.billing.signals import document_finalized
 from app.billing.totals import compute_totals
 from app.company.services import get_company
 from app.extensions import db
-from app.i18n import format_date, format_money, normalize_language
+from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
 from app.jobs import enqueue
 from app.pdf import render
 
 TEMPLATE = "pdf/invoice.html"
+# Bump when the PDFs change for a reason the template source, the catalogs and the wkhtmltopdf
+# options do not show (a new context value, a Babel upgrade that formats money differently).
+LAYOUT_VERSION = 1
 DOCUMENT_CLASSES: dict[str, type[Invoice] | type[Quote]] = {"invoice": Invoice, "quote": Quote}
 
 # File names are fixed words in the document's language, not UI strings.
@@ -67,29 +74,97 @@ def render_html(document: Invoice | Quote) -> str:
 
 
 def pdf_for(document: Invoice | Quote) -> bytes:
-    """The document's PDF: the cached one when its HTML is unchanged, else a fresh render.
+    """The document's PDF: the cached one while its freshness key is unchanged, else a fresh render.
 
     A fresh render is stored in the session; the caller commits (or the job does).
     """
-    if document.id is None:
-        db.session.flush()  # the cache row is keyed by the document's id
-    html = render_html(document)
-    content_hash = _content_hash(html)
+    db.session.flush()  # the cache row is keyed by the id; pending changes move the revision
     kind = document_kind(document)
+    key = freshness_key(document)
     cached = db.session.execute(
         select(DocumentPdf).where(DocumentPdf.document_kind == kind, DocumentPdf.document_id == document.id)
     ).scalar_one_or_none()
-    if cached is not None and cached.content_hash == content_hash:
+    if cached is not None and cached.source_key == key:
         return cached.content
+    html = render_html(document)
     pdf = render.html_to_pdf(html)
     if cached is None:
         cached = DocumentPdf(document_kind=kind, document_id=document.id)
         db.session.add(cached)
-    cached.content_hash = content_hash
+    cached.content_hash = _content_hash(html)
+    cached.source_key = key
     cached.content = pdf
     cached.rendered_at = db.func.now()
     db.session.flush()
     return pdf
+
+
+def freshness_key(document: Invoice | Quote) -> str:
+    """What the document's PDF depends on, as a key: equal keys, equal PDFs (no rendering needed)."""
+    return _freshness_key(document_kind(document), document.id, document.revision, _company_fingerprint())
+
+
+def current_pdf_ids(kind: str, document_ids: list[int]) -> set[int]:
+    """Which of these documents have a stored PDF that is still current: one query, no rendering."""
+    if not document_ids:
+        return set()
+    model = DOCUMENT_CLASSES[kind]
+    company = _company_fingerprint()
+    rows = db.session.execute(
+        select(model.id, model.revision, DocumentPdf.source_key)
+        .join(DocumentPdf, and_(DocumentPdf.document_kind == kind, DocumentPdf.document_id == model.id))
+        .where(model.id.in_(document_ids))
+    ).all()
+    return {
+        document_id for document_id, revision, key in rows
+        if key == _freshness_key(kind, document_id, revision, company)
+    }
+
+
+def stored_pdfs(kind: str, document_ids: list[int]) -> dict[int, bytes]:
+    """The stored PDF bytes of these documents, in one query (check freshness first)."""
+    if not document_ids:
+        return {}
+    return dict(db.session.execute(
+        select(DocumentPdf.document_id, DocumentPdf.content)
+        .where(DocumentPdf.document_kind == kind, DocumentPdf.document_id.in_(document_ids))
+    ).all())
+
+
+def _freshness_key(kind: str, document_id: int, revision: int, company: str) -> str:
+    text = f"{_renderer_fingerprint()}|{company}|{kind}|{document_id}|{revision or 0}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _company_fingerprint() -> str:
+    """Every column of the company settings row (legal name, IBAN, logo …), hashed."""
+    company = get_company()
+    digest = hashlib.sha256()
+    for column in inspect(company).mapper.column_attrs:
+        value = getattr(company, column.key)
+        digest.update(column.key.encode() + b"=")
+        digest.update(value if isinstance(value, bytes) else repr(value).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _renderer_fingerprint() -> str:
+    """The template source, the translation catalogs and wkhtmltopdf's options: a deploy that
+    changes any of them makes every cached PDF stale. Computed once per process."""
+    cached = current_app.extensions.get("clientela_pdf_renderer")
+    if cached is not None and not current_app.debug:
+        return cached
+    env = _environment()
+    digest = hashlib.sha256(f"{LAYOUT_VERSION}|{json.dumps(render.OPTIONS, sort_keys=True)}|".encode())
+    digest.update(env.loader.get_source(env, TEMPLATE)[0].encode())
+    directories = current_app.config.get("BABEL_TRANSLATION_DIRECTORIES") or "translations"
+    for directory in directories.split(";"):
+        for language in SUPPORTED_LANGUAGES:
+            for catalog in sorted(Path(current_app.root_path, directory, language, "LC_MESSAGES").glob("*.mo")):
+                digest.update(f"{language}/{catalog.name}".encode())
+                digest.update(catalog.read_bytes())
+    current_app.extensions["clientela_pdf_renderer"] = digest.hexdigest()
+    return current_app.extensions["clientela_pdf_renderer"]
 
 
 def request_render(document: Invoice | Quote) -> None:

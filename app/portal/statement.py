@@ -1,7 +1,9 @@
 """The client's statement: what they owe, how late, and what is waiting for them.
 
-Every figure is a SQL aggregate over the stored invoice balances, so the page costs the
-same handful of queries for a client with three invoices or three thousand.
+Every figure is a SQL aggregate over the stored invoice balances (on an index that holds only
+the client's open invoices by due date), so the page costs the same handful of queries for a
+client with three invoices or three thousand. Lists are short: the most urgent open invoices
+and the quotes expiring first, each with a link to its full, paginated list.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from app.money import ZERO
 # (key, fewest days past due, most days past due); None means open-ended. Due today is current.
 AGING_BUCKETS = (("current", None, 0), ("1_30", 1, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("90_plus", 91, None))
 RECENT_PAYMENTS = 10
-OPEN_INVOICES_SHOWN = 50
+OPEN_INVOICES_SHOWN = 10
+QUOTES_SHOWN = 10
 
 
 @dataclass
@@ -39,6 +42,9 @@ class Statement:
     open_invoices: list[Invoice]
     recent_payments: list[dict]
     quotes_awaiting: list[Quote]
+    # More than shown: the page links to the full list.
+    more_open_invoices: bool = False
+    more_quotes_awaiting: bool = False
 
 
 def _days_past_due_between(today: dt.date, fewest: int | None, most: int | None):
@@ -85,10 +91,10 @@ def build_statement(client_id: int, today: dt.date | None = None) -> Statement:
     today = today or dt.date.today()
     open_invoices = db.session.scalars(
         select(Invoice)
-        .options(lazyload(Invoice.lines), lazyload(Invoice.payments))
+        .options(lazyload(Invoice.lines), lazyload(Invoice.payments), lazyload(Invoice.client))
         .where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE_STATUSES))
         .order_by(Invoice.due_date, Invoice.id)
-        .limit(OPEN_INVOICES_SHOWN)
+        .limit(OPEN_INVOICES_SHOWN + 1)
     ).all()
     payments = db.session.execute(
         select(Payment.id, Payment.amount, Payment.date, Payment.method, Invoice.id, Invoice.number, Invoice.currency)
@@ -99,17 +105,20 @@ def build_statement(client_id: int, today: dt.date | None = None) -> Statement:
     ).all()
     quotes = db.session.scalars(
         select(Quote)
-        .options(lazyload(Quote.lines))
+        .options(lazyload(Quote.lines), lazyload(Quote.client))
         .where(Quote.client_id == client_id, Quote.status == QuoteStatus.SENT.value, Quote.valid_until >= today)
         .order_by(Quote.valid_until, Quote.id)
+        .limit(QUOTES_SHOWN + 1)
     ).all()
     return Statement(
         balances=balances(client_id, today),
-        open_invoices=list(open_invoices),
+        open_invoices=list(open_invoices[:OPEN_INVOICES_SHOWN]),
+        more_open_invoices=len(open_invoices) > OPEN_INVOICES_SHOWN,
         recent_payments=[
             {"amount": amount, "date": date, "method": method, "invoice_id": invoice_id, "number": number,
              "currency": currency}
             for _id, amount, date, method, invoice_id, number, currency in payments
         ],
-        quotes_awaiting=list(quotes),
+        quotes_awaiting=list(quotes[:QUOTES_SHOWN]),
+        more_quotes_awaiting=len(quotes) > QUOTES_SHOWN,
     )

@@ -1,7 +1,9 @@
 """One ZIP of many invoice PDFs, streamed as it is built.
 
-Each member's bytes are fetched only when the archive reaches it, so the first bytes leave
-at once and memory holds one PDF at a time. PDFs are already compressed: members are stored.
+Which stored PDFs are still current is decided up front in one query (their freshness keys,
+`app.pdf.service.current_pdf_ids`); their bytes are then read a batch at a time as the archive
+reaches them, so the first bytes leave at once and memory holds one batch. Only a missing or
+stale PDF is rendered (and kept). PDFs are already compressed: members are stored.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from app.billing.models import Invoice
 from app.extensions import db
 
 MAX_INVOICES_PER_ZIP = 500
+STORED_BATCH = 25  # PDFs read per query while streaming (~25 kB each)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -41,17 +44,39 @@ def unique_member_names(names: Iterable[str]) -> list[str]:
 
 
 def invoices_zip(invoices: list[Invoice]) -> ZipStream:
-    """A streamed archive of the invoices' PDFs (cached ones; a missing one is rendered and kept)."""
-    from app.pdf.service import pdf_filename, pdf_for
+    """A streamed archive of the invoices' PDFs (cached ones; a missing or stale one is rendered and kept)."""
+    from app.pdf.service import current_pdf_ids, pdf_filename
 
+    ids = [invoice.id for invoice in invoices]
+    names = unique_member_names(pdf_filename(invoice) for invoice in invoices)
+    current = current_pdf_ids("invoice", ids)
+    stored = _StoredPdfs([pk for pk in ids if pk in current])
     archive = ZipStream(sized=False)
-    for invoice, name in zip(invoices, unique_member_names(pdf_filename(invoice) for invoice in invoices)):
-        archive.add(_pdf_bytes(invoice.id, pdf_for), name)
+    for invoice_id, name in zip(ids, names):
+        archive.add(stored.member(invoice_id), name)
     return archive
 
 
-def _pdf_bytes(invoice_id: int, pdf_for) -> Iterator[bytes]:
-    # Runs while the response streams, after the view's session has closed: load by id afresh.
-    yield pdf_for(db.session.get(Invoice, invoice_id))
-    # A PDF rendered just now is kept, so the next download is instant.
-    db.session.commit()
+class _StoredPdfs:
+    """Current stored PDFs, read STORED_BATCH at a time in the order the archive asks for them."""
+
+    def __init__(self, current_ids: list[int]):
+        self.waiting = current_ids
+        self.loaded: dict[int, bytes] = {}
+
+    def member(self, invoice_id: int) -> Iterator[bytes]:
+        # Runs while the response streams, after the view's session has closed: query afresh.
+        from app.pdf.service import pdf_for, stored_pdfs
+
+        if invoice_id in self.waiting and invoice_id not in self.loaded:
+            start = self.waiting.index(invoice_id)
+            batch = self.waiting[start:start + STORED_BATCH]
+            del self.waiting[start:start + STORED_BATCH]
+            self.loaded.update(stored_pdfs("invoice", batch))
+        content = self.loaded.pop(invoice_id, None)
+        if content is not None:
+            yield content
+            return
+        yield pdf_for(db.session.get(Invoice, invoice_id))
+        # A PDF rendered just now is kept, so the next download is instant.
+        db.session.commit()

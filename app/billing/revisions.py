@@ -1,0 +1,58 @@
+"""Document revisions: a counter on each invoice and quote that moves whenever anything
+printed on it changes (its columns, its lines; payments move paid and balance, so they too).
+
+The PDF cache compares revisions instead of rendering a document's HTML to find out whether
+its stored PDF is still current, which is what makes a ZIP of 500 cached PDFs cheap.
+The bump is `revision = revision + 1` in SQL, so two transactions changing the same document
+at once end two revisions later, never on one revision for two different contents.
+"""
+from __future__ import annotations
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from app.billing.models import Invoice, InvoiceLine, Quote, QuoteLine
+
+# Columns that change without changing the printed document.
+NOT_PRINTED = frozenset({"revision", "viewed_at", "updated_at", "created_at"})
+
+
+def _printed_columns_changed(document: Invoice | Quote) -> bool:
+    state = inspect(document)
+    return any(
+        state.attrs[column.key].history.has_changes()
+        for column in state.mapper.column_attrs
+        if column.key not in NOT_PRINTED
+    )
+
+
+def _line_document(session: Session, line: InvoiceLine | QuoteLine) -> Invoice | Quote | None:
+    relation, document_class, key = (
+        ("invoice", Invoice, line.invoice_id) if isinstance(line, InvoiceLine) else ("quote", Quote, line.quote_id)
+    )
+    document = getattr(line, relation)
+    if document is None:
+        removed_from = inspect(line).attrs[relation].history.deleted
+        document = removed_from[0] if removed_from else None
+    if document is None and key is not None:
+        with session.no_autoflush:
+            document = session.get(document_class, key)
+    return document
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_revisions(session: Session, _context, _instances) -> None:
+    changed: dict[int, Invoice | Quote] = {}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (InvoiceLine, QuoteLine)):
+            if obj in session.dirty and not session.is_modified(obj):
+                continue
+            document = _line_document(session, obj)
+        elif isinstance(obj, (Invoice, Quote)) and obj in session.dirty and _printed_columns_changed(obj):
+            document = obj
+        else:
+            continue
+        if document is not None and inspect(document).persistent and document not in session.deleted:
+            changed[id(document)] = document
+    for document in changed.values():
+        document.revision = type(document).revision + 1
