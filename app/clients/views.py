@@ -109,7 +109,8 @@ class ContactRowsField(FieldList):
         obj.contacts = kept
 
 
-def _text(label, max_length: int, description=None) -> StringField:
+def _text(label, max_length: int, description="") -> StringField:
+    # WTForms prints a description of None as the word "None" under the field.
     return StringField(label, description=description, validators=[Length(max=max_length)],
                        widget=BS3TextFieldWidget(), default="")
 

@@ -59,7 +59,8 @@ class LogoField(FileField):
             obj.logo_mime = logo_mime(self.content)
 
 
-def _text(label, max_length: int, description=None, required: bool = False) -> StringField:
+def _text(label, max_length: int, description="", required: bool = False) -> StringField:
+    # WTForms prints a description of None as the word "None" under the field.
     checks = [InputRequired()] if required else []
     return StringField(label, description=description, validators=[*checks, Length(max=max_length)],
                        widget=BS3TextFieldWidget(), default="")
