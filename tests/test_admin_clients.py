@@ -212,3 +212,10 @@ def test_a_get_on_the_portal_access_url_changes_nothing(staff):
     staff.get(f"/clientview/portal-access/{client.contacts[0].id}")
     db.session.expire_all()
     assert db.session.get(Contact, client.contacts[0].id).portal_enabled is True
+
+
+def test_a_click_on_a_clients_name_in_the_list_opens_its_360_page(staff):
+    client = make_client("Rossi & <Figli> S.r.l.")
+    db.session.commit()
+    page = staff.get("/clientview/list/").get_data(as_text=True)
+    assert f'<a href="/clients/{client.id}/dashboard">Rossi &amp; &lt;Figli&gt; S.r.l.</a>' in page

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask import url_for
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from markupsafe import Markup
 
 from app.dashboard.queries import balances_due
 from app.i18n import format_money
@@ -24,6 +26,11 @@ class ClientListInterface(SQLAInterface):
             balances = balances_due([item.id for item in lst])
             for item, row in zip(lst, rows):
                 row[BALANCE_DUE] = (balances[item.id], item.currency or "EUR")
+        if "name" in list_columns:
+            # A click on a client's name opens the 360° page.
+            for item, row in zip(lst, rows):
+                row["name"] = Markup('<a href="{}">{}</a>').format(
+                    url_for("ClientDashboardView.show", client_id=item.id), item.name)
         return rows
 
 
