@@ -190,17 +190,8 @@ def finalize_invoice(invoice: Invoice) -> Invoice:
     """Give the draft its number and lock its amounts (status sent)."""
     if invoice.status != InvoiceStatus.DRAFT.value:
         return invoice
-    if not invoice.lines:
-        raise BillingError(_l("Add at least one line before finalizing."), "lines")
-    apply_totals(invoice)
-    if invoice.total < ZERO:
-        raise BillingError(_l("The total cannot be negative."), "lines")
-    company = get_company()
-    invoice.year = invoice.issue_date.year
-    invoice.sequence = next_number("invoice", invoice.year)
-    invoice.number = format_number(company.invoice_number_format, invoice.year, invoice.sequence)
+    _take_number(invoice, "invoice", get_company().invoice_number_format)
     invoice.status = InvoiceStatus.SENT.value
-    invoice.sent_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     refresh_invoice_status(invoice)
     activity.record("invoice_sent", invoice.client_id, invoice_id=invoice.id, number=invoice.number)
     document_finalized.send(invoice)  # the PDF module renders the final PDF in a job
@@ -210,20 +201,24 @@ def finalize_invoice(invoice: Invoice) -> Invoice:
 def finalize_quote(quote: Quote) -> Quote:
     if quote.status != QuoteStatus.DRAFT.value:
         return quote
-    if not quote.lines:
-        raise BillingError(_l("Add at least one line before finalizing."), "lines")
-    apply_totals(quote)
-    if quote.total < ZERO:
-        raise BillingError(_l("The total cannot be negative."), "lines")
-    company = get_company()
-    quote.year = quote.issue_date.year
-    quote.sequence = next_number("quote", quote.year)
-    quote.number = format_number(company.quote_number_format, quote.year, quote.sequence)
+    _take_number(quote, "quote", get_company().quote_number_format)
     quote.status = QuoteStatus.SENT.value
-    quote.sent_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     activity.record("quote_sent", quote.client_id, quote_id=quote.id, number=quote.number)
     document_finalized.send(quote)
     return quote
+
+
+def _take_number(document: Invoice | Quote, kind: str, number_format: str) -> None:
+    """Check a draft can be finalized, then give it the next number of its issue year."""
+    if not document.lines:
+        raise BillingError(_l("Add at least one line before finalizing."), "lines")
+    apply_totals(document)
+    if document.total < ZERO:
+        raise BillingError(_l("The total cannot be negative."), "lines")
+    document.year = document.issue_date.year
+    document.sequence = next_number(kind, document.year)
+    document.number = format_number(number_format, document.year, document.sequence)
+    document.sent_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def refresh_invoice_status(invoice: Invoice) -> None:
