@@ -1,12 +1,25 @@
 """Recording and reading the timeline. Messages are translated when read, not when written."""
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_decimal
 from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.activity.models import Activity
 from app.extensions import db
+from app.i18n import current_language
+
+
+def _amount(params: dict) -> str:
+    """A stored amount ("1464.00") in the reader's number format ("1.464,00" in Italian)."""
+    try:
+        return format_decimal(Decimal(params.get("amount", "")), format="#,##0.00", locale=current_language())
+    except InvalidOperation:
+        return params.get("amount", "")
+
 
 # kind → message template; params are filled in with str.format-style names.
 MESSAGES = {
@@ -16,11 +29,11 @@ MESSAGES = {
     "invoice_cancelled": lambda p: _("Invoice %(number)s cancelled", number=p.get("number", "")),
     "invoice_viewed": lambda p: _("Invoice %(number)s viewed in the portal", number=p.get("number", "")),
     "payment_recorded": lambda p: _(
-        "Payment of %(amount)s recorded on invoice %(number)s", amount=p.get("amount", ""), number=p.get("number", "")
+        "Payment of %(amount)s recorded on invoice %(number)s", amount=_amount(p), number=p.get("number", "")
     ),
     "invoice_paid": lambda p: _("Invoice %(number)s paid in full", number=p.get("number", "")),
     "payment_refunded": lambda p: _(
-        "Refund of %(amount)s recorded on invoice %(number)s", amount=p.get("amount", ""), number=p.get("number", "")
+        "Refund of %(amount)s recorded on invoice %(number)s", amount=_amount(p), number=p.get("number", "")
     ),
     "online_payment_failed": lambda p: _("Online payment for invoice %(number)s failed", number=p.get("number", "")),
     "quote_created": lambda p: _("Quote draft created"),
