@@ -50,6 +50,10 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         _register_views(appbuilder)
         i18n.use_our_locale_selector(app)
 
+    from app.security import guards
+
+    guards.init_app(app)  # FAB's action and download routes answer like every other admin page
+
     _register_blueprints(app)
     _register_cli(app)
     if app.config.get("PROXY_FIX_HOPS"):

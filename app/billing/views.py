@@ -331,8 +331,8 @@ class DocumentView(ModelView):
     def _apply(self, items, change, done_message, next_url=None):
         """Run one service on the document an action was given, then go back to its page (or
         to `next_url(result)`); a rule's refusal is shown and nothing is saved."""
-        document = items[0] if isinstance(items, list) else items
-        if not isinstance(document, self.datamodel.obj):
+        document = (items[0] if items else None) if isinstance(items, list) else items
+        if not isinstance(document, self.datamodel.obj):  # no row selected, or not found
             abort(404)
         show_url = url_for(f"{self.__class__.__name__}.show", pk=document.id)
         try:
