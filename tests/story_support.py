@@ -81,6 +81,8 @@ class AppProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=timeout)
+        # Captured by pytest, shown only when the test fails.
+        print(f"--- {self.name} output (last lines) ---\n{self.output()[-6000:]}")
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 
@@ -109,8 +111,12 @@ def start_worker(env: dict[str, str]) -> AppProcess:
     return worker
 
 
-def screenshot(page, name: str) -> None:
-    """docs/screenshots/<name>.png of the whole page, when CLIENTELA_SCREENSHOTS is set."""
-    if TAKE_SCREENSHOTS:
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), full_page=True)
+def screenshot(page, name: str, *, center_on: str | None = None) -> None:
+    """docs/screenshots/<name>.png when CLIENTELA_SCREENSHOTS is set: the whole page, or the
+    window around `center_on` (a selector) when the point of the step is one spot on a long page."""
+    if not TAKE_SCREENSHOTS:
+        return
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    if center_on:
+        page.locator(center_on).evaluate("element => element.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), full_page=center_on is None)

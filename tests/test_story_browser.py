@@ -22,6 +22,7 @@ import os
 import re
 import uuid
 import zipfile
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -30,6 +31,7 @@ from sqlalchemy import select
 from app.billing.models import Invoice, Payment
 from app.clients.models import Client
 from app.company.services import get_company
+from app.demo import create_demo_data
 from app.extensions import db
 from app.pdf.service import pdf_filename, pdf_for
 from app.security.setup import ensure_admin
@@ -58,21 +60,32 @@ def euros(locator) -> str:
 
 
 @pytest.fixture
-def company(app):
+def back_office(app):
+    """The company's settings, a staff member (both through the app's own code, as `clientela
+    init` does) and a dozen demo clients, so the story happens in a back office in use."""
     company = get_company()
     company.legal_name = "Studio Verdi S.r.l."
     company.address, company.postal_code, company.city, company.province = "Via Dante 12", "20121", "Milano", "MI"
-    company.vat_number = factories.VALID_PARTITE_IVA[0]
+    company.vat_number = factories.VALID_PARTITE_IVA[2]
     company.iban = "IT60X0542811101000000123456"
     company.sender_email = "fatture@studioverdi.it"
     company.support_email = "assistenza@studioverdi.it"
     ensure_admin(STAFF_USERNAME, STAFF_PASSWORD, "marta@studioverdi.it")
+    staff = app.appbuilder.sm.find_user(username=STAFF_USERNAME)
+    staff.first_name, staff.last_name = "Marta", "Verdi"
     db.session.commit()
+    create_demo_data(clients=12, invoices_per_client=5, seed=8)  # keeps the company settings above
     return company
 
 
+@dataclass
+class Production:
+    base_url: str
+    stripe: StripeStandIn
+
+
 @pytest.fixture
-def production(app, _app_context, company, smtp_server):
+def production(app, _app_context, back_office, smtp_server):
     """gunicorn and an RQ worker on the test database, wired to the SMTP server and the Stripe
     stand-in. Requesting `_app_context` makes this fixture end first: both processes are gone
     before the rows are deleted (and before the session drops the tables)."""
@@ -96,7 +109,7 @@ def production(app, _app_context, company, smtp_server):
         try:
             processes.append(start_worker(env))
             processes.append(start_gunicorn(env, port))
-            yield base_url
+            yield Production(base_url, stripe_api)
             for process in processes:
                 process.check_alive()
         finally:
@@ -142,7 +155,7 @@ def latest(model, **where):
 
 def test_the_whole_story_from_a_new_client_to_a_paid_invoice_and_an_answered_ticket(
         app, production, smtp_server, browser):
-    base_url = production
+    base_url = production.base_url
     staff = new_page(browser, base_url)
 
     # 1. Staff sign in through FAB's login form; the admin speaks Italian.
@@ -171,15 +184,15 @@ def test_the_whole_story_from_a_new_client_to_a_paid_invoice_and_an_answered_tic
     vat_error = staff.locator("tr:has(#vat_number) .alert-danger")
     assert "Questa non è una Partita IVA italiana valida" in vat_error.inner_text()
     assert staff.input_value("#contacts-0-email") == CLIENT_EMAIL, "what was typed is kept"
-    assert latest(Client) is None
-    screenshot(staff, "03-client-invalid-vat")
+    assert latest(Client, name="Bianchi Design S.r.l.") is None, "nothing is saved"
+    screenshot(staff, "03-client-invalid-vat", center_on="#vat_number")
 
     # 3. Fixed, the client is saved and opened.
     staff.fill("#vat_number", "IT 12345670017")
     staff.click("form#model_form button[type=submit], form#model_form input[type=submit]")
     staff.wait_for_selector(".alert-success")
-    client = latest(Client)
-    assert (client.name, client.vat_number) == ("Bianchi Design S.r.l.", "12345670017")
+    client = latest(Client, name="Bianchi Design S.r.l.")
+    assert client.vat_number == "12345670017", "stored as the 11 digits"
     assert [contact.email for contact in client.contacts] == [CLIENT_EMAIL]
 
     # An earlier invoice of this client, already sent and now overdue (for the statement and the ZIP).
@@ -256,6 +269,7 @@ def test_the_whole_story_from_a_new_client_to_a_paid_invoice_and_an_answered_tic
     assert client_page.locator("[data-testid=pay-state]").get_attribute("data-state") == "complete"
     assert euros(client_page.locator("[data-testid=balance]")) == "0,00 €"
     screenshot(client_page, "10-portal-paid")
+    assert production.stripe.deliveries == [("checkout.session.completed", 200)], "the signed webhook was taken"
     invoice = latest(Invoice, id=invoice_id)
     assert (invoice.status, invoice.balance) == ("paid", Decimal("0.00"))
     assert [(p.amount, p.method) for p in latest(Invoice, id=invoice_id).payments] == [(Decimal("1464.00"), "stripe")]
@@ -308,3 +322,13 @@ def test_the_whole_story_from_a_new_client_to_a_paid_invoice_and_an_answered_tic
     assert "la trova in allegato all'email di ricevuta" in thread.inner_text()
     assert "Studio Verdi S.r.l." in thread.inner_text()
     screenshot(client_page, "14-portal-ticket-answered")
+
+    # 15. The client's 360 page tells the whole story to staff.
+    staff.goto(f"/clients/{client.id}/dashboard")
+    assert euros(staff.locator("[data-figure=total_paid] .clientela-card-value")) == "1.464,00 €"
+    assert euros(staff.locator("[data-figure=balance_due] .clientela-card-value")) == "366,00 €"
+    staff.click("a[href='#timeline']")
+    timeline = staff.locator("#timeline").inner_text()
+    assert f"Pagamento di 1.464,00 registrato sulla fattura {invoice.number}" in timeline
+    assert "Ticket aperto: Fattura quietanzata" in timeline
+    screenshot(staff, "15-client-360")
