@@ -100,15 +100,23 @@ def start_gunicorn(env: dict[str, str], port: int) -> AppProcess:
         except OSError:  # refused while binding, or a slow first answer while a worker boots
             return False
 
-    wait_for(healthy, timeout=60, what="gunicorn to answer /healthz", every=0.2)
-    return server
+    return _ready_or_stopped(server, healthy, "gunicorn to answer /healthz")
 
 
 def start_worker(env: dict[str, str]) -> AppProcess:
     worker = AppProcess("worker", [str(BIN / "flask"), "--app", "app", "clientela", "worker"], env)
-    wait_for(lambda: worker.check_alive() or "listening on queue" in worker.output(), timeout=60,
-             what="the RQ worker to listen", every=0.2)
-    return worker
+    return _ready_or_stopped(worker, lambda: worker.check_alive() or "listening on queue" in worker.output(),
+                             "the RQ worker to listen")
+
+
+def _ready_or_stopped(process: AppProcess, ready: Callable[[], bool], what: str) -> AppProcess:
+    """The process once `ready()`; stopped (never left running) when it does not get there."""
+    try:
+        wait_for(ready, timeout=60, what=what, every=0.2)
+    except BaseException:
+        process.stop()
+        raise
+    return process
 
 
 def screenshot(page, name: str, *, center_on: str | None = None) -> None:
