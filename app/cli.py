@@ -102,6 +102,17 @@ def demo_command(clients: int, invoices_per_client: int, seed: int | None) -> No
     )
 
 
+@clientela.command("rebuild-totals")
+def rebuild_totals_command() -> None:
+    """Recompute every client's rollup (invoiced, paid, balance due, counts by status) from the
+    invoices and quotes: after importing rows with SQL, or to check nothing drifted."""
+    from app.billing.accounts import rebuild_accounts
+
+    count = rebuild_accounts()
+    db.session.commit()
+    click.echo(f"Rebuilt the totals of {count} clients.")
+
+
 @clientela.command("send-reminders")
 def send_reminders_command() -> None:
     """Queue today's overdue reminders (REMINDER_DAYS steps, each once per invoice); run daily."""

@@ -26,6 +26,7 @@ from stdnum.it import codicefiscale
 from stdnum.iso7064 import mod_11_10
 
 from app.activity.models import Activity
+from app.billing.accounts import rebuild_accounts
 from app.billing.models import (
     Invoice,
     InvoiceLine,
@@ -357,6 +358,8 @@ class _DemoGenerator:
             for kind, when, params in document["_events"]:
                 events.append(self._event(kind, document, when, **params))
         db.session.execute(_insert(Activity), events)
+        # Bulk INSERTs bypass the flush listener that keeps the client rollups: build them here.
+        rebuild_accounts(client_ids)
         return DemoSummary(clients=size, contacts=len(contact_rows), invoices=len(invoices), quotes=len(quotes),
                            payments=len(payment_rows), activities=len(events))
 

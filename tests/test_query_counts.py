@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event, insert
 
 from app.activity.models import Activity
+from app.billing.accounts import rebuild_accounts
 from app.billing.models import Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
@@ -59,6 +60,7 @@ def add_documents(client_id: int, invoices: int, quotes: int | None = None) -> N
                         (Activity, activity_rows)):
         if rows:
             db.session.execute(insert(model), rows)
+    rebuild_accounts([client_id])  # bulk INSERTs bypass the rollup listener, as in app.demo
     db.session.commit()
 
 

@@ -92,7 +92,7 @@ class BillingDocument:
 
     subtotal: Mapped[Decimal] = _money()
     tax_total: Mapped[Decimal] = _money()
-    total: Mapped[Decimal] = _money()
+    total: Mapped[Decimal] = _money(active_history=True)  # active_history: app.billing.accounts
 
     # Bumped in every flush that changes what the document's PDF shows (app.billing.revisions):
     # the PDF cache trusts a stored PDF of the same revision without rendering anything.
@@ -105,7 +105,7 @@ class BillingDocument:
 
     @declared_attr
     def client_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("client.id"), index=True)
+        return mapped_column(ForeignKey("client.id"), index=True, active_history=True)
 
     @declared_attr
     def client(cls) -> Mapped[Client]:
@@ -150,10 +150,12 @@ class Invoice(BillingDocument, Model):
         Index("ix_invoice_client_issue_date", "client_id", "issue_date"),
     )
 
-    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.DRAFT.value, index=True)
+    # active_history: the client rollups (app.billing.accounts) subtract what a change replaced.
+    status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.DRAFT.value, index=True,
+                                        active_history=True)
     due_date: Mapped[dt.date] = mapped_column(Date)
-    amount_paid: Mapped[Decimal] = _money()
-    balance: Mapped[Decimal] = _money()
+    amount_paid: Mapped[Decimal] = _money(active_history=True)
+    balance: Mapped[Decimal] = _money(active_history=True)
     quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id"), nullable=True, index=True)
 
     lines: Mapped[list["InvoiceLine"]] = relationship(
@@ -191,7 +193,8 @@ class Quote(BillingDocument, Model):
         Index("ix_quote_status_valid_until", "status", "valid_until"),
     )
 
-    status: Mapped[str] = mapped_column(String(20), default=QuoteStatus.DRAFT.value, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=QuoteStatus.DRAFT.value, index=True,
+                                        active_history=True)
     valid_until: Mapped[dt.date] = mapped_column(Date)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     decision_reason: Mapped[str] = mapped_column(Text, default="")

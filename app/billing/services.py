@@ -28,6 +28,7 @@ from app.billing.models import (
 from app.billing.numbering import format_number, next_number
 from app.billing.signals import document_finalized, payment_recorded
 from app.billing import revisions  # noqa: F401  (registers the flush listener that bumps document revisions)
+from app.billing import accounts  # noqa: F401  (registers the flush listener that keeps client rollups)
 from app.billing.totals import apply_totals, compute_totals, line_amount
 from app.clients.models import Client
 from app.company.services import get_company

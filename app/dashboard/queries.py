@@ -15,8 +15,8 @@ from decimal import Decimal
 from sqlalchemy import and_, case, extract, func, literal, select
 
 from app.activity.models import Activity
+from app.billing.accounts import INVOICE_STATUSES, ClientAccount
 from app.billing.models import (
-    BILLED_INVOICE_STATUSES,
     OPEN_INVOICE_STATUSES,
     Invoice,
     Payment,
@@ -44,23 +44,6 @@ def _money(value: object) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
-def invoice_status_expression(today: dt.date):
-    """SQL for the status a person sees: sent/partial past the due date read "overdue"."""
-    return case(
-        (and_(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.due_date < today), literal(OVERDUE)),
-        else_=Invoice.status,
-    )
-
-
-def quote_status_expression(today: dt.date):
-    """SQL for a quote's status as a person sees it: a sent quote past its validity is expired."""
-    return case(
-        (and_(Quote.status == QuoteStatus.SENT.value, Quote.valid_until < today), literal(QuoteStatus.EXPIRED.value)),
-        else_=Quote.status,
-    )
-
-
-
 def shown_quote_status(quote: Quote, today: dt.date) -> str:
     """The same rule for one loaded quote (the lists on the 360 page)."""
     if quote.status == QuoteStatus.SENT.value and quote.valid_until < today:
@@ -71,58 +54,49 @@ def shown_quote_status(quote: Quote, today: dt.date) -> str:
 # ── One client ────────────────────────────────────────────────────────────────────────────
 
 def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, object]:
-    """The client's figures, in two statements whatever the number of documents.
+    """The client's figures, in three small statements whatever the number of documents.
 
     - total_invoiced: the totals of every finalized, non-cancelled invoice (sent, partial, paid);
     - total_paid: what those invoices have received (the client's lifetime value);
     - balance_due: what is still open on them; overdue: the part of it past the due date;
     - invoices / quotes: {status: count}, with "overdue" as its own invoice status and a
       sent quote past its validity counted as "expired" (before the nightly job marks it).
+
+    Totals and counts by stored status come from the client's rollup row
+    (`app.billing.accounts`); only what depends on today's date is counted here, over the
+    client's open invoices past their due date and sent quotes past their validity.
     """
     today = _today(today)
-    status = invoice_status_expression(today).label("shown_status")
-    rows = db.session.execute(
-        select(
-            status,
-            func.count(Invoice.id),
-            func.sum(Invoice.total),
-            func.sum(Invoice.amount_paid),
-            func.sum(Invoice.balance),
-        )
-        .where(Invoice.client_id == client_id)
-        .group_by(status)
-    ).all()
+    account = db.session.execute(
+        select(ClientAccount.__table__).where(ClientAccount.client_id == client_id)
+    ).mappings().first() or {}
+    invoices = {status: int(account.get(f"invoices_{status}") or 0) for status in INVOICE_STATUSES}
+    quotes = {status: int(account.get(f"quotes_{status}") or 0) for status in QUOTE_CHIP_STATUSES}
 
-    billed = set(BILLED_INVOICE_STATUSES) | {OVERDUE}
-    open_statuses = set(OPEN_INVOICE_STATUSES) | {OVERDUE}
-    invoices: dict[str, int] = {}
-    total_invoiced = total_paid = balance_due = overdue = ZERO
-    for shown, count, total, paid, balance in rows:
-        invoices[shown] = int(count)
-        if shown in billed:
-            total_invoiced += _money(total)
-            total_paid += _money(paid)
-        if shown in open_statuses:
-            balance_due += _money(balance)
-        if shown == OVERDUE:
-            overdue += _money(balance)
+    overdue = ZERO
+    for status, count, balance in db.session.execute(
+        select(Invoice.status, func.count(Invoice.id), func.sum(Invoice.balance))
+        .where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.due_date < today)
+        .group_by(Invoice.status)
+    ).all():
+        invoices[status] -= int(count)
+        invoices[OVERDUE] = invoices.get(OVERDUE, 0) + int(count)
+        overdue += _money(balance)
 
-    shown_quote_status = quote_status_expression(today).label("shown_status")
-    quotes = {
-        quote_status: int(count)
-        for quote_status, count in db.session.execute(
-            select(shown_quote_status, func.count(Quote.id))
-            .where(Quote.client_id == client_id)
-            .group_by(shown_quote_status)
-        ).all()
-    }
+    expired = db.session.scalar(
+        select(func.count(Quote.id))
+        .where(Quote.client_id == client_id, Quote.status == QuoteStatus.SENT.value, Quote.valid_until < today)
+    ) or 0
+    quotes[QuoteStatus.SENT.value] -= int(expired)
+    quotes[QuoteStatus.EXPIRED.value] += int(expired)
+
     return {
-        "total_invoiced": total_invoiced,
-        "total_paid": total_paid,
-        "balance_due": balance_due,
+        "total_invoiced": _money(account.get("total_invoiced")),
+        "total_paid": _money(account.get("total_paid")),
+        "balance_due": _money(account.get("balance_due")),
         "overdue": overdue,
-        "invoices": invoices,
-        "quotes": quotes,
+        "invoices": {status: count for status, count in invoices.items() if count},
+        "quotes": {status: count for status, count in quotes.items() if count},
     }
 
 
@@ -130,12 +104,12 @@ def balances_due(client_ids: list[int]) -> dict[int, Decimal]:
     """Balance due per client for a page of a list, in one statement (no query per row)."""
     if not client_ids:
         return {}
-    rows = db.session.execute(
-        select(Invoice.client_id, func.sum(Invoice.balance))
-        .where(Invoice.client_id.in_(client_ids), Invoice.status.in_(OPEN_INVOICE_STATUSES))
-        .group_by(Invoice.client_id)
-    ).all()
-    found = {client_id: _money(balance) for client_id, balance in rows}
+    found = {
+        client_id: _money(balance)
+        for client_id, balance in db.session.execute(
+            select(ClientAccount.client_id, ClientAccount.balance_due).where(ClientAccount.client_id.in_(client_ids))
+        ).all()
+    }
     return {client_id: found.get(client_id, ZERO) for client_id in client_ids}
 
 

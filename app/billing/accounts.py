@@ -1,0 +1,241 @@
+"""Per-client rollups: what each client has been invoiced, has paid and owes, and how many
+invoices and quotes it has in each stored status, kept in one `client_account` row.
+
+The client summary (360 page, API) reads this row instead of aggregating every invoice of
+the client, so a client with 10,000 invoices costs what a client with 20 does.
+
+The row moves in the same transaction as the documents: after each flush, a listener
+computes what every inserted, changed or deleted invoice and quote contributed before and
+contributes now, and applies the difference per client as
+`INSERT … ON CONFLICT (client_id) DO UPDATE SET x = x + delta`. Adding deltas in SQL is
+safe with concurrent writers on PostgreSQL (each row update waits for the previous one);
+reading the row, adding in Python and writing it back would lose updates.
+
+Bulk INSERTs (the demo generator) bypass the ORM and therefore this listener: they call
+`rebuild_accounts()` for the clients they touched, and `flask --app app clientela
+rebuild-totals` rebuilds every row from scratch.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Iterable
+
+from flask_appbuilder import Model
+from sqlalchemy import ForeignKey, Integer, Numeric, case, delete, event, func, inspect, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.billing.models import BILLED_INVOICE_STATUSES, OPEN_INVOICE_STATUSES, Invoice, InvoiceStatus, Quote, QuoteStatus
+from app.money import MONEY_PRECISION, ZERO
+
+INVOICE_STATUSES = tuple(status.value for status in InvoiceStatus)
+QUOTE_STATUSES = tuple(status.value for status in QuoteStatus)
+MONEY_COLUMNS = ("total_invoiced", "total_paid", "balance_due")
+
+
+def _count() -> Mapped[int]:
+    return mapped_column(Integer, default=0, server_default="0")
+
+
+def _money() -> Mapped[Decimal]:
+    return mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0")
+
+
+class ClientAccount(Model):
+    """One client's running totals (every currency of its documents together, as the summary
+    always did). "Overdue" and "expired" depend on today's date and are not stored here."""
+
+    __tablename__ = "client_account"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), primary_key=True)
+    # Totals of sent, partial and paid invoices; balance due of sent and partial ones.
+    total_invoiced: Mapped[Decimal] = _money()
+    total_paid: Mapped[Decimal] = _money()
+    balance_due: Mapped[Decimal] = _money()
+    invoices_draft: Mapped[int] = _count()
+    invoices_sent: Mapped[int] = _count()
+    invoices_partial: Mapped[int] = _count()
+    invoices_paid: Mapped[int] = _count()
+    invoices_cancelled: Mapped[int] = _count()
+    quotes_draft: Mapped[int] = _count()
+    quotes_sent: Mapped[int] = _count()
+    quotes_accepted: Mapped[int] = _count()
+    quotes_rejected: Mapped[int] = _count()
+    quotes_expired: Mapped[int] = _count()
+
+    def invoice_counts(self) -> dict[str, int]:
+        return {status: getattr(self, f"invoices_{status}") for status in INVOICE_STATUSES}
+
+    def quote_counts(self) -> dict[str, int]:
+        return {status: getattr(self, f"quotes_{status}") for status in QUOTE_STATUSES}
+
+
+# ── What one document contributes ──────────────────────────────────────────────────────────
+
+# The columns whose old value the listener needs; billing.models marks them active_history,
+# so a change made without reading the attribute first still knows what it replaced.
+INVOICE_TRACKED = ("client_id", "status", "total", "amount_paid", "balance")
+QUOTE_TRACKED = ("client_id", "status")
+
+
+def _invoice_contribution(values: dict[str, object]) -> dict[str, object]:
+    status = values["status"]
+    contribution: dict[str, object] = {f"invoices_{status}": 1}
+    if status in BILLED_INVOICE_STATUSES:
+        contribution["total_invoiced"] = Decimal(values["total"] or 0)
+        contribution["total_paid"] = Decimal(values["amount_paid"] or 0)
+    if status in OPEN_INVOICE_STATUSES:
+        contribution["balance_due"] = Decimal(values["balance"] or 0)
+    return contribution
+
+
+def _quote_contribution(values: dict[str, object]) -> dict[str, object]:
+    return {f"quotes_{values['status']}": 1}
+
+
+def _values_before(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, object]:
+    state = inspect(document)
+    values = {}
+    for key in keys:
+        history = state.attrs[key].history
+        if history.deleted:
+            values[key] = history.deleted[0]
+        elif history.unchanged:
+            values[key] = history.unchanged[0]
+        else:
+            values[key] = getattr(document, key)
+    return values
+
+
+def _values_now(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, object]:
+    return {key: getattr(document, key) for key in keys}
+
+
+def _tracked(document: Invoice | Quote) -> tuple[tuple[str, ...], object]:
+    if isinstance(document, Invoice):
+        return INVOICE_TRACKED, _invoice_contribution
+    return QUOTE_TRACKED, _quote_contribution
+
+
+# ── The listener ───────────────────────────────────────────────────────────────────────────
+
+@event.listens_for(Session, "before_flush")
+def _load_documents_being_deleted(session: Session, _context, _instances) -> None:
+    """A deleted document's row is gone by `after_flush`: read what it counted while it exists."""
+    for obj in session.deleted:
+        if isinstance(obj, (Invoice, Quote)):
+            keys, _contribution = _tracked(obj)
+            for key in keys:
+                getattr(obj, key)
+
+
+@event.listens_for(Session, "after_flush")
+def _apply_account_deltas(session: Session, _context) -> None:
+    # After the flush every new row has its id; attribute history still shows what changed.
+    deltas: dict[int, dict[str, object]] = defaultdict(dict)
+
+    def add(client_id: int | None, contribution: dict[str, object], sign: int) -> None:
+        if client_id is None:
+            return
+        delta = deltas[client_id]
+        for column, amount in contribution.items():
+            delta[column] = delta.get(column, 0) + sign * amount
+
+    for obj in session.new:
+        if isinstance(obj, (Invoice, Quote)):
+            keys, contribution = _tracked(obj)
+            now = _values_now(obj, keys)
+            add(now["client_id"], contribution(now), +1)
+    for obj in session.dirty:
+        if isinstance(obj, (Invoice, Quote)) and session.is_modified(obj):
+            keys, contribution = _tracked(obj)
+            before, now = _values_before(obj, keys), _values_now(obj, keys)
+            if before != now:
+                add(before["client_id"], contribution(before), -1)
+                add(now["client_id"], contribution(now), +1)
+    for obj in session.deleted:
+        if isinstance(obj, (Invoice, Quote)):
+            keys, contribution = _tracked(obj)
+            before = _values_before(obj, keys)
+            add(before["client_id"], contribution(before), -1)
+
+    connection = session.connection()
+    for client_id in sorted(deltas):  # one order for every writer: no deadlock between two flushes
+        changes = {column: amount for column, amount in deltas[client_id].items() if amount}
+        if changes:
+            connection.execute(_add_to_account(connection.dialect.name, client_id, changes))
+
+
+def _add_to_account(dialect: str, client_id: int, changes: dict[str, object]):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = ClientAccount.__table__
+    statement = insert(table).values(client_id=client_id, **changes)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.client_id],
+        set_={column: table.c[column] + statement.excluded[column] for column in changes},
+    )
+
+
+# ── From scratch ───────────────────────────────────────────────────────────────────────────
+
+def account_aggregates(client_ids: Iterable[int] | None = None) -> dict[int, dict[str, object]]:
+    """Every client's figures computed from the documents themselves (two GROUP BY
+    statements): what `rebuild_accounts` stores, and what tests compare the rollups with."""
+    from app.extensions import db
+
+    ids = None if client_ids is None else list(client_ids)
+    invoice_columns = [
+        func.coalesce(func.sum(case((Invoice.status.in_(BILLED_INVOICE_STATUSES), Invoice.total), else_=literal(0))), 0),
+        func.coalesce(func.sum(case((Invoice.status.in_(BILLED_INVOICE_STATUSES), Invoice.amount_paid),
+                                    else_=literal(0))), 0),
+        func.coalesce(func.sum(case((Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.balance), else_=literal(0))), 0),
+        *(func.count(case((Invoice.status == status, Invoice.id))) for status in INVOICE_STATUSES),
+    ]
+    invoices = select(Invoice.client_id, *invoice_columns).group_by(Invoice.client_id)
+    quotes = select(Quote.client_id, *(func.count(case((Quote.status == status, Quote.id))) for status in QUOTE_STATUSES)
+                    ).group_by(Quote.client_id)
+    if ids is not None:
+        invoices = invoices.where(Invoice.client_id.in_(ids))
+        quotes = quotes.where(Quote.client_id.in_(ids))
+
+    result: dict[int, dict[str, object]] = {}
+    money_places = Decimal("0.01")
+    for client_id, invoiced, paid, due, *counts in db.session.execute(invoices):
+        row = result.setdefault(client_id, {})
+        row.update(total_invoiced=Decimal(str(invoiced)).quantize(money_places),
+                   total_paid=Decimal(str(paid)).quantize(money_places),
+                   balance_due=Decimal(str(due)).quantize(money_places))
+        row.update({f"invoices_{status}": int(n) for status, n in zip(INVOICE_STATUSES, counts)})
+    for client_id, *counts in db.session.execute(quotes):
+        result.setdefault(client_id, {}).update({f"quotes_{status}": int(n) for status, n in zip(QUOTE_STATUSES, counts)})
+    return result
+
+
+def rebuild_accounts(client_ids: Iterable[int] | None = None) -> int:
+    """Recompute the rollups (of the given clients, or of every client) from the documents,
+    in the caller's transaction; returns how many rows were written.
+
+    On PostgreSQL a full rebuild holds a SHARE lock on invoices and quotes until the caller
+    commits: writers wait instead of applying deltas to rows being replaced."""
+    from app.extensions import db
+
+    ids = None if client_ids is None else list(client_ids)
+    if ids is None and db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection().exec_driver_sql("LOCK TABLE invoice, quote IN SHARE MODE")
+    rows = account_aggregates(ids)
+    statement = delete(ClientAccount)
+    if ids is not None:
+        statement = statement.where(ClientAccount.client_id.in_(ids))
+    db.session.execute(statement)
+    if rows:
+        db.session.execute(
+            ClientAccount.__table__.insert(),
+            [{"client_id": client_id, **{column: 0 for column in _ALL_COLUMNS}, **figures}
+             for client_id, figures in rows.items()],
+        )
+    return len(rows)
+
+
+_ALL_COLUMNS = (*MONEY_COLUMNS, *(f"invoices_{s}" for s in INVOICE_STATUSES), *(f"quotes_{s}" for s in QUOTE_STATUSES))
