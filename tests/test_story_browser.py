@@ -38,7 +38,7 @@ from app.security.setup import ensure_admin
 from app.tickets.models import Ticket
 from tests import factories
 from tests.smtp import smtp_server  # noqa: F401  (fixture)
-from tests.story_support import free_port, screenshot, start_gunicorn, start_worker, wait_for, wait_for_email
+from tests.story_support import free_port, screenshot, start_gunicorn, start_worker, wait_for_email
 from tests.stripe_standin import StripeStandIn
 from tests.test_portal_browser import CHROMIUM_ARGS
 
@@ -129,7 +129,8 @@ def _drop_queue(name: str) -> None:
 
 @pytest.fixture
 def browser():
-    """Headless Debian Chromium; each person gets a context of their own (cookies apart)."""
+    """Headless Debian Chromium on a fresh temporary profile (Playwright's launch makes one);
+    each person gets a context of their own, so their cookies stay apart."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
