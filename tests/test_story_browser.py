@@ -28,7 +28,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.billing.models import Invoice, Payment
+from app.billing.models import Invoice
 from app.clients.models import Client
 from app.company.services import get_company
 from app.demo import create_demo_data
