@@ -24,6 +24,8 @@ def to_decimal(value: object) -> Decimal:
         raise TypeError("money must not be a float")
     if value is None or value == "":
         return Decimal(0)
+    if isinstance(value, bool):  # JSON true/false is not an amount (Decimal(True) would be 1)
+        raise ValueError(f"not a number: {value!r}")
     try:
         return Decimal(str(value).strip().replace(",", ".") if isinstance(value, str) else value)
     except (InvalidOperation, ValueError) as exc:

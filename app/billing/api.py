@@ -42,6 +42,7 @@ from app.clients.models import Client
 from app.clients.schemas import field_errors, json_body, use_accept_language
 from app.extensions import db
 from app.pdf.service import pdf_filename, pdf_for
+from app.security.guards import MAX_ID
 from app.security.roles import READ_WRITE
 
 # The document actions beside FAB's CRUD, on the same two actions as everything else.
@@ -330,7 +331,8 @@ class QuoteApi(BillingDocumentApi):
 
 def _client(client_id: int) -> Client:
     """The client a document is for; an unknown or archived one is an error on `client_id`."""
-    client = db.session.get(Client, client_id)
+    # An id beyond any row (MAX_ID) is unknown; asking the database would fail with a 500.
+    client = db.session.get(Client, client_id) if 0 < client_id <= MAX_ID else None
     if client is None:
         raise BillingError(UNKNOWN_CLIENT, "client_id")
     if client.archived:

@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask import g, request
-from marshmallow import Schema, ValidationError, fields, post_load, validates
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 from werkzeug.exceptions import BadRequest
 
 from app.i18n import SUPPORTED_LANGUAGES
@@ -28,7 +28,10 @@ CLIENT_FIELDS = (
 REQUIRED = {"required": _l("This field is required."), "null": _l("This field cannot be empty.")}
 
 
-def text(**kwargs: Any) -> fields.String:
+def text(max_length: int | None = None, **kwargs: Any) -> fields.String:
+    """A text field; `max_length` is the column's size (longer text would fail at PostgreSQL)."""
+    if max_length is not None:
+        kwargs["validate"] = validate.Length(max=max_length, error=_l("At most {max} characters."))
     return fields.String(error_messages={**REQUIRED, "invalid": _l("Must be text.")}, **kwargs)
 
 
@@ -118,9 +121,9 @@ class ContactInputSchema(ApiSchema):
     """A contact in a write: with `id` it updates that contact of the client, without it adds one."""
 
     id = fields.Integer(load_default=None, error_messages={"invalid": _l("Must be a whole number.")})
-    name = text(required=True)
-    email = text(required=True)
-    phone = text(load_default="")
+    name = text(max_length=200, required=True)
+    email = text(max_length=200, required=True)
+    phone = text(max_length=50, load_default="")
     is_primary = fields.Boolean(load_default=False, error_messages={"invalid": _l("Must be true or false.")})
 
     @post_load
@@ -146,19 +149,19 @@ class ClientInputSchema(ApiSchema):
     number, an individual a codice fiscale); `clean_client_fields` decides that.
     """
 
-    name = text()
+    name = text(max_length=200)
     kind = text()
-    email = text()
-    phone = text()
-    address = text()
-    city = text()
+    email = text(max_length=200)
+    phone = text(max_length=50)
+    address = text(max_length=200)
+    city = text(max_length=100)
     province = text()
     postal_code = text()
     country = text()
-    vat_number = text()
-    tax_code = text()
+    vat_number = text(max_length=30)
+    tax_code = text(max_length=30)
     sdi_code = text()
-    pec = text()
+    pec = text(max_length=200)
     language = text()
     currency = text()
     notes = text()

@@ -5,19 +5,69 @@ action up first (an unknown name raised AttributeError, a 500, even for anonymou
 and refuse a forbidden one with a redirect instead of a 403. `/download/<filename>` serves
 files from UPLOAD_FOLDER, which Clientela never uses (logos and attachments live in the
 database). This guard makes actions answer like every other admin page (unknown: 404, not
-allowed: 403 when signed in, the login page otherwise) and the download route not found.
+allowed: 403 when signed in, the login page otherwise) and the download route not found;
+an id too large for any row is not found either, the login API asks for its `provider`, and
+text with a NUL character (which PostgreSQL cannot store) is refused with a 400.
 Tested by tests/test_authz_matrix.py.
 """
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 GUARDED = {"action", "action_post", "download"}
+# Ids are 32-bit integers on PostgreSQL (64-bit on SQLite): a larger one in a URL names no row,
+# but reaching the database with it raised DataError / OverflowError, a 500.
+MAX_ID = 2**31 - 1
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_impossible_ids)
     app.before_request(_guard_generic_routes)
+    app.before_request(_login_api_needs_a_provider)
+    app.before_request(_refuse_nul_characters)
+
+
+def _refuse_nul_characters():
+    """PostgreSQL text cannot hold NUL (U+0000): typed text carrying one would fail at the
+    database with a 500. Refuse it up front (files in uploads are bytes, not checked here)."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE") and not request.args:
+        return None
+    body = request.get_json(silent=True) if request.is_json else None
+    texts = [*request.args.values(), *(request.form.values() if not request.is_json else ()), *_strings_in(body)]
+    if not any("\x00" in text for text in texts):
+        return None
+    message = _("Text cannot contain NUL characters.")
+    if request.path.startswith("/api/"):
+        return jsonify(message=message), 400
+    abort(400, description=message)
+
+
+def _strings_in(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (*_strings_in(key), *_strings_in(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings_in(item)]
+    return []
+
+
+def _login_api_needs_a_provider():
+    """FAB's POST /api/v1/security/login reads `provider` without checking it is there (a 500)."""
+    if request.endpoint == "SecurityApi.login":
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and "provider" not in body:
+            return jsonify(message={"provider": ["Missing data for required field."]}), 400
+    return None
+
+
+def _refuse_impossible_ids():
+    for value in (request.view_args or {}).values():
+        if (isinstance(value, int) or (isinstance(value, str) and value.isdigit())) and int(value) > MAX_ID:
+            abort(404)
+    return None
 
 
 def _guard_generic_routes():
