@@ -28,6 +28,8 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
     from app.security.roles import FAB_ROLES
 
     app.config.setdefault("FAB_ROLES", FAB_ROLES)
+    # One permission query per request instead of one per menu item (app/security/cache.py).
+    app.config.setdefault("FAB_SECURITY_MANAGER_CLASS", "app.security.cache.ClientelaSecurityManager")
 
     _load_models()
     db.init_app(app)

@@ -160,3 +160,32 @@ def test_the_portal_statement_costs_the_same_with_5_and_500_invoices(web):
     add_documents(client.id, 495)
     many = statements_for(web, "/portal/")
     assert many == few
+
+
+@pytest.fixture
+def admin(web):
+    """Signed in with the Admin role: its permissions are rows in the database (the staff
+    roles of app/security/roles.py are FAB built-in roles, checked without queries)."""
+    login(web, make_staff_user("Admin").username)
+    return web
+
+
+def test_an_admin_page_reads_the_users_permissions_once_however_many_menu_items_it_checks(admin):
+    statements_for(admin, "/clientview/list/")
+    with counted_statements() as counter:
+        assert admin.get("/clientview/list/").status_code == 200
+    permission_reads = [sql for sql in counter["sql"] if "ab_permission_view" in sql]
+    assert len(permission_reads) == 1, permission_reads
+
+
+def test_permissions_are_read_afresh_by_each_request(app, admin):
+    """The per-request permission set never outlives its request: a revoked right is gone on
+    the next page, a restored one is back."""
+    sm = app.appbuilder.sm
+    assert admin.get("/clientview/list/").status_code == 200
+    sm.del_permission_role(sm.find_role("Admin"), sm.find_permission_view_menu("can_read", "Client"))
+    try:
+        assert admin.get("/clientview/list/").status_code != 200
+    finally:
+        sm.add_permission_role(sm.find_role("Admin"), sm.find_permission_view_menu("can_read", "Client"))
+    assert admin.get("/clientview/list/").status_code == 200
