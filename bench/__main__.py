@@ -91,6 +91,7 @@ def seed(app, url: str) -> tuple[int, int]:
     from flask_appbuilder import Model
     from sqlalchemy import func, select
 
+    from app.billing.accounts import ClientAccount, rebuild_accounts
     from app.billing.models import Invoice
     from app.clients.models import Client
     from app.demo import create_demo_data
@@ -119,6 +120,11 @@ def seed(app, url: str) -> tuple[int, int]:
             print(f"  seeded in {time.perf_counter() - start:.0f} s", flush=True)
         else:
             upgrade_reused_schema(db)
+            if db.session.scalar(select(func.count()).select_from(ClientAccount)) == 0:
+                # Seeded before the client rollups existed: build them as the demo generator would.
+                start = time.perf_counter()
+                print(f"  rebuilt the totals of {rebuild_accounts():,} clients", end="", flush=True)
+                print(f" in {time.perf_counter() - start:.0f} s", flush=True)
         ensure_admin(ADMIN_USER, ADMIN_PASSWORD, "bench@clientela.local")
         db.session.commit()
         # Planner statistics for bulk-loaded tables (autovacuum would get there later): without
@@ -137,8 +143,8 @@ def seed(app, url: str) -> tuple[int, int]:
 
 
 def upgrade_reused_schema(db) -> None:
-    """A database seeded by an older build: create the tables and add the columns (with their
-    server defaults) that the models have gained since. The bench only; deployments migrate."""
+    """A database seeded by an older build: create the tables, columns (with their server
+    defaults) and indexes that the models have gained since. The bench only; deployments migrate."""
     from flask_appbuilder import Model
     from sqlalchemy import inspect
     from sqlalchemy.schema import CreateColumn
@@ -155,6 +161,8 @@ def upgrade_reused_schema(db) -> None:
                     ddl = CreateColumn(column).compile(dialect=connection.dialect)
                     connection.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}')
                     print(f"  added column {table.name}.{column.name}", flush=True)
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
 
 
 def sign_in_path(app, client_id: int) -> str:
