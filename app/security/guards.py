@@ -34,6 +34,9 @@ def _refuse_nul_characters():
     database with a 500. Refuse it up front (files in uploads are bytes, not checked here)."""
     if request.method not in ("POST", "PUT", "PATCH", "DELETE") and not request.args:
         return None
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        return None  # the view's own 413 page answers, in the reader's language
     body = request.get_json(silent=True) if request.is_json else None
     texts = [*request.args.values(), *(request.form.values() if not request.is_json else ()), *_strings_in(body)]
     if not any("\x00" in text for text in texts):
