@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 0e71ab01baf7
+Revision ID: 57d292980669
 Revises: 
-Create Date: 2026-11-27 07:05:00.157492
+Create Date: 2026-11-27 08:41:52.894173
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0e71ab01baf7'
+revision = '57d292980669'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -141,10 +141,21 @@ def upgrade():
     sa.Column('document_kind', sa.String(length=20), nullable=False),
     sa.Column('document_id', sa.Integer(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('source_key', sa.String(length=64), server_default='', nullable=False),
     sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('rendered_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_document_pdf')),
     sa.UniqueConstraint('document_kind', 'document_id', name='uq_document_pdf_document')
+    )
+    op.create_table('email_template',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('language', sa.String(length=5), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_email_template')),
+    sa.UniqueConstraint('kind', 'language', name='uq_email_template_kind_language')
     )
     op.create_table('number_sequence',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -226,6 +237,38 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ab_user_role')),
     sa.UniqueConstraint('user_id', 'role_id', name=op.f('uq_ab_user_role_user_id_role_id'))
     )
+    op.create_table('client_account',
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('total_invoiced', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
+    sa.Column('total_paid', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
+    sa.Column('balance_due', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
+    sa.Column('invoices_draft', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('invoices_sent', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('invoices_partial', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('invoices_paid', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('invoices_cancelled', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('quotes_draft', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('quotes_sent', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('quotes_accepted', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('quotes_rejected', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('quotes_expired', sa.Integer(), server_default='0', nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_client_account_client_id_client'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('client_id', name=op.f('pk_client_account'))
+    )
+    op.create_table('client_email_template',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_client_email_template_client_id_client'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_client_email_template')),
+    sa.UniqueConstraint('client_id', 'kind', name='uq_client_email_template_client_id_kind')
+    )
+    with op.batch_alter_table('client_email_template', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_client_email_template_client_id'), ['client_id'], unique=False)
+
     op.create_table('contact',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -269,6 +312,7 @@ def upgrade():
     sa.Column('subtotal', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('tax_total', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('total', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('revision', sa.Integer(), server_default='0', nullable=False),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('viewed_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
@@ -281,8 +325,25 @@ def upgrade():
     )
     with op.batch_alter_table('quote', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_quote_client_id'), ['client_id'], unique=False)
+        batch_op.create_index('ix_quote_client_issue_date', ['client_id', 'issue_date'], unique=False)
         batch_op.create_index('ix_quote_client_status', ['client_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_quote_status'), ['status'], unique=False)
+        batch_op.create_index('ix_quote_status_valid_until', ['status', 'valid_until'], unique=False)
+
+    op.create_table('stripe_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.String(length=255), nullable=False),
+    sa.Column('type', sa.String(length=100), nullable=False),
+    sa.Column('outcome', sa.String(length=20), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=True),
+    sa.Column('processed_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_stripe_event_client_id_client'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stripe_event')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_stripe_event_event_id'))
+    )
+    with op.batch_alter_table('stripe_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stripe_event_outcome'), ['outcome'], unique=False)
 
     op.create_table('ab_permission_view_role',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -325,6 +386,7 @@ def upgrade():
     sa.Column('subtotal', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('tax_total', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('total', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('revision', sa.Integer(), server_default='0', nullable=False),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('viewed_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
@@ -338,10 +400,30 @@ def upgrade():
     )
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoice_client_id'), ['client_id'], unique=False)
+        batch_op.create_index('ix_invoice_client_issue_date', ['client_id', 'issue_date'], unique=False)
         batch_op.create_index('ix_invoice_client_status', ['client_id', 'status'], unique=False)
+        batch_op.create_index('ix_invoice_client_status_due_date', ['client_id', 'status', 'due_date'], unique=False, postgresql_include=['currency', 'balance'])
         batch_op.create_index(batch_op.f('ix_invoice_quote_id'), ['quote_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoice_status'), ['status'], unique=False)
         batch_op.create_index('ix_invoice_status_due_date', ['status', 'due_date'], unique=False)
+
+    op.create_table('portal_token',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.String(length=20), nullable=False),
+    sa.Column('target', sa.String(length=300), nullable=True),
+    sa.Column('single_use', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('used_at', sa.DateTime(), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_portal_token_contact_id_contact'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_token')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_portal_token_token_hash'))
+    )
+    with op.batch_alter_table('portal_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_token_contact_id'), ['contact_id'], unique=False)
 
     op.create_table('quote_line',
     sa.Column('quote_id', sa.Integer(), nullable=False),
@@ -395,6 +477,41 @@ def upgrade():
     with op.batch_alter_table('invoice_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoice_line_invoice_id'), ['invoice_id'], unique=False)
 
+    op.create_table('outbox_email',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('language', sa.String(length=5), nullable=False),
+    sa.Column('sender', sa.String(length=200), nullable=False),
+    sa.Column('to_email', sa.String(length=200), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=False),
+    sa.Column('body_text', sa.Text(), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=True),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('invoice_id', sa.Integer(), nullable=True),
+    sa.Column('quote_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('claimed_at', sa.DateTime(), nullable=True),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_outbox_email_client_id_client'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_outbox_email_contact_id_contact'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_outbox_email_invoice_id_invoice'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['quote_id'], ['quote.id'], name=op.f('fk_outbox_email_quote_id_quote'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_email')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_email_idempotency_key'))
+    )
+    with op.batch_alter_table('outbox_email', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_email_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_email_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_email_invoice_id'), ['invoice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_email_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_email_quote_id'), ['quote_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_email_status'), ['status'], unique=False)
+
     op.create_table('payment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('invoice_id', sa.Integer(), nullable=False),
@@ -404,27 +521,192 @@ def upgrade():
     sa.Column('method', sa.String(length=20), nullable=False),
     sa.Column('reference', sa.String(length=200), nullable=False),
     sa.Column('stripe_payment_intent', sa.String(length=100), nullable=True),
+    sa.Column('refunded_payment_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
-    sa.CheckConstraint('amount > 0', name=op.f('ck_payment_amount_positive')),
+    sa.CheckConstraint('(refunded_payment_id IS NULL AND amount > 0) OR (refunded_payment_id IS NOT NULL AND amount < 0)', name=op.f('ck_payment_amount_sign')),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_payment_client_id_client')),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_payment_invoice_id_invoice')),
+    sa.ForeignKeyConstraint(['refunded_payment_id'], ['payment.id'], name=op.f('fk_payment_refunded_payment_id_payment')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment')),
     sa.UniqueConstraint('stripe_payment_intent', name='uq_payment_stripe_payment_intent')
     )
     with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.create_index('ix_payment_client_date', ['client_id', 'date'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_client_id'), ['client_id'], unique=False)
+        batch_op.create_index('ix_payment_date', ['date'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_invoice_id'), ['invoice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_refunded_payment_id'), ['refunded_payment_id'], unique=False)
+
+    op.create_table('reminder_sent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('step', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_reminder_sent_invoice_id_invoice'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_sent')),
+    sa.UniqueConstraint('invoice_id', 'step', name='uq_reminder_sent_invoice_id_step')
+    )
+    op.create_table('ticket',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('invoice_id', sa.Integer(), nullable=True),
+    sa.Column('quote_id', sa.Integer(), nullable=True),
+    sa.Column('last_activity_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_ticket_client_id_client'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_ticket_contact_id_contact'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_ticket_invoice_id_invoice'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['quote_id'], ['quote.id'], name=op.f('fk_ticket_quote_id_quote'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket'))
+    )
+    with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.create_index('ix_ticket_client_last_activity', ['client_id', 'last_activity_at'], unique=False)
+        batch_op.create_index('ix_ticket_status_last_activity', ['status', 'last_activity_at'], unique=False)
+
+    op.create_table('checkout_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('invoice_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('url', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('payment_intent', sa.String(length=255), nullable=True),
+    sa.Column('payment_id', sa.Integer(), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.Column('fulfilled_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['client_id'], ['client.id'], name=op.f('fk_checkout_session_client_id_client')),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_checkout_session_contact_id_contact'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_checkout_session_invoice_id_invoice')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], name=op.f('fk_checkout_session_payment_id_payment')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_checkout_session')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_checkout_session_stripe_id'))
+    )
+    with op.batch_alter_table('checkout_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_checkout_session_client_id'), ['client_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_checkout_session_invoice_id'), ['invoice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_checkout_session_payment_intent'), ['payment_intent'], unique=False)
+        batch_op.create_index(batch_op.f('ix_checkout_session_status'), ['status'], unique=False)
+
+    op.create_table('outbox_attachment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('email_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('mime_type', sa.String(length=100), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=True),
+    sa.Column('document_kind', sa.String(length=20), nullable=True),
+    sa.Column('document_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['email_id'], ['outbox_email.id'], name=op.f('fk_outbox_attachment_email_id_outbox_email'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_attachment'))
+    )
+    with op.batch_alter_table('outbox_attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_attachment_email_id'), ['email_id'], unique=False)
+
+    op.create_table('stripe_refund',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('adjustment_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
+    sa.ForeignKeyConstraint(['adjustment_id'], ['payment.id'], name=op.f('fk_stripe_refund_adjustment_id_payment')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], name=op.f('fk_stripe_refund_payment_id_payment')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stripe_refund')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_stripe_refund_stripe_id'))
+    )
+    with op.batch_alter_table('stripe_refund', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stripe_refund_payment_id'), ['payment_id'], unique=False)
+
+    op.create_table('ticket_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('staff_user_id', sa.Integer(), nullable=True),
+    sa.Column('author_name', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('from_staff', sa.Boolean(), nullable=False),
+    sa.Column('is_internal', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_ticket_message_contact_id_contact'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['staff_user_id'], ['ab_user.id'], name=op.f('fk_ticket_message_staff_user_id_ab_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_ticket_message_ticket_id_ticket'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_message'))
+    )
+    with op.batch_alter_table('ticket_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ticket_message_ticket_id'), ['ticket_id'], unique=False)
+
+    op.create_table('ticket_attachment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('message_id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=120), nullable=False),
+    sa.Column('content_type', sa.String(length=40), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['message_id'], ['ticket_message.id'], name=op.f('fk_ticket_attachment_message_id_ticket_message'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_attachment'))
+    )
+    with op.batch_alter_table('ticket_attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ticket_attachment_message_id'), ['message_id'], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('ticket_attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ticket_attachment_message_id'))
+
+    op.drop_table('ticket_attachment')
+    with op.batch_alter_table('ticket_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ticket_message_ticket_id'))
+
+    op.drop_table('ticket_message')
+    with op.batch_alter_table('stripe_refund', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stripe_refund_payment_id'))
+
+    op.drop_table('stripe_refund')
+    with op.batch_alter_table('outbox_attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_attachment_email_id'))
+
+    op.drop_table('outbox_attachment')
+    with op.batch_alter_table('checkout_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_checkout_session_status'))
+        batch_op.drop_index(batch_op.f('ix_checkout_session_payment_intent'))
+        batch_op.drop_index(batch_op.f('ix_checkout_session_invoice_id'))
+        batch_op.drop_index(batch_op.f('ix_checkout_session_client_id'))
+
+    op.drop_table('checkout_session')
+    with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_status_last_activity')
+        batch_op.drop_index('ix_ticket_client_last_activity')
+
+    op.drop_table('ticket')
+    op.drop_table('reminder_sent')
     with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_refunded_payment_id'))
         batch_op.drop_index(batch_op.f('ix_payment_invoice_id'))
+        batch_op.drop_index('ix_payment_date')
         batch_op.drop_index(batch_op.f('ix_payment_client_id'))
+        batch_op.drop_index('ix_payment_client_date')
 
     op.drop_table('payment')
+    with op.batch_alter_table('outbox_email', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_email_status'))
+        batch_op.drop_index(batch_op.f('ix_outbox_email_quote_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_email_kind'))
+        batch_op.drop_index(batch_op.f('ix_outbox_email_invoice_id'))
+        batch_op.drop_index(batch_op.f('ix_outbox_email_created_at'))
+        batch_op.drop_index(batch_op.f('ix_outbox_email_client_id'))
+
+    op.drop_table('outbox_email')
     with op.batch_alter_table('invoice_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invoice_line_invoice_id'))
 
@@ -438,11 +720,17 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_quote_line_quote_id'))
 
     op.drop_table('quote_line')
+    with op.batch_alter_table('portal_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_token_contact_id'))
+
+    op.drop_table('portal_token')
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.drop_index('ix_invoice_status_due_date')
         batch_op.drop_index(batch_op.f('ix_invoice_status'))
         batch_op.drop_index(batch_op.f('ix_invoice_quote_id'))
+        batch_op.drop_index('ix_invoice_client_status_due_date', postgresql_include=['currency', 'balance'])
         batch_op.drop_index('ix_invoice_client_status')
+        batch_op.drop_index('ix_invoice_client_issue_date')
         batch_op.drop_index(batch_op.f('ix_invoice_client_id'))
 
     op.drop_table('invoice')
@@ -451,9 +739,15 @@ def downgrade():
         batch_op.drop_index('idx_permission_view_id')
 
     op.drop_table('ab_permission_view_role')
+    with op.batch_alter_table('stripe_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stripe_event_outcome'))
+
+    op.drop_table('stripe_event')
     with op.batch_alter_table('quote', schema=None) as batch_op:
+        batch_op.drop_index('ix_quote_status_valid_until')
         batch_op.drop_index(batch_op.f('ix_quote_status'))
         batch_op.drop_index('ix_quote_client_status')
+        batch_op.drop_index('ix_quote_client_issue_date')
         batch_op.drop_index(batch_op.f('ix_quote_client_id'))
 
     op.drop_table('quote')
@@ -462,6 +756,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_contact_client_id'))
 
     op.drop_table('contact')
+    with op.batch_alter_table('client_email_template', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_client_email_template_client_id'))
+
+    op.drop_table('client_email_template')
+    op.drop_table('client_account')
     op.drop_table('ab_user_role')
     with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
         batch_op.drop_index('idx_user_id')
@@ -485,6 +784,7 @@ def downgrade():
 
     op.drop_table('ab_api_key')
     op.drop_table('number_sequence')
+    op.drop_table('email_template')
     op.drop_table('document_pdf')
     op.drop_table('company_settings')
     with op.batch_alter_table('client', schema=None) as batch_op:
