@@ -52,9 +52,10 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         _register_views(appbuilder)
         i18n.use_our_locale_selector(app)
 
-    from app.security import guards
+    from app.security import guards, headers
 
     guards.init_app(app)  # FAB's action and download routes answer like every other admin page
+    headers.init_app(app)  # nosniff, no framing by other sites, same-origin referrers
 
     _register_blueprints(app)
     _register_cli(app)
