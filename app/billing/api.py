@@ -39,7 +39,14 @@ from app.billing.services import (
     set_lines,
 )
 from app.clients.models import Client
-from app.clients.schemas import field_errors, json_body, use_accept_language
+from app.clients.schemas import (
+    API_RESPONSES,
+    ID_IN_PATH,
+    field_errors,
+    json_body,
+    model_api_descriptions,
+    use_accept_language,
+)
 from app.extensions import db
 from app.pdf.service import pdf_filename, pdf_for
 from app.security.guards import MAX_ID
@@ -69,6 +76,10 @@ class BillingDocumentApi(ModelRestApi):
     include_route_methods = {"get", "get_list", "post", "put", "send", "pdf"}
     search_columns = ["client_id", "status", "number", "issue_date"]
     base_order = ("id", "desc")
+    responses = API_RESPONSES
+    # Each subclass adds FAB's corrected CRUD descriptions under its own name.
+    openapi_spec_methods = {action: {method: {"parameters": [ID_IN_PATH]}}
+                            for action, method in (("send", "post"), ("pdf", "get"), ("payment", "post"))}
 
     deadline_field: str  # "due_date" or "valid_until"
 
@@ -146,11 +157,6 @@ class BillingDocumentApi(ModelRestApi):
             contacts listed in the optional JSON body field contact_ids, else the primary
             contact of the client. Sending a finalized document again sends it again and
             keeps its number.
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
           responses:
             200:
               description: The finalized document
@@ -162,13 +168,13 @@ class BillingDocumentApi(ModelRestApi):
                       id:
                         type: integer
                       result:
-                        type: object
+                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
             401:
               $ref: '#/components/responses/401'
             404:
               $ref: '#/components/responses/404'
             422:
-              $ref: '#/components/responses/422'
+              $ref: '#/components/responses/422_fields'
         """
         from app.mail.services import send_document
 
@@ -198,11 +204,6 @@ class BillingDocumentApi(ModelRestApi):
         """The document as a PDF
         ---
         get:
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
           responses:
             200:
               description: The PDF (rendered once per version of the document, then cached)
@@ -244,6 +245,7 @@ class InvoiceApi(BillingDocumentApi):
     list_model_schema = show_model_schema = InvoiceSchema()
     add_model_schema = InvoicePostSchema()
     edit_model_schema = InvoiceInputSchema()
+    openapi_spec_methods = {**BillingDocumentApi.openapi_spec_methods, **model_api_descriptions("InvoiceApi")}
     deadline_field = "due_date"
 
     def create(self, client: Client, **values: Any) -> Invoice:
@@ -261,11 +263,6 @@ class InvoiceApi(BillingDocumentApi):
             The amount is a decimal string ("120.50") greater than zero and at most the
             balance due; method is one of bank_transfer (default), cash, stripe, other; date
             defaults to today. Status and balance follow.
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
           requestBody:
             required: true
             content:
@@ -284,12 +281,14 @@ class InvoiceApi(BillingDocumentApi):
                         type: integer
                       result:
                         $ref: '#/components/schemas/PaymentSchema'
+            400:
+              $ref: '#/components/responses/400'
             401:
               $ref: '#/components/responses/401'
             404:
               $ref: '#/components/responses/404'
             422:
-              $ref: '#/components/responses/422'
+              $ref: '#/components/responses/422_fields'
         """
         invoice = self.datamodel.get(pk, self._base_filters)
         if invoice is None:
@@ -323,6 +322,7 @@ class QuoteApi(BillingDocumentApi):
     list_model_schema = show_model_schema = QuoteSchema()
     add_model_schema = QuotePostSchema()
     edit_model_schema = QuoteInputSchema()
+    openapi_spec_methods = {**BillingDocumentApi.openapi_spec_methods, **model_api_descriptions("QuoteApi")}
     deadline_field = "valid_until"
 
     def create(self, client: Client, **values: Any) -> Quote:

@@ -16,16 +16,21 @@ DATE_ERRORS = {**REQUIRED, "invalid": _l("Not a valid date: use YYYY-MM-DD.")}
 INTEGER_ERRORS = {**REQUIRED, "invalid": _l("Must be a whole number.")}
 
 
+def decimal(places: int) -> fields.Decimal:
+    """A decimal answered as a string; described so too (apispec would say "number")."""
+    return fields.Decimal(places=places, as_string=True, metadata={"type": "string", "format": "decimal"})
+
+
 def money() -> fields.Decimal:
-    return fields.Decimal(places=2, as_string=True)
+    return decimal(2)
 
 
 class LineSchema(Schema):
     description = fields.String()
-    quantity = fields.Decimal(places=3, as_string=True)
+    quantity = decimal(3)
     unit_price = money()
-    discount = fields.Decimal(places=2, as_string=True)
-    tax_rate = fields.Decimal(places=2, as_string=True)
+    discount = decimal(2)
+    tax_rate = decimal(2)
     amount = money()
 
 
@@ -51,7 +56,7 @@ class InvoiceSchema(DocumentSchema):
     amount_paid = money()
     balance = money()
     # Derived from the due date, never stored: an open invoice past due.
-    overdue = fields.Method("_is_overdue")
+    overdue = fields.Method("_is_overdue", metadata={"type": "boolean"})
 
     def _is_overdue(self, invoice) -> bool:
         return invoice.is_overdue()

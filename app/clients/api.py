@@ -23,11 +23,14 @@ from app.activity import services as activity
 from app.billing.models import InvoiceStatus, QuoteStatus
 from app.clients.models import Client, Contact
 from app.clients.schemas import (
+    API_RESPONSES,
     CLIENT_FIELDS,
+    ID_IN_PATH,
     ClientInputSchema,
     ClientSchema,
     field_errors,
     json_body,
+    model_api_descriptions,
     use_accept_language,
 )
 from app.clients.validation import clean_client_fields
@@ -80,6 +83,8 @@ class ClientApi(ModelRestApi):
     show_model_schema = ClientSchema()
     add_model_schema = ClientInputSchema()
     edit_model_schema = ClientInputSchema()
+    responses = API_RESPONSES
+    openapi_spec_methods = {**model_api_descriptions("ClientApi"), "summary": {"get": {"parameters": [ID_IN_PATH]}}}
 
     @before_request
     def _reader_language(self) -> None:
@@ -156,11 +161,6 @@ class ClientApi(ModelRestApi):
             Total invoiced (finalized, not cancelled), total paid and balance due as decimal
             strings, and counts of invoices and quotes by status ("overdue" for open invoices
             past their due date, "expired" for sent quotes past their validity).
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
           responses:
             200:
               description: The summary

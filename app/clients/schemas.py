@@ -11,13 +11,15 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from email_validator import EmailNotValidError, validate_email
+from flask import g, request
+from flask_appbuilder.api import BaseApi
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
-from flask import g, request
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 from werkzeug.exceptions import BadRequest
 
 from app.i18n import SUPPORTED_LANGUAGES
+from app.security.guards import MAX_ID
 
 # The client's own fields, in the order of the public contract (contacts come separately).
 CLIENT_FIELDS = (
@@ -181,3 +183,88 @@ class ClientInputSchema(ApiSchema):
         if contacts and not any(contact["is_primary"] for contact in contacts):
             contacts[0]["is_primary"] = True
         return data
+
+
+# How every Clientela API describes itself in /api/v1/_openapi. FAB generates most of it; these
+# are the corrections where our answers differ from FAB's defaults, merged in with FAB's own
+# `responses` and `openapi_spec_methods`.
+
+# The ids a URL can name: Flask's int converter takes no sign, and ids past MAX_ID are 404.
+ID_IN_PATH = {"in": "path", "name": "pk", "required": True,
+              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+def _messages(description: str) -> dict[str, Any]:
+    """A refusal: one text (a body that is not JSON), or each refused field with its messages."""
+    message = {"oneOf": [
+        {"type": "string"},
+        {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    ]}
+    schema = {"type": "object", "required": ["message"], "properties": {"message": message}}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# FAB's 400 and 422 describe `message` as one text; ours name the refused fields.
+API_RESPONSES = {
+    **BaseApi.responses,
+    "400_fields": _messages("Refused: a message, or the messages of each refused field"),
+    "422_fields": _messages("Refused: the messages of each refused field, named like lines.0.quantity"),
+}
+
+
+def _ref(kind: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _json(properties: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"type": "object", "properties": properties}}}}
+
+
+def model_api_descriptions(api_name: str) -> dict[str, Any]:
+    """FAB's descriptions of get, get_list, post and put for the ModelRestApi `api_name`,
+    corrected to what ours answer: ids are integers, path ids within MAX_ID, and a write
+    answers the stored item (the show schema) or the refused fields."""
+    item = _ref("schemas", f"{api_name}.get")
+    errors = {code: _ref("responses", code) for code in ("400", "401", "404", "422", "500")}
+    labels = {"type": "object", "additionalProperties": {"type": "string"}}
+    names = {"type": "array", "items": {"type": "string"}}
+
+    def q(schema: str) -> dict[str, Any]:
+        return {"in": "query", "name": "q", "content": {"application/json": {"schema": _ref("schemas", schema)}}}
+
+    return {
+        "get": {"get": {
+            "parameters": [ID_IN_PATH, q("get_item_schema")],
+            "responses": {
+                "200": _json({"id": {"type": "integer"}, "result": item, "label_columns": labels,
+                              "show_columns": names, "description_columns": labels,
+                              "show_title": {"type": "string"}}, "The item"),
+                **errors,
+            },
+        }},
+        "get_list": {"get": {
+            "parameters": [q("get_list_schema")],
+            "responses": {
+                "200": _json({"ids": {"type": "array", "items": {"type": "integer"}},
+                              "count": {"type": "integer"},
+                              "result": {"type": "array", "items": _ref("schemas", f"{api_name}.get_list")},
+                              "label_columns": labels, "list_columns": names, "order_columns": names,
+                              "description_columns": labels, "list_title": {"type": "string"}}, "The items"),
+                **{code: errors[code] for code in ("400", "401", "422", "500")},
+            },
+        }},
+        "post": {"post": {"responses": {
+            "201": _json({"id": {"type": "integer"}, "result": item}, "The item created"),
+            **{code: errors[code] for code in ("400", "401", "500")},
+            "422": _ref("responses", "422_fields"),
+        }}},
+        "put": {"put": {
+            "parameters": [ID_IN_PATH],
+            "responses": {
+                "200": _json({"id": {"type": "integer"}, "result": item}, "The item changed"),
+                **{code: errors[code] for code in ("400", "401", "404", "500")},
+                "422": _ref("responses", "422_fields"),
+            },
+        }},
+    }

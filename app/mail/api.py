@@ -12,8 +12,10 @@ from __future__ import annotations
 from flask import request
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields
 
 from app.clients.models import Client
+from app.clients.schemas import API_RESPONSES, ID_IN_PATH
 from app.extensions import db
 from app.mail import services as mail
 from app.mail.models import CLIENT_KINDS, EMAIL_KINDS
@@ -21,6 +23,38 @@ from app.mail.sandbox import TemplateRefused
 from app.security.roles import READ_WRITE
 
 LANGUAGES = ("it", "en")
+
+
+class TemplateTextSchema(Schema):
+    subject = fields.String()
+    body = fields.String()
+    customized = fields.Boolean()
+
+
+class GlobalTemplateSchema(Schema):
+    """The answer of /api/v1/email-template/<kind>: the template in each language."""
+
+    kind = fields.String()
+    languages = fields.Dict(keys=fields.String(), values=fields.Nested(TemplateTextSchema))
+
+
+class ClientTemplateSchema(Schema):
+    """The answer of /api/v1/client/<id>/email-template/<kind>: the template its emails use."""
+
+    client_id = fields.Integer()
+    kind = fields.String()
+    subject = fields.String()
+    body = fields.String()
+    overridden = fields.Boolean()
+
+
+def _kind_in_path(kinds: tuple[str, ...]) -> dict:
+    return {"in": "path", "name": "kind", "required": True, "schema": {"type": "string", "enum": list(kinds)}}
+
+
+# Path parameters are described here, from the kinds themselves; answers in each docstring.
+GLOBAL_PARAMETERS = {"parameters": [_kind_in_path(EMAIL_KINDS)]}
+CLIENT_PARAMETERS = {"parameters": [ID_IN_PATH, _kind_in_path(CLIENT_KINDS)]}
 
 
 def _body() -> dict | None:
@@ -39,6 +73,9 @@ class EmailTemplateApi(BaseApi):
     class_permission_name = "EmailTemplate"
     method_permission_name = READ_WRITE
     openapi_spec_tag = "Email templates"
+    responses = API_RESPONSES
+    openapi_spec_component_schemas = (GlobalTemplateSchema,)
+    openapi_spec_methods = {"get": {"get": GLOBAL_PARAMETERS}, "put": {"put": GLOBAL_PARAMETERS}}
 
     def _result(self, kind: str) -> dict:
         languages = {}
@@ -54,11 +91,18 @@ class EmailTemplateApi(BaseApi):
         """The global template of `kind`, in Italian and English.
         ---
         get:
-          parameters:
-          - {in: path, name: kind, required: true, schema: {type: string}}
           responses:
-            200: {description: The template per language}
-            404: {$ref: '#/components/responses/404'}
+            200:
+              description: The template per language
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        $ref: '#/components/schemas/GlobalTemplateSchema'
+            404:
+              $ref: '#/components/responses/404'
         """
         if kind not in EMAIL_KINDS:
             return self.response_404()
@@ -71,18 +115,32 @@ class EmailTemplateApi(BaseApi):
         """Change the global template of `kind` in one language.
         ---
         put:
-          parameters:
-          - {in: path, name: kind, required: true, schema: {type: string}}
           requestBody:
             content:
               application/json:
                 schema:
                   type: object
-                  properties: {language: {type: string}, subject: {type: string}, body: {type: string}}
+                  properties:
+                    language:
+                      type: string
+                    subject:
+                      type: string
+                    body:
+                      type: string
           responses:
-            200: {description: The template per language}
-            400: {$ref: '#/components/responses/400'}
-            404: {$ref: '#/components/responses/404'}
+            200:
+              description: The template per language
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        $ref: '#/components/schemas/GlobalTemplateSchema'
+            400:
+              $ref: '#/components/responses/400_fields'
+            404:
+              $ref: '#/components/responses/404'
         """
         if kind not in EMAIL_KINDS:
             return self.response_404()
@@ -108,6 +166,11 @@ class ClientEmailTemplateApi(BaseApi):
     method_permission_name = {"get_client_template": "read", "put_client_template": "write",
                               "delete_client_template": "write"}
     openapi_spec_tag = "Email templates"
+    responses = API_RESPONSES
+    openapi_spec_component_schemas = (ClientTemplateSchema,)
+    openapi_spec_methods = {"get_client_template": {"get": CLIENT_PARAMETERS},
+                            "put_client_template": {"put": CLIENT_PARAMETERS},
+                            "delete_client_template": {"delete": CLIENT_PARAMETERS}}
 
     def _result(self, client: Client, kind: str) -> dict:
         subject, body, source = mail.template_for(kind, client, client.language)
@@ -124,8 +187,17 @@ class ClientEmailTemplateApi(BaseApi):
         ---
         get:
           responses:
-            200: {description: The effective template}
-            404: {$ref: '#/components/responses/404'}
+            200:
+              description: The effective template
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        $ref: '#/components/schemas/ClientTemplateSchema'
+            404:
+              $ref: '#/components/responses/404'
         """
         client = self._client(pk, kind)
         if client is None:
@@ -144,11 +216,25 @@ class ClientEmailTemplateApi(BaseApi):
               application/json:
                 schema:
                   type: object
-                  properties: {subject: {type: string}, body: {type: string}}
+                  properties:
+                    subject:
+                      type: string
+                    body:
+                      type: string
           responses:
-            200: {description: The override}
-            400: {$ref: '#/components/responses/400'}
-            404: {$ref: '#/components/responses/404'}
+            200:
+              description: The override
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        $ref: '#/components/schemas/ClientTemplateSchema'
+            400:
+              $ref: '#/components/responses/400_fields'
+            404:
+              $ref: '#/components/responses/404'
         """
         client = self._client(pk, kind)
         if client is None:
@@ -175,8 +261,17 @@ class ClientEmailTemplateApi(BaseApi):
         ---
         delete:
           responses:
-            200: {description: The effective (global) template}
-            404: {$ref: '#/components/responses/404'}
+            200:
+              description: The effective (global) template
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        $ref: '#/components/schemas/ClientTemplateSchema'
+            404:
+              $ref: '#/components/responses/404'
         """
         client = self._client(pk, kind)
         if client is None:

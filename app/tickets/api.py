@@ -15,7 +15,16 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from marshmallow import Schema, ValidationError, fields
 
-from app.clients.schemas import ApiSchema, field_errors, json_body, text, use_accept_language
+from app.clients.schemas import (
+    API_RESPONSES,
+    ID_IN_PATH,
+    ApiSchema,
+    field_errors,
+    json_body,
+    model_api_descriptions,
+    text,
+    use_accept_language,
+)
 from app.extensions import db
 from app.security.roles import READ_WRITE
 from app.tickets import services
@@ -71,6 +80,8 @@ class TicketApi(ModelRestApi):
     # Tickets are opened by contacts in the portal; staff answer them.
     include_route_methods = {"get", "get_list", "reply"}
     openapi_spec_component_schemas = (ReplyInputSchema,)
+    responses = API_RESPONSES
+    openapi_spec_methods = {**model_api_descriptions("TicketApi"), "reply": {"post": {"parameters": [ID_IN_PATH]}}}
 
     list_columns = ["id", "subject", "status", "client_id", "contact_id", "invoice_id", "quote_id",
                     "created_at", "last_activity_at", "closed_at"]
@@ -96,11 +107,6 @@ class TicketApi(ModelRestApi):
           description: >-
             Adds a staff message to the thread. A reply makes the ticket "answered" and emails the
             contact a sign-in link to the ticket; with `internal: true` it is a note only staff see.
-          parameters:
-          - in: path
-            schema:
-              type: integer
-            name: pk
           requestBody:
             required: true
             content:
@@ -118,13 +124,15 @@ class TicketApi(ModelRestApi):
                       id:
                         type: integer
                       result:
-                        type: object
+                        $ref: '#/components/schemas/TicketApi.get'
+            400:
+              $ref: '#/components/responses/400'
             401:
               $ref: '#/components/responses/401'
             404:
               $ref: '#/components/responses/404'
             422:
-              $ref: '#/components/responses/422'
+              $ref: '#/components/responses/422_fields'
         """
         ticket = self.datamodel.get(pk, self._base_filters)
         if ticket is None:
