@@ -25,7 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy import inspect
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from app.clients.models import Client
 from app.money import MONEY_PRECISION, QUANTITY_PRECISION, RATE_PRECISION, ZERO
@@ -272,3 +273,18 @@ class DocumentPdf(Model):
     source_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
     content: Mapped[bytes] = mapped_column(LargeBinary)
     rendered_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+def line_document(session: Session, line: InvoiceLine | QuoteLine) -> Invoice | Quote | None:
+    """The document a line belongs (or belonged, if just removed from it) to; for flush hooks."""
+    relation, document_class, key = (
+        ("invoice", Invoice, line.invoice_id) if isinstance(line, InvoiceLine) else ("quote", Quote, line.quote_id)
+    )
+    document = getattr(line, relation)
+    if document is None:
+        removed_from = inspect(line).attrs[relation].history.deleted
+        document = removed_from[0] if removed_from else None
+    if document is None and key is not None:
+        with session.no_autoflush:
+            document = session.get(document_class, key)
+    return document

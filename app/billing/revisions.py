@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.billing.models import Invoice, InvoiceLine, Quote, QuoteLine
+from app.billing.models import Invoice, InvoiceLine, Quote, QuoteLine, line_document
 
 # Columns that change without changing the printed document.
 NOT_PRINTED = frozenset({"revision", "viewed_at", "updated_at", "created_at"})
@@ -26,20 +26,6 @@ def _printed_columns_changed(document: Invoice | Quote) -> bool:
     )
 
 
-def _line_document(session: Session, line: InvoiceLine | QuoteLine) -> Invoice | Quote | None:
-    relation, document_class, key = (
-        ("invoice", Invoice, line.invoice_id) if isinstance(line, InvoiceLine) else ("quote", Quote, line.quote_id)
-    )
-    document = getattr(line, relation)
-    if document is None:
-        removed_from = inspect(line).attrs[relation].history.deleted
-        document = removed_from[0] if removed_from else None
-    if document is None and key is not None:
-        with session.no_autoflush:
-            document = session.get(document_class, key)
-    return document
-
-
 @event.listens_for(Session, "before_flush")
 def _bump_revisions(session: Session, _context, _instances) -> None:
     changed: dict[int, Invoice | Quote] = {}
@@ -47,7 +33,7 @@ def _bump_revisions(session: Session, _context, _instances) -> None:
         if isinstance(obj, (InvoiceLine, QuoteLine)):
             if obj in session.dirty and not session.is_modified(obj):
                 continue
-            document = _line_document(session, obj)
+            document = line_document(session, obj)
         elif isinstance(obj, (Invoice, Quote)) and obj in session.dirty and _printed_columns_changed(obj):
             document = obj
         else:

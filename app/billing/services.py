@@ -24,6 +24,7 @@ from app.billing.models import (
     Quote,
     QuoteLine,
     QuoteStatus,
+    line_document,
 )
 from app.billing.numbering import format_number, next_number
 from app.billing.signals import document_finalized, payment_recorded
@@ -401,21 +402,6 @@ def _was_finalized(document: Invoice | Quote) -> bool:
     return status_before not in (None, "draft")
 
 
-def _line_document(session: Session, line: InvoiceLine | QuoteLine) -> Invoice | Quote | None:
-    """The document a line belongs (or belonged, if just removed from it) to."""
-    relation, document_class, key = (
-        ("invoice", Invoice, line.invoice_id) if isinstance(line, InvoiceLine) else ("quote", Quote, line.quote_id)
-    )
-    document = getattr(line, relation)
-    if document is None:
-        removed_from = inspect(line).attrs[relation].history.deleted
-        document = removed_from[0] if removed_from else None
-    if document is None and key is not None:
-        with session.no_autoflush:
-            document = session.get(document_class, key)
-    return document
-
-
 @event.listens_for(Session, "before_flush")
 def _refuse_changes_to_locked_documents(session: Session, _context, _instances) -> None:
     """Safety net under every view and API: a finalized document's lines and amounts never change."""
@@ -423,7 +409,7 @@ def _refuse_changes_to_locked_documents(session: Session, _context, _instances) 
         if isinstance(obj, (InvoiceLine, QuoteLine)):
             if obj in session.dirty and not session.is_modified(obj):
                 continue
-            document = _line_document(session, obj)
+            document = line_document(session, obj)
             if document is not None and _was_finalized(document):
                 raise LockedDocumentError(_l("A finalized document's amounts are locked."), "lines")
         elif isinstance(obj, (Invoice, Quote)) and obj in session.dirty and _was_finalized(obj):
