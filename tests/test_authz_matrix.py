@@ -509,7 +509,7 @@ for kind, resource in (("invoice", "Invoice"), ("quote", "Quote")):
         (f"{resource}Api.post", "POST"): api("POST", _with(lambda w, a, al, r=kind: f"/api/v1/{r}/",
                                                            json=_invoice_json), BILLING, (201,)),
         (f"{resource}Api.put", "PUT"): api("PUT", _with(
-            lambda w, a, al, r=kind: f"/api/v1/{r}/{w.ids[key if r == 'invoice' else 'quotes']['A']}",
+            lambda w, a, al, k=key, r=kind: f"/api/v1/{r}/{w.ids[k]['A']}",
             json={"notes": "Nota dall'API"}), BILLING),
         (f"{resource}Api.send", "POST"): api("POST", _with(
             lambda w, a, al, r=kind: f"/api/v1/{r}/{_doc(r, 'draft')(w, a, al)}/send", json={}), BILLING),
