@@ -71,6 +71,7 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
 def _load_models() -> None:
     """Import every model module, so metadata (and migrations) see every table."""
     import app.activity.models  # noqa: F401
+    import app.billing.accounts  # noqa: F401  (the client rollups and their flush listener)
     import app.billing.models  # noqa: F401
     import app.clients.models  # noqa: F401
     import app.company.models  # noqa: F401
