@@ -257,3 +257,14 @@ def test_a_very_long_portal_login_address_is_a_clear_error(web):
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Enter the email address we write to you at." in page or "Inserisca l&#39;indirizzo email" in page
+
+
+def test_a_negative_page_in_an_api_list_query_is_a_400_not_a_server_error(web):
+    from tests.test_api_clients import api_headers
+
+    headers = api_headers(web, "Admin")
+    for path in ("/api/v1/client/", "/api/v1/invoice/"):
+        response = web.get(path + "?q=(page:-1,page_size:10)", headers=headers)
+        assert response.status_code == 400, response.get_json()
+        assert list(response.get_json()["message"]) == ["page"]
+        assert web.get(path + "?q=(page:0,page_size:10)", headers=headers).status_code == 200

@@ -12,6 +12,7 @@ Tested by tests/test_authz_matrix.py.
 """
 from __future__ import annotations
 
+import prison
 from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_guard_generic_routes)
     app.before_request(_login_api_needs_a_provider)
     app.before_request(_refuse_nul_characters)
+    app.before_request(_refuse_negative_paging)
 
 
 def _refuse_nul_characters():
@@ -64,6 +66,22 @@ def _login_api_needs_a_provider():
         if isinstance(body, dict) and "provider" not in body:
             return jsonify(message={"provider": ["Missing data for required field."]}), 400
     return None
+
+
+def _refuse_negative_paging():
+    """FAB's list APIs turn a negative `page` or `page_size` in their rison `q` into a negative
+    OFFSET/LIMIT, which PostgreSQL refuses (a 500). Answer it as the bad input it is."""
+    if request.method != "GET" or not request.path.startswith("/api/") or "q" not in request.args:
+        return None
+    try:
+        query = prison.loads(request.args["q"])
+    except Exception:  # FAB answers malformed rison itself, with a 400
+        return None
+    if not isinstance(query, dict):
+        return None
+    errors = {name: [_("Must be zero or more.")] for name in ("page", "page_size")
+              if isinstance(query.get(name), (int, float)) and query[name] < 0}
+    return (jsonify(message=errors), 400) if errors else None
 
 
 def _refuse_impossible_ids():
