@@ -12,6 +12,8 @@ Tested by tests/test_authz_matrix.py.
 """
 from __future__ import annotations
 
+import json
+
 import prison
 from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
@@ -75,13 +77,19 @@ def _refuse_negative_paging():
         return None
     try:
         query = prison.loads(request.args["q"])
-    except Exception:  # FAB answers malformed rison itself, with a 400
-        return None
+    except Exception:
+        try:  # FAB also accepts the same query as JSON
+            query = json.loads(request.args["q"])
+        except ValueError:  # FAB answers what is neither, with a 400
+            return None
     if not isinstance(query, dict):
         return None
-    errors = {name: [_("Must be zero or more.")] for name in ("page", "page_size")
-              if isinstance(query.get(name), (int, float)) and query[name] < 0}
-    return (jsonify(message=errors), 400) if errors else None
+    negative = [name for name in ("page", "page_size")
+                if isinstance(query.get(name), (int, float)) and query[name] < 0]
+    if not negative:
+        return None
+    # FAB's list endpoints describe their 400 as one message text.
+    return jsonify(message=_("The page and the page size must be zero or more.")), 400
 
 
 def _refuse_impossible_ids():
