@@ -113,6 +113,17 @@ def rebuild_totals_command() -> None:
     click.echo(f"Rebuilt the totals of {count} clients.")
 
 
+@clientela.command("mark-overdue")
+def mark_overdue_command() -> None:
+    """Mark open invoices past their due date as overdue in the client rollups (the workers do
+    it hourly; the figures are right either way, this only keeps the client summary cheap)."""
+    from app.billing.accounts import mark_overdue_invoices
+
+    count = mark_overdue_invoices()
+    db.session.commit()
+    click.echo(f"Marked {count} invoice(s) overdue.")
+
+
 @clientela.command("send-reminders")
 def send_reminders_command() -> None:
     """Queue today's overdue reminders (REMINDER_DAYS steps, each once per invoice); run daily."""

@@ -28,6 +28,7 @@ from stdnum.iso7064 import mod_11_10
 from app.activity.models import Activity
 from app.billing.accounts import rebuild_accounts
 from app.billing.models import (
+    OPEN_INVOICE_STATUSES,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -621,6 +622,9 @@ class _DemoGenerator:
         paid = sum((p["amount"] for p in invoice["_payments"]), ZERO)
         invoice["amount_paid"] = paid
         invoice["balance"] = invoice["total"] - paid
+        # History as the periodic mark-overdue task would have left it.
+        invoice["overdue_marked"] = (invoice["status"] in OPEN_INVOICE_STATUSES
+                                     and invoice["due_date"] < self.today)
         if scenario == "cancelled":
             when = self._at(min(self.today, issue + dt.timedelta(days=rng.randint(1, 20))))
             invoice["_events"].append(("invoice_cancelled", max(when, invoice["sent_at"]), {"number": None}))

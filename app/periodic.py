@@ -1,4 +1,5 @@
-"""Work that runs on a clock: overdue reminders, outbox retries, quote expiry, Stripe reconciling.
+"""Work that runs on a clock: overdue marks and reminders, outbox retries, quote expiry,
+Stripe reconciling.
 
 Every `clientela worker` runs a small ticker thread. At each tick it claims the current
 period of each task with one Redis `SET NX` (key = task + period number) and enqueues the task
@@ -26,6 +27,13 @@ def expire_quotes_job() -> None:
     from app.billing.services import expire_quotes
 
     expire_quotes()
+    db.session.commit()
+
+
+def mark_overdue_job() -> None:
+    from app.billing.accounts import mark_overdue_invoices
+
+    mark_overdue_invoices()
     db.session.commit()
 
 
@@ -60,6 +68,8 @@ class PeriodicTask:
 TASKS = (
     PeriodicTask("retry-outbox", 5 * 60, retry_outbox_job),
     PeriodicTask("stripe-reconcile", 15 * 60, reconcile_stripe_job),
+    # Hourly: the client summary counts by date only what fell due since the last run.
+    PeriodicTask("mark-overdue", 3600, mark_overdue_job),
     PeriodicTask("send-reminders", 24 * 3600, send_reminders_job),
     PeriodicTask("expire-quotes", 24 * 3600, expire_quotes_job),
 )

@@ -91,7 +91,8 @@ def seed(app, url: str) -> tuple[int, int]:
     from flask_appbuilder import Model
     from sqlalchemy import func, select
 
-    from app.billing.accounts import ClientAccount, rebuild_accounts
+    from app.billing.accounts import ClientAccount, mark_overdue_invoices, rebuild_accounts
+    from app.billing.services import expire_quotes
     from app.billing.models import Invoice
     from app.clients.models import Client
     from app.demo import create_demo_data
@@ -126,6 +127,10 @@ def seed(app, url: str) -> tuple[int, int]:
                 print(f"  rebuilt the totals of {rebuild_accounts():,} clients", end="", flush=True)
                 print(f" in {time.perf_counter() - start:.0f} s", flush=True)
         ensure_admin(ADMIN_USER, ADMIN_PASSWORD, "bench@clientela.local")
+        # The state the workers' periodic tasks keep a live database in (a no-op once done).
+        marked, expired = mark_overdue_invoices(), expire_quotes()
+        if marked or expired:
+            print(f"  periodic tasks: marked {marked:,} invoices overdue, expired {expired:,} quotes", flush=True)
         db.session.commit()
         # Planner statistics for bulk-loaded tables (autovacuum would get there later): without
         # them PostgreSQL takes the large client for an average one and picks nested loops.

@@ -14,25 +14,48 @@ reading the row, adding in Python and writing it back would lose updates.
 Bulk INSERTs (the demo generator) bypass the ORM and therefore this listener: they call
 `rebuild_accounts()` for the clients they touched, and `flask --app app clientela
 rebuild-totals` rebuilds every row from scratch.
+
+"Overdue" depends on today's date, so no listener can keep it. The periodic `mark-overdue`
+task (`mark_overdue_invoices`) sets `Invoice.overdue_marked` on open invoices past their
+due date, through the ORM, so this listener moves them from "sent"/"partial" to "overdue"
+in the row. The client summary then counts by date only the invoices not marked yet (those
+past due since the task last ran), on a partial index that holds nothing else.
+
+`version` moves in every flush that touches one of the client's invoices, quotes or
+payments, whatever changed: a cache of anything computed from the client's documents can
+use (client id, version) as its key.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Iterable
 
 from flask_appbuilder import Model
-from sqlalchemy import ForeignKey, Integer, Numeric, case, delete, event, func, inspect, literal, select
+from sqlalchemy import ForeignKey, Integer, Numeric, and_, case, delete, event, func, inspect, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column
 
-from app.billing.models import BILLED_INVOICE_STATUSES, OPEN_INVOICE_STATUSES, Invoice, InvoiceStatus, Quote, QuoteStatus
+from app.billing.models import (
+    BILLED_INVOICE_STATUSES,
+    OPEN_INVOICE_STATUSES,
+    UNMARKED_OPEN_INVOICE,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Quote,
+    QuoteStatus,
+)
 from app.money import MONEY_PRECISION, ZERO
 
-INVOICE_STATUSES = tuple(status.value for status in InvoiceStatus)
+OVERDUE = "overdue"
+# The invoice counts kept per client: each stored status, and "overdue" for open invoices
+# marked overdue (which then count neither as sent nor as partial).
+INVOICE_STATUSES = (*(status.value for status in InvoiceStatus), OVERDUE)
 QUOTE_STATUSES = tuple(status.value for status in QuoteStatus)
-MONEY_COLUMNS = ("total_invoiced", "total_paid", "balance_due")
+MONEY_COLUMNS = ("total_invoiced", "total_paid", "balance_due", "overdue_balance")
 
 
 def _count() -> Mapped[int]:
@@ -45,7 +68,8 @@ def _money() -> Mapped[Decimal]:
 
 class ClientAccount(Model):
     """One client's running totals (every currency of its documents together, as the summary
-    always did). "Overdue" and "expired" depend on today's date and are not stored here."""
+    always did). "Overdue" here is what the periodic task has marked; what has fallen due
+    since, and sent quotes past their validity, are counted by the summary itself."""
 
     __tablename__ = "client_account"
 
@@ -54,11 +78,16 @@ class ClientAccount(Model):
     total_invoiced: Mapped[Decimal] = _money()
     total_paid: Mapped[Decimal] = _money()
     balance_due: Mapped[Decimal] = _money()
+    # The part of balance_due on invoices marked overdue.
+    overdue_balance: Mapped[Decimal] = _money()
+    # Moves with every change to the client's documents (a cache key, not a count).
+    version: Mapped[int] = _count()
     invoices_draft: Mapped[int] = _count()
     invoices_sent: Mapped[int] = _count()
     invoices_partial: Mapped[int] = _count()
     invoices_paid: Mapped[int] = _count()
     invoices_cancelled: Mapped[int] = _count()
+    invoices_overdue: Mapped[int] = _count()
     quotes_draft: Mapped[int] = _count()
     quotes_sent: Mapped[int] = _count()
     quotes_accepted: Mapped[int] = _count()
@@ -76,18 +105,22 @@ class ClientAccount(Model):
 
 # The columns whose old value the listener needs; billing.models marks them active_history,
 # so a change made without reading the attribute first still knows what it replaced.
-INVOICE_TRACKED = ("client_id", "status", "total", "amount_paid", "balance")
+INVOICE_TRACKED = ("client_id", "status", "total", "amount_paid", "balance", "overdue_marked")
 QUOTE_TRACKED = ("client_id", "status")
+PAYMENT_TRACKED = ("client_id",)
 
 
 def _invoice_contribution(values: dict[str, object]) -> dict[str, object]:
     status = values["status"]
-    contribution: dict[str, object] = {f"invoices_{status}": 1}
+    marked_overdue = status in OPEN_INVOICE_STATUSES and bool(values["overdue_marked"])
+    contribution: dict[str, object] = {f"invoices_{OVERDUE if marked_overdue else status}": 1}
     if status in BILLED_INVOICE_STATUSES:
         contribution["total_invoiced"] = Decimal(values["total"] or 0)
         contribution["total_paid"] = Decimal(values["amount_paid"] or 0)
     if status in OPEN_INVOICE_STATUSES:
         contribution["balance_due"] = Decimal(values["balance"] or 0)
+    if marked_overdue:
+        contribution["overdue_balance"] = Decimal(values["balance"] or 0)
     return contribution
 
 
@@ -113,22 +146,35 @@ def _values_now(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, obj
     return {key: getattr(document, key) for key in keys}
 
 
-def _tracked(document: Invoice | Quote) -> tuple[tuple[str, ...], object]:
+def _payment_contribution(_values: dict[str, object]) -> dict[str, object]:
+    return {}  # the invoice it pays carries the amounts; a payment only moves the version
+
+
+def _tracked(document: Invoice | Quote | Payment) -> tuple[tuple[str, ...], object]:
     if isinstance(document, Invoice):
         return INVOICE_TRACKED, _invoice_contribution
-    return QUOTE_TRACKED, _quote_contribution
+    if isinstance(document, Quote):
+        return QUOTE_TRACKED, _quote_contribution
+    return PAYMENT_TRACKED, _payment_contribution
+
+
+DOCUMENTS = (Invoice, Quote, Payment)
 
 
 # ── The listener ───────────────────────────────────────────────────────────────────────────
 
 @event.listens_for(Session, "before_flush")
-def _load_documents_being_deleted(session: Session, _context, _instances) -> None:
-    """A deleted document's row is gone by `after_flush`: read what it counted while it exists."""
+def _before_flush(session: Session, _context, _instances) -> None:
     for obj in session.deleted:
-        if isinstance(obj, (Invoice, Quote)):
+        # A deleted document's row is gone by `after_flush`: read what it counted while it exists.
+        if isinstance(obj, DOCUMENTS):
             keys, _contribution = _tracked(obj)
             for key in keys:
                 getattr(obj, key)
+    for obj in session.dirty:
+        # The overdue mark holds for the due date it was set against; a new date is judged afresh.
+        if isinstance(obj, Invoice) and obj.overdue_marked and inspect(obj).attrs.due_date.history.has_changes():
+            obj.overdue_marked = False
 
 
 @event.listens_for(Session, "after_flush")
@@ -140,23 +186,23 @@ def _apply_account_deltas(session: Session, _context) -> None:
         if client_id is None:
             return
         delta = deltas[client_id]
+        delta["version"] = 1  # once per flush, whatever changed
         for column, amount in contribution.items():
             delta[column] = delta.get(column, 0) + sign * amount
 
     for obj in session.new:
-        if isinstance(obj, (Invoice, Quote)):
+        if isinstance(obj, DOCUMENTS):
             keys, contribution = _tracked(obj)
             now = _values_now(obj, keys)
             add(now["client_id"], contribution(now), +1)
     for obj in session.dirty:
-        if isinstance(obj, (Invoice, Quote)) and session.is_modified(obj):
+        if isinstance(obj, DOCUMENTS) and session.is_modified(obj):
             keys, contribution = _tracked(obj)
             before, now = _values_before(obj, keys), _values_now(obj, keys)
-            if before != now:
-                add(before["client_id"], contribution(before), -1)
-                add(now["client_id"], contribution(now), +1)
+            add(before["client_id"], contribution(before), -1)
+            add(now["client_id"], contribution(now), +1)
     for obj in session.deleted:
-        if isinstance(obj, (Invoice, Quote)):
+        if isinstance(obj, DOCUMENTS):
             keys, contribution = _tracked(obj)
             before = _values_before(obj, keys)
             add(before["client_id"], contribution(before), -1)
@@ -164,8 +210,7 @@ def _apply_account_deltas(session: Session, _context) -> None:
     connection = session.connection()
     for client_id in sorted(deltas):  # one order for every writer: no deadlock between two flushes
         changes = {column: amount for column, amount in deltas[client_id].items() if amount}
-        if changes:
-            connection.execute(_add_to_account(connection.dialect.name, client_id, changes))
+        connection.execute(_add_to_account(connection.dialect.name, client_id, changes))
 
 
 def _add_to_account(dialect: str, client_id: int, changes: dict[str, object]):
@@ -180,18 +225,30 @@ def _add_to_account(dialect: str, client_id: int, changes: dict[str, object]):
 
 # ── From scratch ───────────────────────────────────────────────────────────────────────────
 
+def _shown_invoice_status():
+    """SQL for the status an invoice is counted under: "overdue" once marked, else its own."""
+    return case((and_(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.overdue_marked), literal(OVERDUE)),
+                else_=Invoice.status)
+
+
 def account_aggregates(client_ids: Iterable[int] | None = None) -> dict[int, dict[str, object]]:
     """Every client's figures computed from the documents themselves (two GROUP BY
     statements): what `rebuild_accounts` stores, and what tests compare the rollups with."""
     from app.extensions import db
 
     ids = None if client_ids is None else list(client_ids)
+    marked_overdue = and_(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.overdue_marked)
+
+    def total_of(column, condition):
+        return func.coalesce(func.sum(case((condition, column), else_=literal(0))), 0)
+
+    shown = _shown_invoice_status()
     invoice_columns = [
-        func.coalesce(func.sum(case((Invoice.status.in_(BILLED_INVOICE_STATUSES), Invoice.total), else_=literal(0))), 0),
-        func.coalesce(func.sum(case((Invoice.status.in_(BILLED_INVOICE_STATUSES), Invoice.amount_paid),
-                                    else_=literal(0))), 0),
-        func.coalesce(func.sum(case((Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.balance), else_=literal(0))), 0),
-        *(func.count(case((Invoice.status == status, Invoice.id))) for status in INVOICE_STATUSES),
+        total_of(Invoice.total, Invoice.status.in_(BILLED_INVOICE_STATUSES)),
+        total_of(Invoice.amount_paid, Invoice.status.in_(BILLED_INVOICE_STATUSES)),
+        total_of(Invoice.balance, Invoice.status.in_(OPEN_INVOICE_STATUSES)),
+        total_of(Invoice.balance, marked_overdue),
+        *(func.count(case((shown == status, Invoice.id))) for status in INVOICE_STATUSES),
     ]
     invoices = select(Invoice.client_id, *invoice_columns).group_by(Invoice.client_id)
     quotes = select(Quote.client_id, *(func.count(case((Quote.status == status, Quote.id))) for status in QUOTE_STATUSES)
@@ -202,12 +259,11 @@ def account_aggregates(client_ids: Iterable[int] | None = None) -> dict[int, dic
 
     result: dict[int, dict[str, object]] = {}
     money_places = Decimal("0.01")
-    for client_id, invoiced, paid, due, *counts in db.session.execute(invoices):
-        row = result.setdefault(client_id, {})
-        row.update(total_invoiced=Decimal(str(invoiced)).quantize(money_places),
-                   total_paid=Decimal(str(paid)).quantize(money_places),
-                   balance_due=Decimal(str(due)).quantize(money_places))
-        row.update({f"invoices_{status}": int(n) for status, n in zip(INVOICE_STATUSES, counts)})
+    for client_id, *values in db.session.execute(invoices):
+        money, counts = values[:len(MONEY_COLUMNS)], values[len(MONEY_COLUMNS):]
+        figures = result.setdefault(client_id, {})
+        figures.update({column: Decimal(str(value)).quantize(money_places) for column, value in zip(MONEY_COLUMNS, money)})
+        figures.update({f"invoices_{status}": int(n) for status, n in zip(INVOICE_STATUSES, counts)})
     for client_id, *counts in db.session.execute(quotes):
         result.setdefault(client_id, {}).update({f"quotes_{status}": int(n) for status, n in zip(QUOTE_STATUSES, counts)})
     return result
@@ -215,7 +271,8 @@ def account_aggregates(client_ids: Iterable[int] | None = None) -> dict[int, dic
 
 def rebuild_accounts(client_ids: Iterable[int] | None = None) -> int:
     """Recompute the rollups (of the given clients, or of every client) from the documents,
-    in the caller's transaction; returns how many rows were written.
+    in the caller's transaction; returns how many rows were written. Each row's version
+    moves on, never back, so caches keyed by it cannot serve what was computed before.
 
     On PostgreSQL a full rebuild holds a SHARE lock on invoices and quotes until the caller
     commits: writers wait instead of applying deltas to rows being replaced."""
@@ -225,17 +282,55 @@ def rebuild_accounts(client_ids: Iterable[int] | None = None) -> int:
     if ids is None and db.session.get_bind().dialect.name == "postgresql":
         db.session.connection().exec_driver_sql("LOCK TABLE invoice, quote IN SHARE MODE")
     rows = account_aggregates(ids)
+    current = select(ClientAccount.client_id, ClientAccount.version)
     statement = delete(ClientAccount)
     if ids is not None:
+        current = current.where(ClientAccount.client_id.in_(ids))
         statement = statement.where(ClientAccount.client_id.in_(ids))
+    versions = dict(db.session.execute(current).all())
     db.session.execute(statement)
-    if rows:
+    written = sorted(set(rows) | set(versions))
+    if written:
         db.session.execute(
             ClientAccount.__table__.insert(),
-            [{"client_id": client_id, **{column: 0 for column in _ALL_COLUMNS}, **figures}
-             for client_id, figures in rows.items()],
+            [{"client_id": client_id, **{column: 0 for column in _ALL_COLUMNS}, **rows.get(client_id, {}),
+              "version": versions.get(client_id, 0) + 1}
+             for client_id in written],
         )
-    return len(rows)
+    return len(written)
 
 
 _ALL_COLUMNS = (*MONEY_COLUMNS, *(f"invoices_{s}" for s in INVOICE_STATUSES), *(f"quotes_{s}" for s in QUOTE_STATUSES))
+
+
+# ── The overdue mark ───────────────────────────────────────────────────────────────────────
+
+MARK_BATCH = 500
+
+
+def mark_overdue_invoices(today: dt.date | None = None) -> int:
+    """Mark open invoices past their due date as overdue (the periodic `mark-overdue` task),
+    in the caller's transaction; returns how many were marked.
+
+    Through the ORM, each invoice locked as the billing services lock it, so the rollup
+    listener moves them to "overdue" with whatever a concurrent payment left them at."""
+    from app.extensions import db
+
+    today = today or dt.date.today()
+    marked = 0
+    while True:
+        invoices = db.session.scalars(
+            select(Invoice)
+            .options(lazyload("*"))
+            .where(text(UNMARKED_OPEN_INVOICE), Invoice.due_date < today)
+            .order_by(Invoice.id)
+            .limit(MARK_BATCH)
+            .with_for_update(of=Invoice)
+            .execution_options(populate_existing=True)
+        ).all()
+        for invoice in invoices:
+            invoice.overdue_marked = True
+        db.session.flush()
+        marked += len(invoices)
+        if len(invoices) < MARK_BATCH:
+            return marked

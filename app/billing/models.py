@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask_appbuilder import Model
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -23,7 +24,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
+    text,
 )
 from sqlalchemy import inspect
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
@@ -42,6 +45,10 @@ class InvoiceStatus(str, enum.Enum):
 
 # "Overdue" is not stored: it is an open invoice whose due date has passed.
 OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIAL.value)
+# Partial indexes' predicates, used verbatim by the queries that need the index: PostgreSQL
+# proves a query matches a partial index from literals, not from bound parameters.
+UNMARKED_OPEN_INVOICE = "status IN ('sent', 'partial') AND NOT overdue_marked"  # not yet marked overdue
+SENT_QUOTE = "status = 'sent'"
 # Invoices that count as invoiced (and towards balances): finalized and not cancelled.
 BILLED_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIAL.value, InvoiceStatus.PAID.value)
 
@@ -149,6 +156,10 @@ class Invoice(BillingDocument, Model):
         Index("ix_invoice_status_due_date", "status", "due_date"),
         # The client 360 page lists a client's latest invoices first.
         Index("ix_invoice_client_issue_date", "client_id", "issue_date"),
+        # Open invoices the overdue mark has not reached yet: what the client summary still
+        # counts by date (app.dashboard.queries); a few per client once the task has run.
+        Index("ix_invoice_client_unmarked_due_date", "client_id", "due_date",
+              postgresql_where=text(UNMARKED_OPEN_INVOICE), sqlite_where=text(UNMARKED_OPEN_INVOICE)),
     )
 
     # active_history: the client rollups (app.billing.accounts) subtract what a change replaced.
@@ -158,6 +169,11 @@ class Invoice(BillingDocument, Model):
     amount_paid: Mapped[Decimal] = _money(active_history=True)
     balance: Mapped[Decimal] = _money(active_history=True)
     quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id"), nullable=True, index=True)
+    # Set by the periodic `mark-overdue` task once an open invoice is past its due date, and
+    # cleared when the due date changes: the client rollup counts marked invoices as overdue,
+    # so the summary only reads the few past due since the last run (app.billing.accounts).
+    overdue_marked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                                 active_history=True)
 
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position", lazy="selectin"
@@ -192,6 +208,10 @@ class Quote(BillingDocument, Model):
         # The client 360 page lists a client's latest quotes; the home page, quotes awaiting an answer.
         Index("ix_quote_client_issue_date", "client_id", "issue_date"),
         Index("ix_quote_status_valid_until", "status", "valid_until"),
+        # A client's sent quotes by validity: the summary counts those past it before the
+        # nightly expiry marks them (few per client, since the index holds sent quotes only).
+        Index("ix_quote_client_sent_valid_until", "client_id", "valid_until",
+              postgresql_where=text(SENT_QUOTE), sqlite_where=text(SENT_QUOTE)),
     )
 
     status: Mapped[str] = mapped_column(String(20), default=QuoteStatus.DRAFT.value, index=True,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.billing.models import Invoice, InvoiceLine, Quote, QuoteLine, line_document
 
 # Columns that change without changing the printed document.
-NOT_PRINTED = frozenset({"revision", "viewed_at", "updated_at", "created_at"})
+NOT_PRINTED = frozenset({"revision", "viewed_at", "updated_at", "created_at", "overdue_marked"})
 
 
 def _printed_columns_changed(document: Invoice | Quote) -> bool:

@@ -3,8 +3,9 @@
 This module is the one place where "total invoiced", "balance due", "overdue" and friends
 are computed. Every function is a fixed number of SQL aggregates (GROUP BY / CASE) over the
 totals stored on each document, so its cost in statements never depends on how many
-invoices a client or the company has. "Overdue" is not stored: it is an open invoice whose
-due date is before today, and it is counted here as a status of its own.
+invoices a client or the company has. "Overdue" is not a stored status: it is an open
+invoice whose due date is before today, and it is counted here as a status of its own (the
+client rollup keeps the invoices the periodic task has marked; see app.billing.accounts).
 """
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, case, extract, func, literal, select
+from sqlalchemy import and_, case, extract, func, literal, select, text
 
 from app.activity.models import Activity
-from app.billing.accounts import INVOICE_STATUSES, ClientAccount
+from app.billing.accounts import INVOICE_STATUSES, OVERDUE, ClientAccount
 from app.billing.models import (
     OPEN_INVOICE_STATUSES,
+    SENT_QUOTE,
+    UNMARKED_OPEN_INVOICE,
     Invoice,
     Payment,
     Quote,
@@ -27,7 +30,6 @@ from app.clients.models import Client
 from app.extensions import db
 from app.money import ZERO
 
-OVERDUE = "overdue"
 INVOICE_CHIP_STATUSES = ("draft", "sent", "partial", "paid", OVERDUE, "cancelled")
 QUOTE_CHIP_STATUSES = tuple(status.value for status in QuoteStatus)
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -62,9 +64,10 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     - invoices / quotes: {status: count}, with "overdue" as its own invoice status and a
       sent quote past its validity counted as "expired" (before the nightly job marks it).
 
-    Totals and counts by stored status come from the client's rollup row
-    (`app.billing.accounts`); only what depends on today's date is counted here, over the
-    client's open invoices past their due date and sent quotes past their validity.
+    Totals, counts and the overdue invoices already marked by the periodic task come from the
+    client's rollup row (`app.billing.accounts`). Only what has changed with the calendar
+    since is counted here, on partial indexes that hold nothing else: open invoices past due
+    but not marked yet, and sent quotes past their validity.
     """
     today = _today(today)
     account = db.session.execute(
@@ -73,19 +76,19 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     invoices = {status: int(account.get(f"invoices_{status}") or 0) for status in INVOICE_STATUSES}
     quotes = {status: int(account.get(f"quotes_{status}") or 0) for status in QUOTE_CHIP_STATUSES}
 
-    overdue = ZERO
+    overdue = _money(account.get("overdue_balance"))
     for status, count, balance in db.session.execute(
         select(Invoice.status, func.count(Invoice.id), func.sum(Invoice.balance))
-        .where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.due_date < today)
+        .where(Invoice.client_id == client_id, text(UNMARKED_OPEN_INVOICE), Invoice.due_date < today)
         .group_by(Invoice.status)
     ).all():
         invoices[status] -= int(count)
-        invoices[OVERDUE] = invoices.get(OVERDUE, 0) + int(count)
+        invoices[OVERDUE] += int(count)
         overdue += _money(balance)
 
     expired = db.session.scalar(
         select(func.count(Quote.id))
-        .where(Quote.client_id == client_id, Quote.status == QuoteStatus.SENT.value, Quote.valid_until < today)
+        .where(Quote.client_id == client_id, text(SENT_QUOTE), Quote.valid_until < today)
     ) or 0
     quotes[QuoteStatus.SENT.value] -= int(expired)
     quotes[QuoteStatus.EXPIRED.value] += int(expired)
