@@ -42,9 +42,9 @@ from app.clients.models import Client
 from app.clients.schemas import (
     API_RESPONSES,
     ID_IN_PATH,
-    field_errors,
     json_body,
     model_api_descriptions,
+    refused,
     use_accept_language,
 )
 from app.extensions import db
@@ -61,11 +61,6 @@ DUE_BEFORE_ISSUE = _l("The due date cannot be before the issue date.")
 LOCKED = _l("A finalized document is locked: only its notes and terms can change.")
 # What may still change on a sent invoice or quote: text that moves no amount.
 EDITABLE_WHEN_FINALIZED = {"notes", "terms"}
-
-
-def error_messages(error: BillingError) -> dict[str, list[str]]:
-    """A billing rule's refusal in the API's error shape: {field: [message]}."""
-    return {field: [message] for field, message in error.as_dict().items()}
 
 
 class BillingDocumentApi(ModelRestApi):
@@ -96,12 +91,8 @@ class BillingDocumentApi(ModelRestApi):
             client = _client(values.pop("client_id"))
             document = self.create(client, **values)
             db.session.flush()
-        except ValidationError as err:
-            db.session.rollback()
-            return self.response_422(message=field_errors(err.messages))
-        except BillingError as err:
-            db.session.rollback()
-            return self.response_422(message=error_messages(err))
+        except (ValidationError, BillingError) as err:
+            return refused(self, err)
         db.session.commit()
         return self.response(201, id=document.id, result=self.show_model_schema.dump(document))
 
@@ -112,12 +103,8 @@ class BillingDocumentApi(ModelRestApi):
         try:
             self._update(document, self.edit_model_schema.load(json_body()))
             db.session.flush()
-        except ValidationError as err:
-            db.session.rollback()
-            return self.response_422(message=field_errors(err.messages))
-        except BillingError as err:
-            db.session.rollback()
-            return self.response_422(message=error_messages(err))
+        except (ValidationError, BillingError) as err:
+            return refused(self, err)
         db.session.commit()
         return self.response(200, id=document.id, result=self.show_model_schema.dump(document))
 
@@ -191,8 +178,7 @@ class BillingDocumentApi(ModelRestApi):
             send_document(document, contact_ids)
             db.session.flush()
         except BillingError as err:
-            db.session.rollback()
-            return self.response_422(message=error_messages(err))
+            return refused(self, err)
         db.session.commit()
         return self.response(200, id=document.id, result=self.show_model_schema.dump(document))
 
@@ -297,12 +283,8 @@ class InvoiceApi(BillingDocumentApi):
             values = PaymentInputSchema().load(json_body())
             payment = record_payment(invoice, **values)
             db.session.flush()
-        except ValidationError as err:
-            db.session.rollback()
-            return self.response_422(message=field_errors(err.messages))
-        except BillingError as err:
-            db.session.rollback()
-            return self.response_422(message=error_messages(err))
+        except (ValidationError, BillingError) as err:
+            return refused(self, err)
         db.session.commit()
         return self.response(201, id=payment.id, result=PaymentSchema().dump(payment))
 

@@ -33,6 +33,7 @@ from app.billing import accounts  # noqa: F401  (registers the flush listener th
 from app.billing.totals import apply_totals, compute_totals, line_amount
 from app.clients.models import Client
 from app.company.services import get_company
+from app.errors import Refusal
 from app.extensions import db
 from app.i18n import format_money
 from app.money import ZERO, to_decimal
@@ -41,16 +42,8 @@ LINE_FIELDS = ("description", "quantity", "unit_price", "discount", "tax_rate")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
-class BillingError(ValueError):
-    """A rule refused the change; `field` names the input it concerns (for forms and the API)."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def as_dict(self) -> dict[str, str]:
-        return {self.field or "_schema": str(self.message)}
+class BillingError(Refusal):
+    """A billing rule refused the change."""
 
 
 class BillingErrors(BillingError):

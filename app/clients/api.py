@@ -31,6 +31,7 @@ from app.clients.schemas import (
     field_errors,
     json_body,
     model_api_descriptions,
+    refused,
     use_accept_language,
 )
 from app.clients.validation import clean_client_fields
@@ -95,8 +96,7 @@ class ClientApi(ModelRestApi):
         try:
             self._apply(client, json_body(), creating=True)
         except ValidationError as err:
-            db.session.rollback()
-            return self.response_422(message=field_errors(err.messages))
+            return refused(self, err)
         db.session.add(client)
         db.session.flush()
         activity.record("client_created", client.id)
@@ -111,8 +111,7 @@ class ClientApi(ModelRestApi):
             self._apply(client, json_body(), creating=False)
             db.session.flush()
         except ValidationError as err:
-            db.session.rollback()
-            return self.response_422(message=field_errors(err.messages))
+            return refused(self, err)
         except IntegrityError:
             # A removed contact still referenced elsewhere (tickets, for instance).
             db.session.rollback()

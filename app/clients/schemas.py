@@ -11,13 +11,15 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from email_validator import EmailNotValidError, validate_email
-from flask import g, request
+from flask import Response, g, request
 from flask_appbuilder.api import BaseApi
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 from werkzeug.exceptions import BadRequest
 
+from app.errors import Refusal
+from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES
 from app.security.guards import MAX_ID
 
@@ -62,6 +64,15 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("Request is not a JSON object")
     return body
+
+
+def refused(api: BaseApi, error: ValidationError | Refusal) -> Response:
+    """A refused change: undo whatever it did in this transaction and answer 422 with the
+    messages under the names of the fields they concern."""
+    db.session.rollback()
+    if isinstance(error, ValidationError):
+        return api.response_422(message=field_errors(error.messages))
+    return api.response_422(message={field: [message] for field, message in error.as_dict().items()})
 
 
 def field_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -19,9 +19,9 @@ from app.clients.schemas import (
     API_RESPONSES,
     ID_IN_PATH,
     ApiSchema,
-    field_errors,
     json_body,
     model_api_descriptions,
+    refused,
     text,
     use_accept_language,
 )
@@ -141,12 +141,8 @@ class TicketApi(ModelRestApi):
             values = ReplyInputSchema().load(json_body())
             services.reply_as_staff(ticket, current_app.appbuilder.sm.current_user, values["body"],
                                     internal=values["internal"])
-        except ValidationError as err:
-            db.session.rollback()
-            return self.response_422(message=field_errors(err.messages))
-        except services.TicketError as err:
-            db.session.rollback()
-            return self.response_422(message={key: [value] for key, value in err.as_dict().items()})
+        except (ValidationError, services.TicketError) as err:
+            return refused(self, err)
         db.session.commit()
         return self.response(200, id=ticket.id, result=self.show_model_schema.dump(ticket))
 

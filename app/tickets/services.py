@@ -25,6 +25,7 @@ from werkzeug.utils import secure_filename
 from app.activity import services as activity
 from app.billing.models import Invoice, Quote
 from app.clients.models import Contact
+from app.errors import Refusal
 from app.extensions import db
 from app.tickets.models import Ticket, TicketAttachment, TicketMessage, TicketStatus
 
@@ -41,16 +42,8 @@ ALLOWED_TYPES = {
 }
 
 
-class TicketError(ValueError):
-    """A rule refused the change; `field` names the input it concerns (for forms and the API)."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def as_dict(self) -> dict[str, str]:
-        return {self.field or "_schema": str(self.message)}
+class TicketError(Refusal):
+    """A ticket rule refused the change."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,15 @@
+"""The one exception a business rule raises when it refuses a change."""
+from __future__ import annotations
+
+
+class Refusal(ValueError):
+    """A rule refused the change; `field` names the input it concerns, so forms show the
+    message at that field and the API answers 422 under that name (`_schema` for none)."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str]:
+        return {self.field or "_schema": str(self.message)}
