@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Result, Select, select
 from sqlalchemy.orm import raiseload
 
 from app.activity.services import describe
@@ -71,6 +71,12 @@ def _admin_url(endpoint: str, **values) -> str | None:
         return None
 
 
+def _latest(statement: Select, *order_by) -> Result:
+    """The first LIST_LIMIT rows of a tab in the given order; a template that reached for a
+    relationship would raise instead of issuing a query per row."""
+    return db.session.execute(statement.order_by(*order_by).limit(LIST_LIMIT).options(raiseload("*")))
+
+
 class ClientDashboardView(BaseView):
     route_base = "/clients"
     default_view = "show"
@@ -89,27 +95,14 @@ class ClientDashboardView(BaseView):
             abort(404)
         today = dt.date.today()
         summary = queries.client_summary(client.id, today)
-        invoices = db.session.scalars(
-            select(Invoice)
-            .where(Invoice.client_id == client.id)
-            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-            .limit(LIST_LIMIT)
-            .options(raiseload("*"))
-        ).all()
-        quotes = db.session.scalars(
-            select(Quote)
-            .where(Quote.client_id == client.id)
-            .order_by(Quote.issue_date.desc(), Quote.id.desc())
-            .limit(LIST_LIMIT)
-            .options(raiseload("*"))
-        ).all()
-        payments = db.session.execute(
-            select(Payment, Invoice.id, Invoice.number)
-            .join(Invoice, Invoice.id == Payment.invoice_id)
-            .where(Payment.client_id == client.id)
-            .order_by(Payment.date.desc(), Payment.id.desc())
-            .limit(LIST_LIMIT)
-            .options(raiseload("*"))
+        invoices = _latest(select(Invoice).where(Invoice.client_id == client.id),
+                           Invoice.issue_date.desc(), Invoice.id.desc()).scalars().all()
+        quotes = _latest(select(Quote).where(Quote.client_id == client.id),
+                         Quote.issue_date.desc(), Quote.id.desc()).scalars().all()
+        payments = _latest(
+            select(Payment, Invoice.id, Invoice.number).join(Invoice, Invoice.id == Payment.invoice_id)
+            .where(Payment.client_id == client.id),
+            Payment.date.desc(), Payment.id.desc(),
         ).all()
         templates = db.session.scalars(
             select(ClientEmailTemplate)
@@ -126,13 +119,8 @@ class ClientDashboardView(BaseView):
         def can_write(permission_view: str) -> bool:
             return self.appbuilder.sm.has_access("can_write", permission_view)
 
-        tickets = db.session.scalars(
-            select(Ticket)
-            .where(Ticket.client_id == client.id)
-            .order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
-            .limit(LIST_LIMIT)
-            .options(raiseload("*"))
-        ).all() if reads_tickets else []
+        tickets = _latest(select(Ticket).where(Ticket.client_id == client.id),
+                          Ticket.last_activity_at.desc(), Ticket.id.desc()).scalars().all() if reads_tickets else []
         return self.render_template(
             "admin/dashboard/client.html",
             client=client,

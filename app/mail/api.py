@@ -9,6 +9,8 @@ A refused template answers 400 with a message on its field (`subject`, `body`, `
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import request
 from flask_appbuilder.api import BaseApi, expose, protect, safe
 from flask_babel import lazy_gettext as _l
@@ -57,15 +59,23 @@ GLOBAL_PARAMETERS = {"parameters": [_kind_in_path(EMAIL_KINDS)]}
 CLIENT_PARAMETERS = {"parameters": [ID_IN_PATH, _kind_in_path(CLIENT_KINDS)]}
 
 
-def _body() -> dict | None:
+def _save(api: BaseApi, save: Callable[[dict, str, str], None], result: Callable[[], dict]):
+    """A PUT of a template: check the JSON body's subject and body, `save(body, subject, text)`,
+    and answer `result()`; a template the sandbox refuses answers 400 at its field."""
     body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
-
-
-def _texts(body: dict) -> tuple[str, str] | dict[str, list[str]]:
+    if not isinstance(body, dict):
+        return api.response_400(message="Request is not a JSON object")
     errors = {name: [str(_l("A text is required."))] for name in ("subject", "body")
               if not isinstance(body.get(name), str)}
-    return errors or (body["subject"], body["body"])
+    if errors:
+        return api.response_400(message=errors)
+    try:
+        save(body, body["subject"], body["body"])
+    except TemplateRefused as refused:
+        db.session.rollback()
+        return api.response_400(message={refused.field: [str(refused.message)]})
+    db.session.commit()
+    return api.response(200, result=result())
 
 
 class EmailTemplateApi(BaseApi):
@@ -144,20 +154,8 @@ class EmailTemplateApi(BaseApi):
         """
         if kind not in EMAIL_KINDS:
             return self.response_404()
-        body = _body()
-        if body is None:
-            return self.response_400(message="Request is not a JSON object")
-        texts = _texts(body)
-        if isinstance(texts, dict):
-            return self.response_400(message=texts)
-        language = body.get("language", "it")
-        try:
-            mail.save_global_template(kind, str(language), *texts)
-        except TemplateRefused as refused:
-            db.session.rollback()
-            return self.response_400(message={refused.field: [str(refused.message)]})
-        db.session.commit()
-        return self.response(200, result=self._result(kind))
+        return _save(self, lambda body, subject, text: mail.save_global_template(
+            kind, str(body.get("language", "it")), subject, text), lambda: self._result(kind))
 
 
 class ClientEmailTemplateApi(BaseApi):
@@ -239,19 +237,8 @@ class ClientEmailTemplateApi(BaseApi):
         client = self._client(pk, kind)
         if client is None:
             return self.response_404()
-        body = _body()
-        if body is None:
-            return self.response_400(message="Request is not a JSON object")
-        texts = _texts(body)
-        if isinstance(texts, dict):
-            return self.response_400(message=texts)
-        try:
-            mail.save_client_template(client, kind, *texts)
-        except TemplateRefused as refused:
-            db.session.rollback()
-            return self.response_400(message={refused.field: [str(refused.message)]})
-        db.session.commit()
-        return self.response(200, result=self._result(client, kind))
+        return _save(self, lambda _body, subject, text: mail.save_client_template(client, kind, subject, text),
+                     lambda: self._result(client, kind))
 
     @expose("/<int:pk>/email-template/<kind>", methods=["DELETE"])
     @protect()
