@@ -63,6 +63,28 @@ def test_the_menu_and_the_dashboard_count_tickets_waiting_for_staff(support):
     assert re.search(r'data-figure="open_tickets".*?>2<', page, re.S)
 
 
+def test_the_360_pages_tickets_tab_counts_that_clients_tickets_waiting_for_staff(support):
+    alfa, anna = make_client("Alfa S.r.l.", "anna@alfa.it")
+    beta, bruno = make_client("Beta S.r.l.", "bruno@beta.it")
+    _ticket(anna, "Ticket A", 3)
+    _ticket(anna, "Ticket B", 2)
+    _ticket(anna, "Ticket C", 1, "answered")
+    _ticket(bruno, "Ticket D", 1)
+    _ticket(bruno, "Ticket E", 1, "closed")
+    db.session.commit()
+
+    def tab(client) -> str:
+        page = support.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
+        return re.search(r'<a href="#tickets" data-toggle="tab">(.*?)</a>', page, re.S).group(1)
+
+    assert re.search(r'class="badge"[^>]*>2<', tab(alfa))
+    assert re.search(r'class="badge"[^>]*>1<', tab(beta))
+    services.close_ticket(db.session.get(Ticket, db.session.scalar(
+        select(Ticket.id).where(Ticket.subject == "Ticket D"))), None)
+    db.session.commit()
+    assert "badge" not in tab(beta)  # nothing waiting: no badge
+
+
 def test_a_new_ticket_appears_in_the_inbox_as_soon_as_it_is_created(support):
     _client, anna = make_client("Alfa S.r.l.", "anna@alfa.it")
     db.session.commit()

@@ -137,7 +137,7 @@ class ClientDashboardView(BaseView):
             payment_method_labels=PAYMENT_METHOD_LABELS,
             shown_quote_status=lambda quote: queries.shown_quote_status(quote, today),
             status_styles=STATUS_STYLES,
-            open_tickets=queries.open_tickets() if reads_tickets else None,
+            open_tickets=queries.open_tickets(client.id) if reads_tickets else None,
             tickets=tickets,
             ticket_status_chip=ticket_status_chip,
             links={

@@ -245,13 +245,12 @@ def recent_activity(limit: int = 10, client_id: int | None = None) -> list[tuple
     return [(entry, name) for entry, name in db.session.execute(query).all()]
 
 
-def open_tickets() -> int | None:
-    """How many support tickets wait for staff (status "open": new, or the client wrote last);
-    one COUNT, the same rule as the badge in the admin menu. The dashboard shows the card only
-    when this returns a number."""
+def open_tickets(client_id: int | None = None) -> int:
+    """How many support tickets wait for staff (status "open": new, or the client wrote last),
+    of one client or of all; one COUNT, the same rule as the badge in the admin menu."""
     from app.tickets.services import waiting_count
 
-    return waiting_count()
+    return waiting_count(client_id)
 
 
 def business_overview(currency: str, today: dt.date | None = None) -> dict[str, object]:

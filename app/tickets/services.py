@@ -246,9 +246,13 @@ def reopen_ticket(ticket: Ticket, user=None) -> bool:
     return True
 
 
-def waiting_count() -> int:
-    """Tickets waiting for staff (status open): the menu badge and the dashboard card."""
-    return db.session.scalar(select(func.count(Ticket.id)).where(Ticket.status == TicketStatus.OPEN.value)) or 0
+def waiting_count(client_id: int | None = None) -> int:
+    """Tickets waiting for staff (status open), of one client or of all: the menu badge, the
+    dashboard card and the badge of the 360 page's Tickets tab."""
+    statement = select(func.count(Ticket.id)).where(Ticket.status == TicketStatus.OPEN.value)
+    if client_id is not None:
+        statement = statement.where(Ticket.client_id == client_id)
+    return db.session.scalar(statement) or 0
 
 
 def visible_messages(ticket: Ticket) -> list[TicketMessage]:
