@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.activity.models import Activity
 from app.billing.models import Invoice, Payment, Quote
 from app.extensions import db
 from tests.factories import login, make_client, make_invoice, make_quote, make_staff_user
@@ -104,6 +105,19 @@ def test_finalize_is_a_post_action_that_numbers_the_invoice_and_locks_its_lines(
         {"description": "Altro", "quantity": "1", "unit_price": "1", "discount": "0", "tax_rate": "22"}]))
     db.session.refresh(invoice)
     assert [line.description for line in invoice.lines] == ["Consulenza"]
+
+
+def test_the_timeline_names_staff_by_their_full_name_as_ticket_threads_do(web):
+    user = make_staff_user("Billing")
+    user.first_name, user.last_name = "Marta", "Bianchi"
+    login(web, user.username)
+    invoice = make_invoice()
+    db.session.commit()
+
+    web.post(f"/invoiceview/action/finalize/{invoice.id}")
+
+    entry = db.session.scalars(select(Activity).where(Activity.kind == "invoice_sent")).one()
+    assert entry.actor == "Marta Bianchi"
 
 
 def test_the_show_page_offers_only_the_buttons_that_apply(staff):

@@ -62,13 +62,25 @@ MESSAGES = {
 }
 
 
+def staff_name(user) -> str:
+    """How a staff user appears on the timeline and in ticket threads: full name, else username."""
+    if user is None:
+        return ""
+    full = f"{getattr(user, 'first_name', '') or ''} {getattr(user, 'last_name', '') or ''}".strip()
+    return (full or getattr(user, "username", "") or "")[:200]
+
+
+def contact_actor(contact) -> str:
+    """How a client's contact appears on the timeline (whatever they did in the portal)."""
+    return f"{contact.name} <{contact.email}> (portal)"[:200]
+
+
 def _actor() -> str:
     """The staff user behind the request: the admin's session, or the API's JWT identity."""
     if not has_request_context():
         return ""
     user = current_user if getattr(current_user, "is_authenticated", False) else None
-    user = user or current_app.appbuilder.sm.current_user
-    return getattr(user, "username", "") or ""
+    return staff_name(user or current_app.appbuilder.sm.current_user)
 
 
 def record(kind: str, client_id: int, *, invoice_id: int | None = None, quote_id: int | None = None,

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 
 from app.activity import services as activity
+from app.activity.services import contact_actor, staff_name
 from app.billing.models import Invoice, Quote
 from app.clients.models import Contact
 from app.errors import Refusal
@@ -140,18 +141,6 @@ def _attachments(uploads: Iterable[Upload]) -> list[TicketAttachment]:
 
 
 # ---------------------------------------------------------------- the rules
-
-def contact_actor(contact: Contact) -> str:
-    """How a contact appears on the timeline (the portal writes it the same way)."""
-    return f"{contact.name} <{contact.email}> (portal)"[:200]
-
-
-def staff_name(user) -> str:
-    if user is None:
-        return ""
-    full = f"{getattr(user, 'first_name', '') or ''} {getattr(user, 'last_name', '') or ''}".strip()
-    return (full or getattr(user, "username", "") or "")[:200]
-
 
 def open_ticket(contact: Contact, subject: str, body: str, *, document: Invoice | Quote | None = None,
                 uploads: Iterable[Upload] = ()) -> Ticket:
