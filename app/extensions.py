@@ -3,6 +3,8 @@
 AppBuilder is deliberately *not* here: it keeps per-app state, so the factory builds a new
 one for every app (a module-level AppBuilder breaks the second app a test suite creates).
 """
+import sqlite3
+
 from flask_appbuilder import Model
 from flask_appbuilder.utils.legacy import get_sqla_class
 from flask_limiter import Limiter
@@ -10,6 +12,8 @@ from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 # Stable constraint names, so migrations can alter and drop them by name.
 Model.metadata.naming_convention = {
@@ -25,3 +29,16 @@ migrate = Migrate()
 csrf = CSRFProtect()
 mail = Mail()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, _record) -> None:
+    """SQLite ignores foreign keys unless asked, per connection: without this a removed contact
+    would leave its portal tokens behind instead of taking them along (ON DELETE CASCADE), and
+    emails and payments pointing at it instead of forgetting it (ON DELETE SET NULL), as
+    PostgreSQL does. Migrations turn it off again (migrations/env.py): SQLite rebuilds a table
+    to alter it, and dropping the old one must not cascade."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()

@@ -98,6 +98,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite alters a table by rebuilding it: dropping the old copy must not cascade.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()  # end the transaction that statement began: migrations run in their own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -298,3 +298,40 @@ def test_the_openapi_spec_is_served_and_lists_the_contract(web):
         assert "/api/v1" + path in paths, path
     assert "delete" not in paths["/api/v1/client/{pk}"]
     assert "post" in paths["/api/v1/invoice/{pk}/payment"]
+
+
+def test_a_removed_contact_takes_its_sign_in_links_along_and_its_emails_forget_it(web):
+    """The same on SQLite as on PostgreSQL: foreign keys are enforced on both (ON DELETE
+    CASCADE for sign-in links, SET NULL for the email history), so no row is left pointing
+    at a contact id that SQLite could hand to the next contact."""
+    from app.mail.models import OutboxEmail
+    from app.portal.models import PortalToken
+    from app.portal.tokens import issue_sign_in_link
+
+    client = make_client("Rossi S.r.l.", contacts=[{"name": "Marco", "email": "marco@rossi.it"},
+                                                  {"name": "Giulia", "email": "giulia@rossi.it"}])
+    db.session.flush()
+    marco, giulia = client.contacts  # Giulia holds the highest id, the one SQLite would reuse
+    giulia.portal_enabled = True
+    issue_sign_in_link(giulia)
+    db.session.add(OutboxEmail(idempotency_key="statement-giulia", kind="statement", to_email=giulia.email,
+                               subject="Estratto conto", body_text="…", body_html="…", client_id=client.id,
+                               contact_id=giulia.id))
+    db.session.commit()
+    giulia_id, marco_id = giulia.id, marco.id
+
+    response = web.put(f"/api/v1/client/{client.id}", json={"contacts": [
+        {"id": marco_id, "name": "Marco", "email": "marco@rossi.it", "is_primary": True}]}, headers=api_headers(web))
+
+    assert response.status_code == 200, response.get_json()
+    db.session.expire_all()
+    assert db.session.get(Contact, giulia_id) is None
+    assert db.session.scalar(select(func.count()).select_from(PortalToken).where(
+        PortalToken.contact_id == giulia_id)) == 0
+    email = db.session.scalars(select(OutboxEmail)).one()
+    assert (email.contact_id, email.client_id, email.to_email) == (None, client.id, "giulia@rossi.it")
+
+    # Nor is the removed contact's id ever handed to a new one (SQLite would, by default).
+    newcomer = make_client("Bianchi S.p.A.").contacts[0]
+    db.session.flush()
+    assert newcomer.id > giulia_id

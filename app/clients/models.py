@@ -56,6 +56,9 @@ class Contact(Model):
     """A person at the client; each contact is also a portal identity."""
 
     __tablename__ = "contact"
+    # A portal session names its contact by id: on SQLite an id must never be handed to a
+    # new contact after a removal (PostgreSQL's sequences never reuse one anyway).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
