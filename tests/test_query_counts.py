@@ -197,3 +197,30 @@ def test_permissions_are_read_afresh_by_each_request(app, admin):
     finally:
         sm.add_permission_role(sm.find_role("Admin"), sm.find_permission_view_menu("can_read", "Client"))
     assert admin.get("/clientview/list/").status_code == 200
+
+
+def test_the_portal_statement_is_computed_once_per_change_of_the_clients_documents(web):
+    """A repeated view runs only the session check; the first view after a change runs the
+    statement's queries, as many with 500 invoices as with 5."""
+    from app.portal.tokens import issue_sign_in_link
+
+    client = make_client()
+    client_id = client.id
+    link = issue_sign_in_link(client.contacts[0])
+    get_company()
+    db.session.commit()
+    assert web.post(link.replace("http://clientela.test", "")).status_code == 303
+
+    def count_view() -> int:
+        db.session.remove()
+        with counted_statements() as counter:
+            assert web.get("/portal/").status_code == 200
+        return counter["n"]
+
+    add_documents(client_id, 5)
+    first, again = count_view(), count_view()
+    add_documents(client_id, 495)  # rebuilding the client's rollup moves its version on
+    first_after_change, again_after_change = count_view(), count_view()
+
+    assert again == again_after_change == 1, "the session check brings everything a repeated view needs"
+    assert first_after_change == first > again

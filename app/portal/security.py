@@ -4,7 +4,9 @@ A contact's session lives in Flask's signed cookie under its own keys (FAB's sta
 uses others): contact id, the contact's `session_version` at sign-in, the language and the
 sign-in time. Every request re-reads the contact and drops the session when the version
 moved (logout, staff revoke), the portal was disabled for the contact, the client was
-archived, or the session is older than PORTAL_SESSION_HOURS.
+archived, or the session is older than PORTAL_SESSION_HOURS. That check is one query, which
+also brings what every portal page needs anyway: the client, its documents version (the
+statement's cache key) and the company settings row of the page furniture.
 
 Scoping lives here too: `scoped(Invoice)` is the one query every portal view starts from,
 so no view can forget the client filter.
@@ -22,8 +24,10 @@ from flask import Blueprint, current_app, g, redirect, request, session, url_for
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
+from app.billing.accounts import ClientAccount
 from app.billing.models import Invoice, Quote
 from app.clients.models import Contact
+from app.company.models import CompanySettings
 from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES, normalize_language
 from app.portal.tokens import contact_may_sign_in
@@ -35,6 +39,7 @@ SIGNED_IN_AT_KEY = "portal_signed_in_at"
 PORTAL_KEYS = (CONTACT_KEY, VERSION_KEY, LANGUAGE_KEY, SIGNED_IN_AT_KEY)
 
 DEFAULT_SESSION_HOURS = 12
+COMPANY_SETTINGS_ID = 1  # the one settings row, as app.company.services.get_company reads it
 
 # Scripts and styles only from our own static files; no framing; forms post to us (and to the
 # payment provider's checkout, which the "Pay now" form redirects to).
@@ -63,6 +68,7 @@ def forget_session() -> None:
     for key in PORTAL_KEYS:
         session.pop(key, None)
     g.portal_contact = None
+    g.portal_documents_version = None
 
 
 def current_contact() -> Contact | None:
@@ -78,9 +84,16 @@ def _load_contact() -> Contact | None:
         return None
     lifetime = dt.timedelta(hours=current_app.config.get("PORTAL_SESSION_HOURS", DEFAULT_SESSION_HOURS))
     signed_in_at = session.get(SIGNED_IN_AT_KEY) or 0
-    contact = db.session.scalar(
-        select(Contact).options(joinedload(Contact.client)).where(Contact.id == contact_id)
-    )
+    # The company row rides along for the page furniture (`g.portal_company`): one round
+    # trip per portal page for the session check and what every page shows, not three.
+    row = db.session.execute(
+        select(Contact, ClientAccount.version, CompanySettings)
+        .options(joinedload(Contact.client))
+        .outerjoin(ClientAccount, ClientAccount.client_id == Contact.client_id)
+        .outerjoin(CompanySettings, CompanySettings.id == COMPANY_SETTINGS_ID)
+        .where(Contact.id == contact_id)
+    ).first()
+    contact, g.portal_documents_version, g.portal_company = row if row is not None else (None, None, None)
     if (
         contact is None
         or session.get(VERSION_KEY) != contact.session_version
@@ -90,6 +103,12 @@ def _load_contact() -> Contact | None:
         forget_session()
         return None
     return contact
+
+
+def documents_version() -> int | None:
+    """The signed-in client's `ClientAccount.version`, read by the session check, so before
+    any of the request's document queries; None without a rollup row (or a session)."""
+    return g.get("portal_documents_version") if current_contact() is not None else None
 
 
 def portal_login_required(view: View) -> View:
@@ -115,7 +134,8 @@ def scoped(model: type[Invoice] | type[Quote]) -> Select:
 def begin_request() -> None:
     """Nothing about the contact or the language is carried over from an earlier request
     (`g` lives on the app context, which tests and CLI code may keep across requests)."""
-    g.pop("portal_contact", None)
+    for key in ("portal_contact", "portal_documents_version", "portal_company"):
+        g.pop(key, None)
     choose_language()
 
 

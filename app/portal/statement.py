@@ -4,12 +4,18 @@ Every figure is a SQL aggregate over the stored invoice balances (on an index th
 the client's open invoices by due date), so the page costs the same handful of queries for a
 client with three invoices or three thousand. Lists are short: the most urgent open invoices
 and the quotes expiring first, each with a link to its full, paginated list.
+
+The rendered statement is kept per process (`RenderedStatements`), keyed by the client's
+documents version: a contact reloading the page runs none of these queries.
 """
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Hashable
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import lazyload
@@ -23,6 +29,7 @@ AGING_BUCKETS = (("current", None, 0), ("1_30", 1, 30), ("31_60", 31, 60), ("61_
 RECENT_PAYMENTS = 10
 OPEN_INVOICES_SHOWN = 10
 QUOTES_SHOWN = 10
+RENDERED_STATEMENTS_KEPT = 1000  # a statement is a few kilobytes
 
 
 @dataclass
@@ -122,3 +129,41 @@ def build_statement(client_id: int, today: dt.date | None = None) -> Statement:
         quotes_awaiting=list(quotes[:QUOTES_SHOWN]),
         more_quotes_awaiting=len(quotes) > QUOTES_SHOWN,
     )
+
+
+class RenderedStatements:
+    """This process's rendered statements, the most recently used `size` of them.
+
+    The caller's key must hold everything the fragment shows that is not one of the
+    client's documents, plus the client's documents version (`ClientAccount.version`,
+    which moves forward, never back, in the same transaction as any change to one of its
+    invoices, quotes or payments) read *before* the documents: a change committed in
+    between is then newer than the key, never older, so no entry holds documents older
+    than its version. A change gives a new key; the old entry is never asked for again and
+    ages out. Each process keeps its own.
+    """
+
+    def __init__(self, size: int = RENDERED_STATEMENTS_KEPT) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()  # gunicorn's threaded workers share one process
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            html = self._entries.get(key)
+            if html is not None:
+                self._entries.move_to_end(key)
+            return html
+
+    def put(self, key: Hashable, html: str) -> None:
+        with self._lock:
+            self._entries[key] = html
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def forget_client(self, client_id: int) -> None:
+        """Drop a client id's entries (keys start with the client id)."""
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == client_id]:
+                del self._entries[key]

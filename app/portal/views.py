@@ -21,6 +21,7 @@ from flask import (
     current_app,
     flash,
     g,
+    has_app_context,
     redirect,
     render_template,
     request,
@@ -31,7 +32,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from markupsafe import Markup
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import lazyload
 
 from app.activity import services as activity
@@ -43,7 +45,7 @@ from app.extensions import csrf, db, limiter
 from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
 from app.portal import security
 from app.portal.security import current_contact, portal_login_required, scoped
-from app.portal.statement import AGING_BUCKETS, build_statement
+from app.portal.statement import AGING_BUCKETS, RenderedStatements, build_statement
 from app.portal.tokens import (
     LOGIN_LINK_TTL,
     consume,
@@ -55,6 +57,7 @@ from app.portal.tokens import (
 from app.portal.zip import MAX_INVOICES_PER_ZIP, invoices_zip
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+RENDERED_STATEMENTS = "portal_rendered_statements"  # the app.extensions key of each app's cache
 
 INVOICES_PER_PAGE = 100
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -91,11 +94,12 @@ AGING_LABELS = {
 
 def page_context() -> dict[str, object]:
     """The portal's page furniture: company, logo, signed-in contact, language, formatters."""
-    company = get_company()
+    contact = current_contact()
+    company = g.get("portal_company") or get_company()  # the session check brought it along
     return {
         "company": company,
         "logo_uri": _logo_uri(company.logo, company.logo_mime),
-        "contact": current_contact(),
+        "contact": contact,
         "language": g.get("language", "it"),
         "language_links": _language_links(),
         "status_labels": STATUS_LABELS,
@@ -313,13 +317,36 @@ def logout():
 
 # ---------------------------------------------------------------- statement
 
+@bp.record_once
+def _keep_rendered_statements(state) -> None:
+    state.app.extensions[RENDERED_STATEMENTS] = RenderedStatements()
+
+
+@event.listens_for(Client, "after_insert")
+def _new_client_starts_afresh(_mapper, _connection, client: Client) -> None:
+    """SQLite may give a deleted client's id to a new client, whose documents version starts
+    over: nothing rendered for that id may reach it (other processes: see the key's created_at)."""
+    if has_app_context() and RENDERED_STATEMENTS in current_app.extensions:
+        current_app.extensions[RENDERED_STATEMENTS].forget_client(client.id)
+
+
 @bp.get("/")
 @portal_login_required
 def statement():
-    contact = current_contact()
-    data = build_statement(contact.client_id)
-    return render_template("portal/statement.html", statement=data, aging_buckets=AGING_BUCKETS,
-                           aging_labels=AGING_LABELS, today=dt.date.today())
+    client = current_contact().client
+    today = dt.date.today()
+    version = security.documents_version()  # read before the documents: see RenderedStatements
+    # Everything the fragment shows besides the documents themselves.
+    key = (client.id, client.created_at, version, today, g.language, client.currency, request.script_root)
+    statements: RenderedStatements = current_app.extensions[RENDERED_STATEMENTS]
+    body = statements.get(key) if version is not None else None
+    if body is None:
+        body = render_template("portal/_statement.html", statement=build_statement(client.id, today),
+                               aging_buckets=AGING_BUCKETS, aging_labels=AGING_LABELS, today=today,
+                               currency=client.currency)
+        if version is not None:
+            statements.put(key, body)
+    return render_template("portal/statement.html", body=Markup(body))
 
 
 # ---------------------------------------------------------------- invoices
