@@ -52,9 +52,11 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         _register_views(appbuilder)
         i18n.use_our_locale_selector(app)
 
+    from app import admin_layout
     from app.security import guards, headers
 
     guards.init_app(app)  # FAB's action and download routes answer like every other admin page
+    admin_layout.init_app(app)  # the admin navbar rendered once per distinct menu, language and user
     headers.init_app(app)  # nosniff, no framing by other sites, same-origin referrers
 
     _register_blueprints(app)
