@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -254,3 +255,20 @@ def test_send_by_email_without_a_recipient_sends_nothing_and_keeps_the_draft(sta
     assert smtp_server.messages == []
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).status == "draft"
+
+
+def test_italian_labels_agree_with_the_document_they_describe(web):
+    """"Sent" is "Inviata" for an invoice (la fattura) and "Inviato" for a quote (il
+    preventivo); "Paid" beside an amount is "Pagato"."""
+    login(web, make_staff_user("Billing").username)  # the admin speaks Italian by default
+    invoice = make_invoice(finalize=True)
+    make_quote(finalize=True)
+    db.session.commit()
+
+    invoices = web.get("/invoiceview/list/").get_data(as_text=True)
+    quotes = web.get("/quoteview/list/").get_data(as_text=True)
+    shown = web.get(f"/invoiceview/show/{invoice.id}").get_data(as_text=True)
+
+    assert re.search(r'status-sent">Inviata<', invoices)
+    assert re.search(r'status-sent">Inviato<', quotes)
+    assert re.search(r">Pagato</t[dh]>", shown)

@@ -16,29 +16,30 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOGS = ROOT / "app" / "translations"
 
 
-def _extracted_msgids(tmp_path: Path) -> set[str]:
+def _extracted_msgids(tmp_path: Path) -> set[tuple[str, str | None]]:
+    """(msgid, context) of every string in the code, extracted as `make messages` does."""
     pot = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
-         "-k", "lazy_gettext", "-o", str(pot), "."],
+         "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "-o", str(pot), "."],
         cwd=ROOT, check=True, capture_output=True,
     )
     with pot.open("rb") as handle:
-        return {message.id if isinstance(message.id, str) else message.id[0]
+        return {(message.id if isinstance(message.id, str) else message.id[0], message.context)
                 for message in read_po(handle) if message.id}
 
 
-def _untranslated(language: str, msgids: set[str]) -> list[str]:
+def _untranslated(language: str, msgids: set[tuple[str, str | None]]) -> list[str]:
     with (CATALOGS / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle)
     missing = []
-    for msgid in sorted(msgids):
-        message = catalog.get(msgid)
+    for msgid, context in sorted(msgids, key=lambda pair: (pair[0], pair[1] or "")):
+        message = catalog.get(msgid, context=context)
         strings = message.string if message else None
         if isinstance(strings, (tuple, list)):
             strings = all(strings)
         if not message or not strings or message.fuzzy:
-            missing.append(msgid)
+            missing.append(f"{context}|{msgid}" if context else msgid)
     return missing
 
 

@@ -18,6 +18,7 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -26,6 +27,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, Length
 
 from app.billing import services
+from app.billing.labels import METHOD_LABELS, invoice_status_chip, quote_status_chip
 from app.billing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Quote, QuoteLine
 from app.billing.totals import compute_totals
 from app.clients.models import Client
@@ -34,27 +36,6 @@ from app.i18n import format_date, format_money
 from app.security.roles import READ_WRITE
 
 MONEY_COLUMNS = frozenset({"subtotal", "tax_total", "total", "amount_paid", "balance", "amount", "unit_price"})
-
-STATUS_LABELS = {
-    "draft": _l("Draft"), "sent": _l("Sent"), "partial": _l("Partially paid"), "paid": _l("Paid"),
-    "cancelled": _l("Cancelled"), "overdue": _l("Overdue"), "accepted": _l("Accepted"),
-    "rejected": _l("Rejected"), "expired": _l("Expired"),
-}
-STATUS_STYLES = {
-    "draft": "default", "sent": "info", "partial": "warning", "paid": "success", "cancelled": "default",
-    "overdue": "danger", "accepted": "success", "rejected": "danger", "expired": "default",
-}
-METHOD_LABELS = {
-    PaymentMethod.BANK_TRANSFER.value: _l("Bank transfer"), PaymentMethod.CASH.value: _l("Cash"),
-    PaymentMethod.STRIPE.value: _l("Card (Stripe)"), PaymentMethod.OTHER.value: _l("Other"),
-}
-
-
-def status_chip(status: str) -> Markup:
-    return Markup('<span class="label label-{} status-{}">{}</span>').format(
-        STATUS_STYLES.get(status, "default"), status, STATUS_LABELS.get(status, status)
-    )
-
 
 def _document_currency(item) -> str:
     document = getattr(item, "invoice", None) or getattr(item, "quote", None) or item
@@ -184,8 +165,8 @@ class PaymentForm(FlaskForm):
 COMMON_LABELS = {
     "number": _l("Number"), "client": _l("Client"), "issue_date": _l("Issue date"), "due_date": _l("Due date"),
     "valid_until": _l("Valid until"), "status": _l("Status"), "display_status": _l("Status"),
-    "subtotal": _l("Subtotal"), "tax_total": _l("Tax"), "total": _l("Total"), "amount_paid": _l("Paid"),
-    "balance": _l("Balance due"), "notes": _l("Notes"), "terms": _l("Terms"), "currency": _l("Currency"),
+    "subtotal": _l("Subtotal"), "tax_total": _l("Tax"), "total": _l("Total"),
+    "amount_paid": lazy_pgettext("amount", "Paid"), "balance": _l("Balance due"), "notes": _l("Notes"), "terms": _l("Terms"), "currency": _l("Currency"),
     "bill_name": _l("Billed to"), "bill_address": _l("Address"), "bill_city": _l("City"),
     "bill_province": _l("Province"), "bill_postal_code": _l("Postal code"), "bill_country": _l("Country"),
     "bill_vat_number": _l("VAT number"), "bill_tax_code": _l("Codice fiscale"), "bill_sdi_code": _l("SDI code"),
@@ -204,8 +185,7 @@ class DocumentView(ModelView):
 
     kind = ""  # "invoice" or "quote"
     label_columns = COMMON_LABELS
-    formatters_columns = {**DATE_FORMATTERS, "status": status_chip, "display_status": status_chip,
-                          "number": lambda number: number or _("(draft)")}
+    formatters_columns = {**DATE_FORMATTERS, "number": lambda number: number or _("(draft)")}
     search_columns = ["number", "status", "issue_date"]
     base_order = ("issue_date", "desc")
     page_size = 25
@@ -366,6 +346,8 @@ class InvoiceView(DocumentView):
     list_title = _l("Invoices")
     show_title = _l("Invoice")
     edit_title = _l("Edit draft invoice")
+    formatters_columns = {**DocumentView.formatters_columns, "status": invoice_status_chip,
+                          "display_status": invoice_status_chip}
 
     list_columns = ["number", "client", "issue_date", "due_date", "display_status", "total", "balance"]
     order_columns = ["number", "issue_date", "due_date", "total", "balance"]
@@ -436,6 +418,7 @@ class QuoteView(DocumentView):
     list_title = _l("Quotes")
     show_title = _l("Quote")
     edit_title = _l("Edit draft quote")
+    formatters_columns = {**DocumentView.formatters_columns, "status": quote_status_chip}
 
     list_columns = ["number", "client", "issue_date", "valid_until", "status", "total"]
     order_columns = ["number", "issue_date", "valid_until", "status", "total"]

@@ -11,11 +11,11 @@ import datetime as dt
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Result, Select, select
 from sqlalchemy.orm import raiseload
 
 from app.activity.services import describe
+from app.billing.labels import INVOICE_STATUS_LABELS, METHOD_LABELS, QUOTE_STATUS_LABELS, STATUS_STYLES
 from app.billing.models import Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.dashboard import queries
@@ -28,39 +28,6 @@ from app.tickets.views import status_chip as ticket_status_chip
 # (linked from each tab) have everything, filtered and paged.
 LIST_LIMIT = 20
 
-INVOICE_STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "sent": _l("Sent"),
-    "partial": _l("Partially paid"),
-    "paid": _l("Paid"),
-    "overdue": _l("Overdue"),
-    "cancelled": _l("Cancelled"),
-}
-QUOTE_STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "sent": _l("Sent"),
-    "accepted": _l("Accepted"),
-    "rejected": _l("Rejected"),
-    "expired": _l("Expired"),
-}
-PAYMENT_METHOD_LABELS = {
-    "stripe": _l("Card (Stripe)"),
-    "bank_transfer": _l("Bank transfer"),
-    "cash": _l("Cash"),
-    "other": _l("Other"),
-}
-# Bootstrap 3 label classes: the chip colours staff learn once.
-STATUS_STYLES = {
-    "draft": "default",
-    "sent": "info",
-    "partial": "warning",
-    "paid": "success",
-    "overdue": "danger",
-    "cancelled": "default",
-    "accepted": "success",
-    "rejected": "danger",
-    "expired": "default",
-}
 
 
 def _admin_url(endpoint: str, **values) -> str | None:
@@ -134,7 +101,7 @@ class ClientDashboardView(BaseView):
             list_limit=LIST_LIMIT,
             invoice_status_labels=INVOICE_STATUS_LABELS,
             quote_status_labels=QUOTE_STATUS_LABELS,
-            payment_method_labels=PAYMENT_METHOD_LABELS,
+            payment_method_labels=METHOD_LABELS,
             shown_quote_status=lambda quote: queries.shown_quote_status(quote, today),
             status_styles=STATUS_STYLES,
             open_tickets=queries.open_tickets(client.id) if reads_tickets else None,

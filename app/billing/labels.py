@@ -1,0 +1,54 @@
+"""What staff and clients read for a document's status or a payment's method, in one place.
+
+Italian agrees in gender: an invoice (la fattura) is "Inviata", a quote (il preventivo)
+"Inviato". Where the English word is the same for both, the quote's carries the context
+"quote", and an amount's ("Paid" beside a figure: "Pagato") the context "amount".
+"""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+from markupsafe import Markup
+
+from app.billing.models import PaymentMethod
+
+INVOICE_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "sent": _l("Sent"),
+    "partial": _l("Partially paid"),
+    "paid": _l("Paid"),
+    "overdue": _l("Overdue"),
+    "cancelled": _l("Cancelled"),
+}
+QUOTE_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "sent": lazy_pgettext("quote", "Sent"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+    "expired": _l("Expired"),
+}
+METHOD_LABELS = {
+    PaymentMethod.BANK_TRANSFER.value: _l("Bank transfer"),
+    PaymentMethod.CASH.value: _l("Cash"),
+    PaymentMethod.STRIPE.value: _l("Card (Stripe)"),
+    PaymentMethod.OTHER.value: _l("Other"),
+}
+# Bootstrap 3 label classes: the chip colours staff learn once.
+STATUS_STYLES = {
+    "draft": "default", "sent": "info", "partial": "warning", "paid": "success", "cancelled": "default",
+    "overdue": "danger", "accepted": "success", "rejected": "danger", "expired": "default",
+}
+
+
+def status_chip(status: str, labels: dict[str, object]) -> Markup:
+    return Markup('<span class="label label-{} status-{}">{}</span>').format(
+        STATUS_STYLES.get(status, "default"), status, labels.get(status, status)
+    )
+
+
+def invoice_status_chip(status: str) -> Markup:
+    return status_chip(status, INVOICE_STATUS_LABELS)
+
+
+def quote_status_chip(status: str) -> Markup:
+    return status_chip(status, QUOTE_STATUS_LABELS)
