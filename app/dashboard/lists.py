@@ -126,7 +126,6 @@ class ListLinks:
         return self._with(**{"psize_" + self.view_name: page_size})
 
 
-
 class ClientRows:
     """The body of the client table, as FAB's list widget writes it (a checkbox for the bulk
     actions, the show / edit / delete buttons, each column through its formatter), built in
