@@ -20,7 +20,7 @@ from pathlib import Path
 from babel import Locale
 from babel.numbers import format_decimal
 from flask import current_app
-from flask_babel import force_locale, gettext, ngettext
+from flask_babel import force_locale, gettext, ngettext, pgettext
 from jinja2 import Environment
 from sqlalchemy import and_, inspect, select
 
@@ -192,7 +192,7 @@ def _environment() -> Environment:
     if env is None:
         env = Environment(loader=current_app.jinja_loader, autoescape=True,
                           extensions=["jinja2.ext.i18n"], auto_reload=current_app.debug)
-        env.install_gettext_callables(gettext, ngettext, newstyle=True)
+        env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext)
         current_app.extensions["clientela_pdf_jinja"] = env
     return env
 
