@@ -159,7 +159,8 @@ class Invoice(BillingDocument, Model):
         # Open invoices the overdue mark has not reached yet: what the client summary still
         # counts by date (app.dashboard.queries); a few per client once the task has run.
         Index("ix_invoice_client_unmarked_due_date", "client_id", "due_date",
-              postgresql_where=text(UNMARKED_OPEN_INVOICE), sqlite_where=text(UNMARKED_OPEN_INVOICE)),
+              postgresql_where=text(UNMARKED_OPEN_INVOICE), sqlite_where=text(UNMARKED_OPEN_INVOICE),
+              postgresql_include=["status", "balance"]),
     )
 
     # active_history: the client rollups (app.billing.accounts) subtract what a change replaced.

@@ -28,7 +28,7 @@ def upgrade():
 
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.add_column(sa.Column('overdue_marked', sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.create_index('ix_invoice_client_unmarked_due_date', ['client_id', 'due_date'], unique=False, postgresql_where=sa.text("status IN ('sent', 'partial') AND NOT overdue_marked"), sqlite_where=sa.text("status IN ('sent', 'partial') AND NOT overdue_marked"))
+        batch_op.create_index('ix_invoice_client_unmarked_due_date', ['client_id', 'due_date'], unique=False, postgresql_where=sa.text("status IN ('sent', 'partial') AND NOT overdue_marked"), sqlite_where=sa.text("status IN ('sent', 'partial') AND NOT overdue_marked"), postgresql_include=['status', 'balance'])
 
     with op.batch_alter_table('quote', schema=None) as batch_op:
         batch_op.create_index('ix_quote_client_sent_valid_until', ['client_id', 'valid_until'], unique=False, postgresql_where=sa.text("status = 'sent'"), sqlite_where=sa.text("status = 'sent'"))
