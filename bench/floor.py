@@ -6,7 +6,7 @@ gunicorn), never to Clientela's routes.
 """
 from __future__ import annotations
 
-from flask import Flask, render_template_string
+from flask import Flask, render_template
 from flask_appbuilder import BaseView, expose, has_access
 
 ADMIN_FLOOR = "/bench-floor/admin"
@@ -30,9 +30,12 @@ def add_floor_pages(app: Flask) -> Flask:
     with app.app_context():
         app.appbuilder.add_view_no_menu(AdminFloorView)
 
+    # Compiled once, as a template file is: render_template_string would compile on each request.
+    page = app.jinja_env.from_string('{% extends "portal/base.html" %}{% block content %}<h1>-</h1>{% endblock %}')
+
     @portal_login_required
     def portal_floor():
-        return render_template_string('{% extends "portal/base.html" %}{% block content %}<h1>-</h1>{% endblock %}')
+        return render_template(page)
 
     # An endpoint named "portal.…" gets the portal blueprint's hooks and context, as its pages do.
     app.add_url_rule(PORTAL_FLOOR, endpoint="portal.bench_floor", view_func=portal_floor)
