@@ -559,6 +559,7 @@ MATRIX.update({
     ("portal.auth", "POST"): portal("POST", _with(
         lambda w, o, al: f"/portal/auth/{link_token(issue_sign_in_link(w.contact(o)))}", data={}), (303,),
         public=True),
+    ("portal.logo", "GET"): portal("GET", _static("/portal/logo"), (404,), scoped=False, public=True),  # no logo set
     ("portal.logout", "POST"): portal("POST", _static("/portal/logout", data={}), (303,), scoped=False),
     ("portal.statement", "GET"): portal("GET", _static("/portal/"), (200,), scoped=False),
     ("portal.invoices", "GET"): portal("GET", _static("/portal/invoices"), (200,), scoped=False),

@@ -62,6 +62,8 @@ MATRIX: dict[str, Case] = {
         lambda w, o: (f"/portal/auth/{link_token(issue_sign_in_link(w.contacts[o]))}", None),
         200, public=True, scoped_object=False,
     ),
+    # The matrix's company has no logo: public, and nothing to show.
+    "portal.logo": Case("GET", _fixed("/portal/logo"), 404, public=True, scoped_object=False),
     "portal.logout": Case("POST", _fixed("/portal/logout", {}), 303, scoped_object=False),
     "portal.statement": Case("GET", _fixed("/portal/"), 200, scoped_object=False),
     "portal.invoices": Case("GET", _fixed("/portal/invoices"), 200, scoped_object=False),

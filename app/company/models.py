@@ -30,7 +30,8 @@ class CompanySettings(Model):
     email: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
     website: Mapped[str] = mapped_column(String(200), default="")
-    logo: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Deferred: read only by what shows it (PDFs, the portal logo route), never with the row.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     logo_mime: Mapped[str] = mapped_column(String(50), default="")
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     default_tax_rate: Mapped[Decimal] = mapped_column(Numeric(*RATE_PRECISION), default=Decimal("22.00"))

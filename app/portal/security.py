@@ -39,6 +39,9 @@ SIGNED_IN_AT_KEY = "portal_signed_in_at"
 PORTAL_KEYS = (CONTACT_KEY, VERSION_KEY, LANGUAGE_KEY, SIGNED_IN_AT_KEY)
 
 DEFAULT_SESSION_HOURS = 12
+# The same for every visitor, so a browser may keep them (each sets its own caching): the rest
+# of the portal is private to one client and never stored.
+SHARED_ENDPOINTS = frozenset({"portal.logo"})
 COMPANY_SETTINGS_ID = 1  # the one settings row, as app.company.services.get_company reads it
 
 # Scripts and styles only from our own static files; no framing; forms post to us (and to the
@@ -165,8 +168,9 @@ def add_security_headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    response.vary.add("Cookie")
+    if request.endpoint not in SHARED_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+        response.vary.add("Cookie")
     return response
 
 

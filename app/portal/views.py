@@ -6,7 +6,6 @@ Every document is loaded through `security.scoped()`, so another client's id ans
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import re
@@ -60,6 +59,7 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 RENDERED_STATEMENTS = "portal_rendered_statements"  # the app.extensions key of each app's cache
 
 INVOICES_PER_PAGE = 100
+LOGO_MAX_AGE = 300  # seconds a browser may show the logo without asking again
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SAFE_LOGO_MIME = re.compile(r"^image/(png|jpeg|gif|webp)$")
 
@@ -98,7 +98,7 @@ def page_context() -> dict[str, object]:
     company = g.get("portal_company") or get_company()  # the session check brought it along
     return {
         "company": company,
-        "logo_uri": _logo_uri(company.logo, company.logo_mime),
+        "logo_url": url_for("portal.logo") if _SAFE_LOGO_MIME.match(company.logo_mime or "") else "",
         "contact": contact,
         "language": g.get("language", "it"),
         "language_links": _language_links(),
@@ -109,11 +109,20 @@ def page_context() -> dict[str, object]:
     }
 
 
-def _logo_uri(logo: bytes | None, mime: str | None) -> str:
-    mime = (mime or "").strip().lower()
-    if not logo or not _SAFE_LOGO_MIME.match(mime):
-        return ""
-    return f"data:{mime};base64,{base64.b64encode(logo).decode('ascii')}"
+@bp.get("/logo")
+def logo():
+    """The company logo of every portal page, sign-in included: fetched once and kept by the
+    browser (revalidated by its ETag after five minutes), where inlining it would put up to
+    1 MB into every page and read it from the database on every request."""
+    company = get_company()
+    mime = (company.logo_mime or "").strip().lower()
+    if not company.logo or not _SAFE_LOGO_MIME.match(mime):
+        abort(404)
+    response = Response(company.logo, mimetype=mime)
+    response.set_etag(hashlib.sha256(company.logo).hexdigest())
+    response.cache_control.public = True
+    response.cache_control.max_age = LOGO_MAX_AGE
+    return response.make_conditional(request)
 
 
 def _language_links() -> list[tuple[str, str, bool]]:
