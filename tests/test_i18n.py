@@ -58,6 +58,17 @@ def test_money_is_written_the_italian_and_the_english_way():
     assert format_money(Decimal("1234.56"), "EUR", "en") == "€1,234.56"
 
 
+def test_money_is_written_exactly_as_babel_writes_it():
+    """format_money does Babel's per-call work once per language and currency: same text."""
+    from babel.numbers import format_currency
+
+    for language in ("it", "en"):
+        for currency in ("EUR", "USD", "GBP", "JPY", "CHF", "SEK", "XYZ"):
+            for value in ("0", "1234.56", "-1234.565", "0.005", "1000000", "-0.01", "12.3456", "999999999.99"):
+                assert format_money(Decimal(value), currency, language) == format_currency(
+                    Decimal(value), currency, locale=language), (language, currency, value)
+
+
 def test_dates_are_written_for_the_locale():
     day = dt.date(2026, 11, 27)
     assert format_date(day, "it") == "27 nov 2026"
