@@ -112,19 +112,6 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     }
 
 
-def balances_due(client_ids: list[int]) -> dict[int, Decimal]:
-    """Balance due per client for a page of a list, in one statement (no query per row)."""
-    if not client_ids:
-        return {}
-    found = {
-        client_id: _money(balance)
-        for client_id, balance in db.session.execute(
-            select(ClientAccount.client_id, ClientAccount.balance_due).where(ClientAccount.client_id.in_(client_ids))
-        ).all()
-    }
-    return {client_id: found.get(client_id, ZERO) for client_id in client_ids}
-
-
 # ── The whole business ────────────────────────────────────────────────────────────────────
 
 @dataclass

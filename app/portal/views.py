@@ -134,10 +134,6 @@ def _language_links() -> list[tuple[str, str, bool]]:
     return [(code, url_for(request.endpoint, **args, lang=code), code == current) for code in SUPPORTED_LANGUAGES]
 
 
-def _actor(contact: Contact) -> str:
-    return f"{contact.name} <{contact.email}> (portal)"[:200]
-
-
 def _mark_viewed(document: Invoice | Quote, contact: Contact) -> None:
     """The first portal view of a document stamps viewed_at and goes on the timeline, once,
     even when two tabs open it at the same moment."""
@@ -150,7 +146,7 @@ def _mark_viewed(document: Invoice | Quote, contact: Contact) -> None:
     )
     if marked.rowcount == 1:
         kind, key = ("invoice_viewed", "invoice_id") if model is Invoice else ("quote_viewed", "quote_id")
-        activity.record(kind, document.client_id, number=document.number, actor=_actor(contact), **{key: document.id})
+        activity.record(kind, document.client_id, number=document.number, actor=activity.contact_actor(contact), **{key: document.id})
 
 
 def _mark_all_viewed(invoices: list[Invoice], contact: Contact) -> None:
@@ -165,7 +161,7 @@ def _mark_all_viewed(invoices: list[Invoice], contact: Contact) -> None:
     ).all()
     for invoice_id in sorted(marked):
         invoice = by_id[invoice_id]
-        activity.record("invoice_viewed", invoice.client_id, number=invoice.number, actor=_actor(contact),
+        activity.record("invoice_viewed", invoice.client_id, number=invoice.number, actor=activity.contact_actor(contact),
                         invoice_id=invoice.id)
 
 
@@ -499,7 +495,7 @@ def _decide(quote_id: int, *, accepted: bool):
         abort(404)
     reason = (request.form.get("reason") or "").strip()[:2000]
     try:
-        decide_quote(document, accepted, reason, actor=_actor(contact))
+        decide_quote(document, accepted, reason, actor=activity.contact_actor(contact))
     except BillingError as error:
         db.session.rollback()
         flash(str(error.message), "error")
