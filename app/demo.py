@@ -351,7 +351,8 @@ class _DemoGenerator:
         payment_rows = []
         for invoice in invoices:
             for payment in invoice["_payments"]:
-                payment_rows.append({**payment, "invoice_id": invoice["id"], "client_id": invoice["client_id"]})
+                payment_rows.append({**payment, "invoice_id": invoice["id"], "client_id": invoice["client_id"],
+                                     "currency": invoice["currency"]})
         if payment_rows:
             db.session.execute(_insert(Payment), payment_rows)
 

@@ -77,6 +77,18 @@ def test_revenue_per_month_covers_twelve_months_of_payments_including_empty_ones
     assert sum(by_month.values()) == Decimal("204.00")
 
 
+def test_revenue_is_counted_in_the_currency_of_the_invoice_paid_refunds_included():
+    eur, usd = _open_invoice(make_client(), -10), _open_invoice(make_client(currency="USD"), -10, "50.00")
+    billing.record_payment(eur, amount="100.00")
+    payment = billing.record_payment(usd, amount="61.00")
+    refund = billing.record_refund(payment, amount="11.00")
+    db.session.commit()
+
+    assert (payment.currency, refund.currency) == ("USD", "USD")
+    assert dict(queries.revenue_by_month("EUR"))[TODAY.replace(day=1)] == Decimal("100.00")
+    assert dict(queries.revenue_by_month("USD"))[TODAY.replace(day=1)] == Decimal("50.00")
+
+
 def test_top_clients_are_ordered_by_balance_due():
     small, large, settled = make_client("Piccola"), make_client("Grande"), make_client("Saldato")
     _open_invoice(small, 5)

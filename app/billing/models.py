@@ -245,7 +245,9 @@ class Payment(Model):
             name="amount_sign",
         ),
         UniqueConstraint("stripe_payment_intent", name="uq_payment_stripe_payment_intent"),
-        # Revenue per month (home page) and a client's latest payments (360 page).
+        # Revenue per month in one currency (home page), read from the index alone, and a
+        # client's latest payments (360 page).
+        Index("ix_payment_currency_date", "currency", "date", postgresql_include=["amount"]),
         Index("ix_payment_date", "date"),
         Index("ix_payment_client_date", "client_id", "date", "id"),
     )
@@ -254,6 +256,9 @@ class Payment(Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION))
+    # The invoice's currency, copied when the payment is recorded (an invoice's currency is
+    # locked once finalized): revenue per currency without joining every payment's invoice.
+    currency: Mapped[str] = mapped_column(String(3))
     date: Mapped[dt.date] = mapped_column(Date)
     method: Mapped[str] = mapped_column(String(20), default=PaymentMethod.BANK_TRANSFER.value)
     reference: Mapped[str] = mapped_column(String(200), default="")
