@@ -47,7 +47,7 @@ def add_documents(client_id: int, invoices: int, quotes: int | None = None) -> N
             "amount_paid": paid, "balance": Decimal("0.00") if status == "cancelled" else Decimal("122.00") - paid,
         })
         if paid:
-            payment_rows.append({"invoice_id": invoice_id, "client_id": client_id, "amount": paid,
+            payment_rows.append({"invoice_id": invoice_id, "client_id": client_id, "amount": paid, "currency": "EUR",
                                  "date": TODAY - dt.timedelta(days=index % 300), "method": "bank_transfer"})
         activity_rows.append({"client_id": client_id, "kind": "invoice_sent", "params": {"number": f"T{invoice_id}"},
                               "invoice_id": invoice_id})

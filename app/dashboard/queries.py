@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, extract, func, literal, select, text
 from app.activity.models import Activity
 from app.billing.accounts import INVOICE_STATUSES, OVERDUE, ClientAccount
 from app.billing.models import (
+    OPEN_INVOICE,
     OPEN_INVOICE_STATUSES,
     SENT_QUOTE,
     UNMARKED_OPEN_INVOICE,
@@ -146,8 +147,8 @@ def receivables(today: dt.date | None = None) -> dict[str, Receivables]:
     today = _today(today)
     bucket = aging_bucket_expression(today).label("bucket")
     rows = db.session.execute(
-        select(Invoice.currency, bucket, func.count(Invoice.id), func.sum(Invoice.balance))
-        .where(Invoice.status.in_(OPEN_INVOICE_STATUSES))
+        select(Invoice.currency, bucket, func.count(), func.sum(Invoice.balance))
+        .where(text(OPEN_INVOICE))
         .group_by(Invoice.currency, bucket)
     ).all()
     result: dict[str, Receivables] = {}
@@ -191,9 +192,9 @@ def top_clients_by_balance(currency: str, limit: int = 10) -> list[dict[str, obj
     """The clients who owe the most (open invoices in `currency`): one statement."""
     balance = func.sum(Invoice.balance).label("balance")
     rows = db.session.execute(
-        select(Client.id, Client.name, balance, func.count(Invoice.id))
+        select(Client.id, Client.name, balance, func.count())
         .join(Invoice, Invoice.client_id == Client.id)
-        .where(Invoice.status.in_(OPEN_INVOICE_STATUSES), Invoice.currency == currency)
+        .where(text(f"invoice.{OPEN_INVOICE}"), Invoice.currency == currency)
         .group_by(Client.id, Client.name)
         .order_by(balance.desc(), Client.id)
         .limit(limit)
