@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
@@ -107,10 +108,14 @@ def test_concurrent_payments_cannot_overpay(app):
     invoice_id = make_invoice(finalize=True).id  # 122.00
     db.session.commit()
 
+    loaded = threading.Barrier(10)
+
     def pay(_index: int) -> str:
-        # Each request has already loaded the invoice (and its payments) before paying.
+        # Each request has already loaded the invoice (and its payments) before any pays:
+        # released together, a thread that starts late could otherwise read a paid invoice.
         stale = db.session.get(Invoice, invoice_id)
         assert stale.balance == Decimal("122.00") and stale.payments == []
+        loaded.wait(timeout=30)
         try:
             billing.record_payment(stale, amount="20.00")
         except BillingError as error:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
@@ -121,9 +122,12 @@ def test_converting_the_same_quote_concurrently_makes_one_invoice(app):
     quote_id = accepted_quote().id
     db.session.commit()
 
+    loaded = threading.Barrier(6)
+
     def convert(_index: int) -> str:
         stale = db.session.get(Quote, quote_id)
         assert stale.invoices == []
+        loaded.wait(timeout=30)  # every request has read the quote before any converts it
         try:
             billing.convert_quote(stale)
         except BillingError as error:
