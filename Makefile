@@ -10,18 +10,29 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/clientela_test
 REDIS_URL_FOR_TESTS := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install run test test-sqlite test-postgres worker bench translations messages clean
+# Which groups of Debian packages scripts/install-system-packages.sh makes sure of: serving
+# needs "run"; `make test` adds "test" (Chromium, poppler-utils, an IMAP server).
+PACKAGE_GROUPS := run
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 
-install: $(STAMP)
+.PHONY: install system-packages run test test-sqlite test-postgres worker bench translations messages clean
+
+# Everything a server needs before gunicorn: Debian packages, the venv, compiled catalogs
+# (without them the UI and the PDFs come out in English). Fast and silent when nothing changed.
+install: system-packages $(STAMP) $(CATALOGS)
+
+system-packages:
+	@scripts/install-system-packages.sh $(PACKAGE_GROUPS)
 
 $(STAMP): requirements.txt
-	@command -v wkhtmltopdf >/dev/null || { echo "wkhtmltopdf is missing. Install it with: sudo apt-get install -y wkhtmltopdf"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(STAMP)
 
-translations: install
-	$(BIN)/pybabel compile -d app/translations
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+translations: $(CATALOGS)
 
 # After changing user-facing strings: extract them and merge into the it/en catalogs.
 messages: install
@@ -32,13 +43,14 @@ messages: install
 # init before create-permissions: FAB grants each permission to the Admin role as it registers
 # it, and prints a traceback per view while that role does not exist yet (an empty database).
 run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
-run: install translations
+run: install
 	$(FLASK) db upgrade
 	$(FLASK) clientela init --demo-if-empty
 	$(FLASK) fab create-permissions
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install translations test-sqlite test-postgres
+test: PACKAGE_GROUPS := run test
+test: install test-sqlite test-postgres
 
 test-sqlite:
 	REDIS_URL=$(REDIS_URL_FOR_TESTS) CLIENTELA_TEST_DB=sqlite $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
@@ -46,10 +58,10 @@ test-sqlite:
 test-postgres:
 	REDIS_URL=$(REDIS_URL_FOR_TESTS) CLIENTELA_TEST_DB=$(TEST_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-worker: install translations
+worker: install
 	$(FLASK) clientela worker
 
-bench: install translations
+bench: install
 	$(BIN)/python -m bench
 
 clean:
