@@ -42,12 +42,13 @@ messages: install
 
 # init before create-permissions: FAB grants each permission to the Admin role as it registers
 # it, and prints a traceback per view while that role does not exist yet (an empty database).
-run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+# serve remembers its address (instance/public_base_url) as the base of links, unless
+# PUBLIC_BASE_URL is set, and prints "ready" once /healthz answers.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) clientela init --demo-if-empty
 	$(FLASK) fab create-permissions
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	$(FLASK) clientela serve --host 127.0.0.1 --port $(PORT)
 
 test: PACKAGE_GROUPS := run test
 test: install test-sqlite test-postgres

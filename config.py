@@ -43,6 +43,16 @@ def _database_url() -> str:
     return url
 
 
+def public_base_url(instance_dir: Path = INSTANCE_DIR) -> str:
+    """PUBLIC_BASE_URL, else the address `clientela serve` (make run) last served on, which it
+    leaves in instance/public_base_url: links printed by the CLI then point at the running server."""
+    url = os.environ.get("PUBLIC_BASE_URL")
+    if not url:
+        remembered = instance_dir / "public_base_url"
+        url = remembered.read_text().strip() if remembered.exists() else "http://127.0.0.1:5000"
+    return url.rstrip("/")
+
+
 class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
@@ -51,7 +61,7 @@ class Config:
 
     REDIS_URL = os.environ.get("REDIS_URL", "")
     JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "clientela")  # RQ queue name (docs/jobs.md)
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    PUBLIC_BASE_URL = public_base_url()
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

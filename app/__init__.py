@@ -1,6 +1,7 @@
 """Clientela: the application factory, and the one place where everything is wired."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask
@@ -31,6 +32,7 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
     # One permission query per request instead of one per menu item (app/security/cache.py).
     app.config.setdefault("FAB_SECURITY_MANAGER_CLASS", "app.security.cache.ClientelaSecurityManager")
 
+    _quiet_fab_permission_sync()
     _load_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"), render_as_batch=True, compare_type=True)
@@ -68,6 +70,15 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app
+
+
+def _quiet_fab_permission_sync() -> None:
+    """`flask fab create-permissions` warns "Refused to delete permission view, assoc with role
+    exists" for every permission that several of our views share (Invoice.can_write, …) and that
+    a later view does not list: FAB rightly keeps it, because a role holds it. The same logger
+    only warns about such permission bookkeeping (and API keys, which we do not use), so it
+    keeps its errors and loses its warnings."""
+    logging.getLogger("flask_appbuilder.security.sqla.manager").setLevel(logging.ERROR)
 
 
 def _load_models() -> None:

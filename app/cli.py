@@ -47,13 +47,42 @@ def init_command(demo_if_empty: bool) -> None:
         from app.demo import create_demo_data
 
         create_demo_data(clients=25, invoices_per_client=6)
-    base_url = current_app.config["PUBLIC_BASE_URL"]
+    if created:  # `serve` (make run) shows the login again each time, with the URL
+        click.echo(f"Admin user created: {username} / {password}")
+        if generated:
+            click.echo(f"  (password generated once, kept in {current_app.instance_path}/admin_password)")
+
+
+@clientela.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(min=0, max=65535))
+def serve_command(host: str, port: int) -> None:
+    """Serve the app (the embedded default's server, `make run`). Without PUBLIC_BASE_URL the
+    address becomes the base of every link, for later commands too; the URL and the admin login
+    are printed once /healthz answers. Use gunicorn in production (docs/operations.md)."""
+    import threading
+
+    from app.ops.serve import serve
+
+    app = current_app._get_current_object()
+    try:
+        serve(app, host, port, on_ready=_print_ready, stop=threading.Event())
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+
+
+def _print_ready(url: str) -> None:
+    username = current_app.config["ADMIN_USERNAME"]
     click.echo("")
-    click.secho(f"Clientela is ready at {base_url}/", fg="green", bold=True)
-    if created or generated:
+    click.secho(f"Clientela is ready at {current_app.config['PUBLIC_BASE_URL']}/", fg="green", bold=True)
+    if current_app.config.get("ADMIN_PASSWORD"):
+        click.echo(f"  Admin login: {username} (the password in ADMIN_PASSWORD)")
+    else:
+        password, _generated = _admin_password()
         click.echo(f"  Admin login: {username} / {password}")
-    if generated:
         click.echo(f"  (password generated once, kept in {current_app.instance_path}/admin_password)")
+    if current_app.config["PUBLIC_BASE_URL"] != url:
+        click.echo(f"  Serving on {url} (links use PUBLIC_BASE_URL)")
     click.echo("")
 
 

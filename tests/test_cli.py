@@ -1,8 +1,12 @@
 """The operator's commands, run the way `make run` runs them (click's runner, a real database)."""
 from __future__ import annotations
 
+import http.client
+import logging
 import os
 import stat
+import threading
+import urllib.request
 
 import pytest
 from sqlalchemy import func, select
@@ -49,8 +53,7 @@ def test_init_creates_the_roles_and_an_admin_who_can_sign_in(app, run, admin_fro
     assert user is not None and [role.name for role in user.roles] == ["Admin"]
     assert user.email == "direzione@studio.example"
     assert {"Admin", "Billing", "Support"} <= set(_users_and_roles(app)[1])
-    assert "Clientela is ready at http://clientela.test/" in result.output
-    assert "direzione / Segreta-2025!" in result.output
+    assert "Admin user created: direzione / Segreta-2025!" in result.output
     assert db.session.scalar(select(func.count(CompanySettings.id))) == 1
 
 
@@ -76,7 +79,7 @@ def test_init_generates_the_embedded_admin_password_once(app, run, monkeypatch, 
     assert stat.S_IMODE(os.stat(password_file).st_mode) == 0o600
     assert f"admin / {password}" in first.output
     second = run("init")
-    assert f"admin / {password}" in second.output  # still shown: the newcomer may have missed it
+    assert password not in second.output  # `serve` shows it each time, with the URL
     assert app.appbuilder.sm.auth_user_db("admin", password) is not None
 
 
@@ -128,3 +131,83 @@ def test_portal_link_for_an_unknown_address_fails_clearly(app):
     result = app.test_cli_runner().invoke(args=["clientela", "portal-link", "nobody@example.it"])
     assert result.exit_code != 0
     assert "No contact with portal access" in result.output
+
+
+def _serve_in_background(app, port: int):
+    """`clientela serve`'s server in a thread; returns (ready event, what on_ready saw, stop)."""
+    from app.ops.serve import serve
+
+    ready, stop, seen = threading.Event(), threading.Event(), []
+
+    def on_ready(url: str) -> None:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+            seen.append((url, response.status))
+        ready.set()
+
+    thread = threading.Thread(target=serve, args=(app, "127.0.0.1", port, on_ready, stop), daemon=True)
+    thread.start()
+    return ready, seen, stop, thread
+
+
+def test_serve_says_ready_once_healthz_answers_and_later_links_use_its_port(app, run, monkeypatch, tmp_path):
+    import config
+    from tests.factories import make_client
+
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", app.config["PUBLIC_BASE_URL"])  # put back afterwards
+    make_client("Bianchi S.r.l.", contacts=[{"name": "Anna", "email": "anna@bianchi.example"}])
+    db.session.commit()
+
+    ready, seen, stop, thread = _serve_in_background(app, 5141)
+    try:
+        assert ready.wait(30), "the server never became healthy"
+        assert seen == [("http://127.0.0.1:5141", 200)], "ready is announced with /healthz already answering"
+        assert (tmp_path / "public_base_url").read_text().strip() == "http://127.0.0.1:5141"
+        assert config.public_base_url(tmp_path) == "http://127.0.0.1:5141", "what the next command's config reads"
+
+        output = run("portal-link", "anna@bianchi.example").output
+        assert output.startswith("Bianchi S.r.l.: http://127.0.0.1:5141/portal/auth/")
+        path = output.strip().split("http://127.0.0.1:5141", 1)[1]
+        connection = http.client.HTTPConnection("127.0.0.1", 5141, timeout=10)
+        connection.request("POST", path, headers={"Sec-Fetch-Site": "same-origin"})
+        assert connection.getresponse().status == 303, "the printed link signs in on the running server"
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_serve_leaves_a_configured_public_base_url_alone(app, monkeypatch, tmp_path):
+    import config
+
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://fatture.example.it/")
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://fatture.example.it")
+
+    ready, seen, stop, thread = _serve_in_background(app, 5142)
+    try:
+        assert ready.wait(30)
+        assert seen == [("http://127.0.0.1:5142", 200)]
+        assert app.config["PUBLIC_BASE_URL"] == "https://fatture.example.it"
+        assert not (tmp_path / "public_base_url").exists()
+        assert config.public_base_url(tmp_path) == "https://fatture.example.it"
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_without_a_remembered_address_links_use_the_default_port(monkeypatch, tmp_path):
+    import config
+
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    assert config.public_base_url(tmp_path) == "http://127.0.0.1:5000"
+
+
+def test_create_permissions_keeps_quiet_about_the_permissions_our_views_share(app, caplog):
+    from flask_appbuilder.cli import fab  # registered through an entry point, not on app.cli
+
+    result = app.test_cli_runner().invoke(fab, ["create-permissions"], catch_exceptions=False)
+
+    assert result.exit_code == 0 and "Created all permissions" in result.output
+    noise = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert noise == []
