@@ -34,7 +34,11 @@ def _secret_key() -> str:
 
 
 def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'clientela.db'}"
+    return sqlalchemy_url(os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'clientela.db'}")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """DATABASE_URL as SQLAlchemy needs it (also for `copy-database TARGET_URL`)."""
     # Heroku-style URLs name the old driver; psycopg 3 is the one installed.
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]

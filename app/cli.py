@@ -188,6 +188,37 @@ def stripe_reconcile_command(after: int) -> None:
     click.echo(f"Checked {summary.checked} open Checkout Sessions: {outcomes}; {summary.errors} unreachable.")
 
 
+@clientela.command("copy-database")
+@click.argument("target_url")
+def copy_database_command(target_url: str) -> None:
+    """Copy every row from DATABASE_URL into the empty database TARGET_URL (migrated to head
+    first), e.g. from the embedded SQLite to PostgreSQL; refuses a target that holds data."""
+    from sqlalchemy import create_engine
+
+    from app.ops import copy
+    from config import sqlalchemy_url
+
+    target = create_engine(sqlalchemy_url(target_url))
+    try:
+        copy.refuse_unless_empty(target)
+        click.echo("Migrating the target to the latest schema…")
+        copy.migrate_to_head(target_url)
+        copy.refuse_unless_same_revision(db.engine, target)
+        with db.engine.connect() as connection:
+            total = sum(copy.count_rows(connection).values())
+        with click.progressbar(length=total, label="Copying rows", show_pos=True) as bar:
+            report = copy.copy_rows(db.engine, target, progress=bar.update)
+    except copy.CopyRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    finally:
+        target.dispose()
+    width = max(len(line.table) for line in report)
+    for line in report:
+        click.echo(f"  {line.table:<{width}}  {line.target:>9}")
+    click.echo(f"Copied {sum(line.target for line in report)} rows in {len(report)} tables; "
+               "the counts match the source. Point DATABASE_URL at the target now.")
+
+
 @clientela.command("portal-link")
 @click.argument("email")
 @click.option("--hours", default=24, show_default=True, help="How long the link stays valid.")
