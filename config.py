@@ -65,6 +65,8 @@ class Config:
 
     REDIS_URL = os.environ.get("REDIS_URL", "")
     JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "clientela")  # RQ queue name (docs/jobs.md)
+    # Without REDIS_URL, web processes run the periodic tasks themselves (docs/jobs.md).
+    EMBEDDED_PERIODIC = _env_bool("EMBEDDED_PERIODIC", True)
     PUBLIC_BASE_URL = public_base_url()
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
@@ -119,6 +121,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    EMBEDDED_PERIODIC = False  # tests that want the ticker turn it on
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     MAIL_SUPPRESS_SEND = False

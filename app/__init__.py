@@ -63,6 +63,9 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
 
     _register_blueprints(app)
     _register_cli(app)
+    from app import periodic
+
+    periodic.init_app(app)  # without Redis, the web process runs the periodic tasks (docs/jobs.md)
     if app.config.get("PROXY_FIX_HOPS"):
         # Behind a proxy: client IPs (rate limits) and https come from its X-Forwarded-* headers.
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -90,6 +93,7 @@ def _load_models() -> None:
     import app.company.models  # noqa: F401
     import app.mail.models  # noqa: F401
     import app.payments.models  # noqa: F401
+    import app.periodic  # noqa: F401  (the embedded default's periodic claims)
     import app.portal.models  # noqa: F401
     import app.tickets.models  # noqa: F401
 

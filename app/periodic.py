@@ -5,9 +5,16 @@ Every `clientela worker` runs a small ticker thread. At each tick it claims the 
 period of each task with one Redis `SET NX` (key = task + period number) and enqueues the task
 only if the claim is its own: with any number of workers on any number of hosts, each task
 is enqueued once per period. The tasks are idempotent anyway, so a lost claim costs nothing.
+
+Without Redis (the embedded default) there is no worker: the web process runs the same tasks
+itself, on a daemon thread that `create_app` starts with the first request it serves (so only
+processes that serve requests tick, never `flask db upgrade` or `clientela demo`). There the
+claim is a row in `periodic_claim`, whose primary key (task, period) lets exactly one of any
+number of web processes insert it; the one that did runs the task in its own thread.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -15,6 +22,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import Flask
+from flask_appbuilder import Model
+from sqlalchemy import BigInteger, DateTime, String, delete, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.jobs import queue, redis_connection
@@ -104,3 +115,95 @@ def start_ticker(app: Flask, stop: threading.Event) -> threading.Thread:
     thread = threading.Thread(target=loop, name="clientela-periodic", daemon=True)
     thread.start()
     return thread
+
+
+class PeriodicClaim(Model):
+    """Who runs a task this period, in the embedded default: one row per (task, period), and
+    the primary key refuses the second process that tries."""
+
+    __tablename__ = "periodic_claim"
+
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # Claims older than CLAIMS_KEPT are deleted; only the current period's can still refuse anyone.
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+CLAIMS_KEPT = dt.timedelta(days=3)  # longer than the longest period (a day)
+_embedded_lock = threading.Lock()
+
+
+def claim_period(task: PeriodicTask, now: float) -> bool:
+    """Insert this period's claim for `task` in its own transaction; False if someone has it."""
+    claimed_at = dt.datetime.fromtimestamp(now, dt.timezone.utc).replace(tzinfo=None)
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(insert(PeriodicClaim).values(
+                task=task.name, period=int(now // task.every_seconds), claimed_at=claimed_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+def run_due_tasks(now: float | None = None) -> list[str]:
+    """The embedded default's tick: run, here and now, each task whose current period this
+    process claimed first; returns their names. A failing task is logged and does not keep the
+    others from running; its next period is tried as usual."""
+    now = time.time() if now is None else now
+    ran = []
+    for task in TASKS:
+        if not claim_period(task, now):
+            continue
+        try:
+            task.run()
+            log.info("periodic task %s ran (period %d)", task.name, int(now // task.every_seconds))
+            ran.append(task.name)
+        except Exception:
+            db.session.rollback()
+            log.exception("periodic task %s failed", task.name)
+    oldest = dt.datetime.fromtimestamp(now, dt.timezone.utc).replace(tzinfo=None) - CLAIMS_KEPT
+    with db.engine.begin() as connection:
+        connection.execute(delete(PeriodicClaim).where(PeriodicClaim.claimed_at < oldest))
+    return ran
+
+
+@dataclass(frozen=True)
+class EmbeddedTicker:
+    stop: threading.Event
+    thread: threading.Thread
+
+
+def start_embedded_ticker(app: Flask, tick_seconds: float = TICK_SECONDS) -> EmbeddedTicker:
+    """Start this app's embedded ticker once (later calls return the running one); it is kept
+    in `app.extensions["clientela_periodic"]`, and setting its `stop` ends it."""
+    with _embedded_lock:
+        if "clientela_periodic" in app.extensions:
+            return app.extensions["clientela_periodic"]
+        stop = threading.Event()
+
+        def tick_until_stopped() -> None:
+            while not stop.is_set():
+                try:
+                    with app.app_context():
+                        run_due_tasks()
+                except Exception:  # the database away for a moment: the next tick tries again
+                    log.exception("embedded periodic tick failed")
+                stop.wait(tick_seconds)
+
+        thread = threading.Thread(target=tick_until_stopped, name="clientela-embedded-periodic", daemon=True)
+        ticker = app.extensions["clientela_periodic"] = EmbeddedTicker(stop, thread)
+        thread.start()
+        return ticker
+
+
+def init_app(app: Flask) -> None:
+    """Without Redis, and unless EMBEDDED_PERIODIC is off, tick in this web process from its
+    first request on (gunicorn's workers each start their own after the fork; claims keep
+    them from running a task twice)."""
+    if app.config.get("REDIS_URL") or not app.config.get("EMBEDDED_PERIODIC"):
+        return
+
+    @app.before_request
+    def _start_ticker() -> None:
+        if "clientela_periodic" not in app.extensions:
+            start_embedded_ticker(app, app.config.get("EMBEDDED_PERIODIC_TICK_SECONDS", TICK_SECONDS))
