@@ -219,6 +219,38 @@ def copy_database_command(target_url: str) -> None:
                "the counts match the source. Point DATABASE_URL at the target now.")
 
 
+@clientela.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup_command(file: str) -> None:
+    """Back up the database into the new FILE while the app runs: SQLite with its online
+    backup API; PostgreSQL with pg_dump (the command is printed, and run when pg_dump is on
+    PATH). Restoring: docs/operations.md."""
+    import shlex
+
+    from app.ops import backup
+
+    url = db.engine.url
+    try:
+        if url.get_backend_name() == "sqlite":
+            pages = backup.backup_sqlite(url, file)
+            click.echo(f"Backed up {url.database} to {file} ({pages} pages).")
+            click.echo(f"To restore: stop Clientela, then cp {shlex.quote(file)} {shlex.quote(url.database)}")
+        elif url.get_backend_name() == "postgresql":
+            command, env = backup.pg_dump_command(url, file)
+            password_note = " (with PGPASSWORD set to the database password)" if env else ""
+            click.echo(f"pg_dump command{password_note}:\n  {shlex.join(command)}")
+            if not backup.pg_dump_available():
+                raise click.ClickException("pg_dump is not on PATH: install postgresql-client (the server's "
+                                           "major version) and run the command above.")
+            backup.run_pg_dump(command, env, file)
+            click.echo(f"Backed up to {file}. To restore into an empty database:\n  "
+                       f"pg_restore --no-owner --no-privileges --dbname=<database URL> {shlex.quote(file)}")
+        else:
+            raise click.ClickException(f"No backup for {url.get_backend_name()}: use its own tools.")
+    except backup.BackupRefused as refused:
+        raise click.ClickException(str(refused)) from None
+
+
 @clientela.command("portal-link")
 @click.argument("email")
 @click.option("--hours", default=24, show_default=True, help="How long the link stays valid.")
