@@ -54,7 +54,7 @@ test: PACKAGE_GROUPS := run test
 test: install test-sqlite test-postgres
 
 test-sqlite:
-	REDIS_URL=$(REDIS_URL_FOR_TESTS) CLIENTELA_TEST_DB=sqlite $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+	REDIS_URL=$(REDIS_URL_FOR_TESTS) TEST_DATABASE_URL=$(TEST_DATABASE_URL) CLIENTELA_TEST_DB=sqlite $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
 
 test-postgres:
 	REDIS_URL=$(REDIS_URL_FOR_TESTS) CLIENTELA_TEST_DB=$(TEST_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS)

@@ -2,11 +2,12 @@
 
 The source is the test database with demo data (SQLite in the SQLite pass, which is the move
 the command exists for; PostgreSQL in the PostgreSQL pass); the target is a fresh PostgreSQL
-database made for each test. The command migrates the target with the real migration history,
+database made for each test, named after the PostgreSQL test database with "_copy". The command migrates the target with the real migration history,
 so the source is stamped at head first, as a database built by `flask db upgrade` would be.
 """
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from pathlib import Path
@@ -19,9 +20,13 @@ from sqlalchemy.engine import make_url
 
 from app.billing.models import Invoice, Payment
 from app.extensions import db
+from conftest import TEST_DB, is_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = "postgresql://postgres@127.0.0.1:5432/clientela_install_copy"
+# Next to the PostgreSQL test database (`make test` passes TEST_DATABASE_URL to both passes).
+_POSTGRES_TESTS = TEST_DB if is_postgres() else os.environ.get(
+    "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/clientela_test")
+TARGET = _POSTGRES_TESTS.replace("postgresql+psycopg://", "postgresql://") + "_copy"
 
 
 def _server():
