@@ -387,6 +387,7 @@ def measure_gunicorn(app, report: Report, url: str, client_id: int) -> None:
     workers = max(2, os.cpu_count() or 2)
     env = {**os.environ, "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://"),
            "SECRET_KEY": SECRET_KEY, "REDIS_URL": "", "RATELIMIT_ENABLED": "false",
+           "EMBEDDED_PERIODIC": "0",  # the periodic tasks would run on the measured workers
            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "bench.wsgi:app", "-w", str(workers), "-b", f"127.0.0.1:{port}",
@@ -453,7 +454,8 @@ def main() -> int:
     else:
         (ROOT / "instance").mkdir(exist_ok=True)
     app = add_floor_pages(create_app("config.Config", SQLALCHEMY_DATABASE_URI=url, REDIS_URL="",
-                                     WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False, SECRET_KEY=SECRET_KEY))
+                                     WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False, SECRET_KEY=SECRET_KEY,
+                                     EMBEDDED_PERIODIC=False))
     large, small = seed(app, url)
     report = Report()
     info = machine() | {"database": url.split("://", 1)[0], "large_client_id": large, "small_client_id": small}
