@@ -4,8 +4,10 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import signal
 import stat
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -211,3 +213,34 @@ def test_create_permissions_keeps_quiet_about_the_permissions_our_views_share(ap
     assert result.exit_code == 0 and "Created all permissions" in result.output
     noise = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
     assert noise == []
+
+
+def test_the_serve_command_prints_the_url_and_the_login_when_ready_and_stops_on_ctrl_c(
+        app, monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", app.config["PUBLIC_BASE_URL"])
+    monkeypatch.setitem(app.config, "ADMIN_PASSWORD", "")
+    (tmp_path / "admin_password").write_text("Generata-Una-Volta")
+    answered = []
+
+    def press_ctrl_c_once_healthy() -> None:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:5143/healthz", timeout=2) as response:
+                    answered.append(response.status)
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(2)  # serve polls every 0.1 s: let its banner out
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c_once_healthy, daemon=True).start()
+    result = app.test_cli_runner().invoke(args=["clientela", "serve", "--port", "5143"], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    assert answered == [200]
+    lines = result.output.splitlines()
+    assert "Clientela is ready at http://127.0.0.1:5143/" in lines
+    assert "  Admin login: admin / Generata-Una-Volta" in lines
+    assert lines[-1] == "Stopped."
