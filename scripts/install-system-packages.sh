@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages Clientela needs outside its virtualenv, installed when missing.
 #
-#   scripts/install-system-packages.sh run        # wkhtmltopdf and fonts: what serving needs
+#   scripts/install-system-packages.sh run        # venv support, wkhtmltopdf, fonts: what serving needs
 #   scripts/install-system-packages.sh run test   # plus what the test suite drives
 #
 # `make install` asks for "run", `make test` for "run test". Each package is probed the way
@@ -9,9 +9,11 @@
 # there. Missing ones are installed with apt-get as root, with `sudo -n apt-get` when sudo
 # needs no password, and otherwise the script stops and prints the one command to run.
 set -euo pipefail
+cd "$(dirname "$0")/.."  # python3-venv is needed only while there is no .venv here
 
 # package → how to tell it is there
 declare -A PROBE=(
+  [python3-venv]="test -d .venv || python3 -c 'import ensurepip'"  # what `python3 -m venv` needs
   [wkhtmltopdf]="command -v wkhtmltopdf"
   [fonts-dejavu-core]="test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
   [chromium]="command -v chromium"
@@ -19,7 +21,7 @@ declare -A PROBE=(
   [dovecot-imapd]="test -x /usr/lib/dovecot/imap"
 )
 declare -A GROUP=(
-  [run]="wkhtmltopdf fonts-dejavu-core"
+  [run]="python3-venv wkhtmltopdf fonts-dejavu-core"
   # Browser tests (Chromium), PDF text checks (pdftotext), the e-invoicing tests' IMAP server.
   [test]="chromium poppler-utils dovecot-imapd"
 )

@@ -235,8 +235,13 @@ def test_the_serve_command_prints_the_url_and_the_login_when_ready_and_stops_on_
         time.sleep(2)  # serve polls every 0.1 s: let its banner out
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
-    threading.Thread(target=press_ctrl_c_once_healthy, daemon=True).start()
-    result = app.test_cli_runner().invoke(args=["clientela", "serve", "--port", "5143"], catch_exceptions=False)
+    # Ctrl-C as a terminal sends it (an RQ worker run by an earlier test may have left its own handler).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=press_ctrl_c_once_healthy, daemon=True).start()
+        result = app.test_cli_runner().invoke(args=["clientela", "serve", "--port", "5143"], catch_exceptions=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
     assert result.exit_code == 0, result.output
     assert answered == [200]
