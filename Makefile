@@ -10,7 +10,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/clientela_test
 REDIS_URL_FOR_TESTS := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install run test test-sqlite test-postgres worker bench translations messages clean
+.PHONY: install lint run test test-sqlite test-postgres worker bench translations messages clean
 
 install: $(STAMP)
 
@@ -38,7 +38,11 @@ run: install translations
 	$(FLASK) fab create-permissions
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install translations test-sqlite test-postgres
+# The layers contract (pyproject.toml, docs/development.md "Layers"): before any test runs.
+lint: install
+	$(BIN)/lint-imports
+
+test: lint translations test-sqlite test-postgres
 
 test-sqlite:
 	REDIS_URL=$(REDIS_URL_FOR_TESTS) CLIENTELA_TEST_DB=sqlite $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)

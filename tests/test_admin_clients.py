@@ -89,6 +89,15 @@ def test_contacts_need_one_primary_and_valid_emails(staff, contacts, message):
     assert count_clients() == 0
 
 
+def test_two_contacts_with_one_email_whatever_its_case_are_refused_at_the_second(staff):
+    response = staff.post("/clientview/add", data=client_form(**{
+        "contacts-1-name": "Maria R.", "contacts-1-email": "Maria@Rossi.it"}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Two contacts cannot share an email address." in page
+    assert count_clients() == 0
+
+
 def test_editing_keeps_contact_identities_and_removes_a_ticked_contact(staff):
     client = make_client(contacts=[{"name": "Anna", "is_primary": True}, {"name": "Bruno"}])
     db.session.commit()
@@ -196,12 +205,12 @@ def test_revoking_portal_access_ends_the_contacts_open_portal_session(app, staff
     assert portal.get("/portal/").status_code == 200
 
     assert "Revoke portal access" in staff.get(f"/clientview/show/{client.id}").get_data(as_text=True)
-    staff.post(f"/clientview/portal-access/{contact.id}")
+    staff.post(f"/clients/contacts/{contact.id}/portal-access")
 
     assert portal.get("/portal/").status_code in (302, 303, 401, 403)
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).portal_enabled is False
-    staff.post(f"/clientview/portal-access/{contact.id}", data={"enable": "1"})
+    staff.post(f"/clients/contacts/{contact.id}/portal-access", data={"enable": "1"})
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).portal_enabled is True
 
@@ -209,7 +218,7 @@ def test_revoking_portal_access_ends_the_contacts_open_portal_session(app, staff
 def test_a_get_on_the_portal_access_url_changes_nothing(staff):
     client = make_client()
     db.session.commit()
-    staff.get(f"/clientview/portal-access/{client.contacts[0].id}")
+    staff.get(f"/clients/contacts/{client.contacts[0].id}/portal-access")
     db.session.expire_all()
     assert db.session.get(Contact, client.contacts[0].id).portal_enabled is True
 

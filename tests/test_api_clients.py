@@ -125,6 +125,28 @@ def test_when_no_contact_is_marked_primary_the_first_one_is(web):
     assert [c["is_primary"] for c in response.get_json()["result"]["contacts"]] == [True, False]
 
 
+def test_two_contacts_with_one_email_are_a_422_at_the_second_email_as_in_the_admin(web):
+    body = client_body(contacts=[{"name": "Laura Bianchi", "email": "laura@bianchi.it", "is_primary": True},
+                                 {"name": "Laura B.", "email": "Laura@Bianchi.it"}])
+    response = web.post("/api/v1/client/", json=body, headers=api_headers(web))
+    assert response.status_code == 422
+    assert response.get_json()["message"] == {"contacts.1.email": ["Two contacts cannot share an email address."]}
+    assert client_count() == 0
+
+
+def test_an_update_cannot_give_two_contacts_one_email(web):
+    client = make_client("Rossi S.r.l.", contacts=[{"name": "Giulia", "email": "giulia@rossi.it"}])
+    db.session.commit()
+    response = web.put(f"/api/v1/client/{client.id}", json={"contacts": [
+        {"id": client.contacts[0].id, "name": "Giulia", "email": "giulia@rossi.it", "is_primary": True},
+        {"name": "Giulia R.", "email": "GIULIA@rossi.it"},
+    ]}, headers=api_headers(web))
+    assert response.status_code == 422
+    assert list(response.get_json()["message"]) == ["contacts.1.email"]
+    db.session.expire_all()
+    assert [c.name for c in db.session.get(Client, client.id).contacts] == ["Giulia"]
+
+
 def test_an_invalid_vat_number_is_a_422_on_vat_number_and_nothing_is_saved(web):
     response = web.post("/api/v1/client/", json=client_body(vat_number="IT12345678901"), headers=api_headers(web))
     assert response.status_code == 422

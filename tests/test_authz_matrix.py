@@ -389,11 +389,12 @@ MATRIX.update({
     ("ClientDashboardView.portal_link", "POST"): admin(
         "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/portal-link",
                       data=lambda w, a, al: {"contact_id": str(w.ids["contacts"]["A"])}), CLIENT_WRITE, (200, 302)),
-    ("ClientView.portal_access", "POST"): admin(
-        "POST", _with(lambda w, a, al: "/clientview/portal-access/" + str(
-            w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]), data={}), CLIENT_WRITE, REDIRECT),
-    ("ClientView.send_statement", "POST"): admin(
-        "POST", _with(lambda w, a, al: f"/clientview/send-statement/{w.ids['clients']['A']}", data={}),
+    ("ClientDashboardView.portal_access", "POST"): admin(
+        "POST", _with(lambda w, a, al: "/clients/contacts/" + str(
+            w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]) + "/portal-access", data={}),
+        CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.send_statement", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/send-statement", data={}),
         CLIENT_WRITE, REDIRECT),
     ("ClientEmailTemplateView.preview", "GET"): admin(
         "GET", _with(lambda w, a, al: f"/clientemailtemplateview/preview/{w.ids['client_template']}"), CLIENT_READ),
@@ -469,8 +470,8 @@ MATRIX.update({
     ("ClientApi.get_list", "GET"): api("GET", _static("/api/v1/client/"), CLIENT_READ),
     ("ClientApi.get", "GET"): api("GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}"),
                                   CLIENT_READ),
-    ("ClientApi.summary", "GET"): api("GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/summary"),
-                                      CLIENT_READ),
+    ("ClientSummaryApi.summary", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/summary"), CLIENT_READ),
     ("ClientApi.post", "POST"): api("POST", _static("/api/v1/client/", json={
         "name": "Da API S.r.l.", "kind": "business", "email": "api@example.it", "country": "IT",
         "vat_number": factories.VALID_PARTITE_IVA[1], "contacts": [{"name": "Api", "email": "api@example.it"}]}),

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from app.billing import services as billing
 from app.billing.accounts import ClientAccount, account_aggregates, mark_overdue_invoices, rebuild_accounts
 from app.billing.models import Invoice, Payment, Quote
-from app.dashboard.queries import client_summary
+from app.billing.accounts import client_summary
 from app.extensions import db
 from tests.factories import TODAY, line, make_client, make_invoice, run_concurrently
 

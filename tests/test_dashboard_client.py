@@ -1,4 +1,4 @@
-"""The client 360° page and the figures behind it (`app.dashboard.queries.client_summary`)."""
+"""The client 360° page and the figures behind it (`app.billing.accounts.client_summary`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.billing import services as billing
-from app.dashboard.queries import client_summary
+from app.billing.accounts import client_summary
 from app.extensions import db
 from app.portal.models import PortalToken
 from app.portal.tokens import hash_token
@@ -157,7 +157,7 @@ def test_send_statement_emails_the_balance_due_and_a_portal_link(billing_staff, 
     make_invoice(client, finalize=True)
     db.session.commit()
     page = billing_staff.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
-    action = re.search(r'<form method="post" action="([^"]*send-statement/\d+)"', page).group(1)
+    action = re.search(r'<form method="post" action="([^"]*/\d+/send-statement)"', page).group(1)
 
     billing_staff.post(action)
 
