@@ -4,29 +4,13 @@
 """
 from __future__ import annotations
 
-import prison
 from sqlalchemy import func, select
 
 from app.activity.models import Activity
 from app.clients.models import Client, Contact
 from app.extensions import db
-from tests.factories import STAFF_PASSWORD, VALID_CODICE_FISCALE, VALID_PARTITE_IVA, make_client, make_staff_user
-
-
-def api_headers(web, role: str = "Billing", language: str = "en") -> dict[str, str]:
-    """Sign a new staff user of `role` in through FAB's JWT login; the headers carry the token
-    and ask for messages in `language`."""
-    user = make_staff_user(role)
-    response = web.post("/api/v1/security/login", json={
-        "username": user.username, "password": STAFF_PASSWORD, "provider": "db", "refresh": False,
-    })
-    assert response.status_code == 200, response.get_json()
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}", "Accept-Language": language}
-
-
-def rison(value: dict) -> str:
-    """FAB's list arguments travel as rison in `q`."""
-    return prison.dumps(value)
+from tests.support.api import api_headers, rison
+from tests.support.factories import STAFF_PASSWORD, VALID_CODICE_FISCALE, VALID_PARTITE_IVA, make_client, make_staff_user
 
 
 def client_body(**overrides) -> dict:

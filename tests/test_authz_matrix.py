@@ -30,7 +30,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-import factories
+from tests.support import factories
 from app.billing.models import Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
@@ -39,10 +39,10 @@ from app.mail.models import ClientEmailTemplate, EmailTemplate, OutboxEmail
 from app.payments.models import CheckoutSession, StripeEvent
 from app.portal.tokens import issue_sign_in_link
 from app.tickets.models import Ticket
-from conftest import KEEP_TABLES
-from test_admin_clients import client_form
-from test_portal_support import link_token, sign_in
-from test_tickets_support import PDF, attachment_path, ticket_of
+from tests.support.database import KEEP_TABLES
+from tests.support.admin import client_form
+from tests.support.portal import link_token, sign_in
+from tests.support.tickets import PDF, attachment_path, ticket_of
 
 STAFF_ROLES = ("Admin", "Billing", "Support", "Public")
 CONTACTS = ("A", "B")

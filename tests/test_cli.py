@@ -108,7 +108,7 @@ def test_demo_command_refuses_nonsense_counts(app):
 
 
 def test_portal_link_prints_a_single_use_link_that_signs_the_contact_in(app, run, web):
-    from tests.factories import make_client
+    from tests.support.factories import make_client
 
     client = make_client("Bianchi S.r.l.", contacts=[{"name": "Anna", "email": "anna@bianchi.example"}])
     db.session.commit()

@@ -10,7 +10,7 @@ import pytest
 from app.billing import services as billing
 from app.dashboard import queries
 from app.extensions import db
-from tests.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
+from tests.support.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
 
 
 def _days(n: int) -> dt.date:

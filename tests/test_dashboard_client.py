@@ -13,8 +13,7 @@ from app.billing.accounts import client_summary
 from app.extensions import db
 from app.portal.models import PortalToken
 from app.portal.tokens import hash_token
-from tests.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
+from tests.support.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
 
 
 def _client_with_one_of_everything():
@@ -228,7 +227,7 @@ def test_a_sent_quote_past_its_validity_counts_as_expired():
 
 
 def test_the_api_summary_answers_the_same_figures_as_the_360_page(web):
-    from tests.test_api_clients import api_headers
+    from tests.support.api import api_headers
 
     client = _client_with_one_of_everything()
     response = web.get(f"/api/v1/client/{client.id}/summary", headers=api_headers(web))

@@ -6,8 +6,8 @@ import datetime as dt
 from app.billing.models import Quote
 from app.extensions import db
 from app.periodic import enqueue_due_tasks, tasks
-from tests.factories import make_client, make_quote
-from tests.test_jobs import rq_queue, run_worker  # noqa: F401  (fixture)
+from tests.support.factories import make_client, make_quote
+from tests.support.jobs import run_worker
 
 DAY = 24 * 3600
 

@@ -57,14 +57,15 @@ class ClientRefused(Refusal):
 
 def contact_errors(contacts: Sequence[ContactData], client: Client | None = None) -> dict[str, object]:
     """Every refusal of a contact list, by field: at least one contact, exactly one primary,
-    no two with the same email (case-insensitive), ids only of `client`'s own contacts."""
+    no two with the same email (case-insensitive), and (given `client`) ids only of its own
+    contacts."""
     errors: dict[str, object] = {}
     if not contacts:
         return {"contacts": NO_CONTACT}
-    known = {contact.id for contact in client.contacts} if client is not None else set()
+    known = {contact.id for contact in client.contacts} if client is not None else None
     seen: set[str] = set()
     for index, contact in enumerate(contacts):
-        if contact.id is not None and contact.id not in known:
+        if known is not None and contact.id is not None and contact.id not in known:
             errors[f"contacts.{index}.id"] = UNKNOWN_CONTACT
         email = contact.email.strip().lower()
         if email and email in seen:
