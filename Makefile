@@ -15,7 +15,7 @@ REDIS_URL_FOR_TESTS := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 PACKAGE_GROUPS := run
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: install system-packages run test test-sqlite test-postgres worker bench translations messages clean
+.PHONY: install system-packages lint run test test-sqlite test-postgres worker bench translations messages clean
 
 # Everything a server needs before gunicorn: Debian packages, the venv, compiled catalogs
 # (without them the UI and the PDFs come out in English). Fast and silent when nothing changed.
@@ -50,8 +50,12 @@ run: install
 	$(FLASK) fab create-permissions
 	$(FLASK) clientela serve --host 127.0.0.1 --port $(PORT)
 
+# The layers contract (pyproject.toml, docs/development.md "Layers"): before any test runs.
+lint: install
+	$(BIN)/lint-imports
+
 test: PACKAGE_GROUPS := run test
-test: install test-sqlite test-postgres
+test: lint test-sqlite test-postgres
 
 test-sqlite:
 	REDIS_URL=$(REDIS_URL_FOR_TESTS) TEST_DATABASE_URL=$(TEST_DATABASE_URL) CLIENTELA_TEST_DB=sqlite $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)

@@ -61,7 +61,7 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
     admin_layout.init_app(app)  # the admin navbar rendered once per distinct menu, language and user
     headers.init_app(app)  # nosniff, no framing by other sites, same-origin referrers
 
-    _register_blueprints(app)
+    _init_capabilities(app)
     _register_cli(app)
     from app import periodic
 
@@ -106,7 +106,6 @@ def _index_view():
 
 def _register_views(appbuilder: AppBuilder) -> None:
     """Every admin view and REST API, in menu order."""
-    import app.pdf.service  # noqa: F401  (renders each finalized document's PDF in a job)
     from app.billing import api as billing_api
     from app.billing import views as billing_views
     from app.clients import api as clients_api
@@ -119,7 +118,11 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.tickets import api as tickets_api
     from app.tickets import views as tickets_views
 
-    clients_views.register(appbuilder)
+    # A client's page lists what the capabilities above clients hold for it.
+    clients_views.register(appbuilder, related_views=[
+        billing_views.InvoiceView, billing_views.QuoteView, billing_views.PaymentView,
+        mail_views.ClientEmailTemplateView,
+    ])
     billing_views.register(appbuilder)
     company_views.register(appbuilder)
     client_dashboard.register(appbuilder)
@@ -132,19 +135,21 @@ def _register_views(appbuilder: AppBuilder) -> None:
     tickets_api.register(appbuilder)
 
 
-def _register_blueprints(app: Flask) -> None:
+def _init_capabilities(app: Flask) -> None:
+    """Each capability's init_app, lowest layer first: blueprints, periodic tasks, and the
+    signal receivers through which a lower capability's events reach a higher one
+    (docs/development.md, "Layers")."""
+    from app import billing, mail, pdf, portal
     from app.health import bp as health_bp
-    from app.portal.views import bp as portal_bp
-
-    app.register_blueprint(health_bp)
-    app.register_blueprint(portal_bp)
-
+    from app.payments.views import init_app as init_payments
     from app.tickets.portal import bp as tickets_portal_bp
 
+    app.register_blueprint(health_bp)
+    billing.init_app(app)
+    pdf.init_app(app)
+    mail.init_app(app)
+    portal.init_app(app)
     app.register_blueprint(tickets_portal_bp)
-
-    from app.payments.views import init_app as init_payments
-
     init_payments(app)
 
 

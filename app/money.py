@@ -32,6 +32,14 @@ def to_decimal(value: object) -> Decimal:
         raise ValueError(f"not a number: {value!r}") from exc
 
 
+def stored_amount(value: object) -> Decimal:
+    """An amount read back from SQL (a column or an aggregate), to the cent: PostgreSQL gives
+    Decimal, SQLite int, float or str, and None when nothing was summed."""
+    if value is None:
+        return ZERO
+    return Decimal(str(value)).quantize(CENT)
+
+
 def round_cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 

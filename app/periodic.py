@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_appbuilder import Model
 from sqlalchemy import BigInteger, DateTime, String, delete, insert
 from sqlalchemy.exc import IntegrityError
@@ -34,56 +34,24 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 30
 
 
-def expire_quotes_job() -> None:
-    from app.billing.services import expire_quotes
-
-    expire_quotes()
-    db.session.commit()
-
-
-def mark_overdue_job() -> None:
-    from app.billing.accounts import mark_overdue_invoices
-
-    mark_overdue_invoices()
-    db.session.commit()
-
-
-def send_reminders_job() -> None:
-    from app.mail.reminders import send_reminders
-
-    send_reminders()
-
-
-def retry_outbox_job() -> None:
-    from app.mail.services import requeue_stale_emails
-
-    requeue_stale_emails()
-    db.session.commit()
-
-
-def reconcile_stripe_job() -> None:
-    from app.payments.reconcile import reconcile_job
-    from app.payments.services import stripe_configured
-
-    if stripe_configured():
-        reconcile_job()
-
-
 @dataclass(frozen=True)
 class PeriodicTask:
+    """`run` is a module-level function: RQ enqueues it by its import path."""
+
     name: str
     every_seconds: int
     run: Callable[[], None]
 
 
-TASKS = (
-    PeriodicTask("retry-outbox", 5 * 60, retry_outbox_job),
-    PeriodicTask("stripe-reconcile", 15 * 60, reconcile_stripe_job),
-    # Hourly: the client summary counts by date only what fell due since the last run.
-    PeriodicTask("mark-overdue", 3600, mark_overdue_job),
-    PeriodicTask("send-reminders", 24 * 3600, send_reminders_job),
-    PeriodicTask("expire-quotes", 24 * 3600, expire_quotes_job),
-)
+def register(app: Flask, task: PeriodicTask) -> None:
+    """Add `task` to the app's clock. The kernel knows no capability: each registers its own
+    tasks in its init_app (billing's quote expiry, mail's retries and reminders …)."""
+    app.extensions.setdefault("clientela.periodic", {})[task.name] = task
+
+
+def tasks() -> list[PeriodicTask]:
+    """The current app's periodic tasks, in the order they were registered."""
+    return list(current_app.extensions.get("clientela.periodic", {}).values())
 
 
 def enqueue_due_tasks(now: float | None = None) -> list[str]:
@@ -91,7 +59,7 @@ def enqueue_due_tasks(now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
     redis, job_queue = redis_connection(), queue()
     enqueued = []
-    for task in TASKS:
+    for task in tasks():
         period = int(now // task.every_seconds)
         claim = f"clientela:periodic:{job_queue.name}:{task.name}:{period}"
         if redis.set(claim, "1", nx=True, ex=task.every_seconds * 2):
@@ -151,7 +119,7 @@ def run_due_tasks(now: float | None = None) -> list[str]:
     others from running; its next period is tried as usual."""
     now = time.time() if now is None else now
     ran = []
-    for task in TASKS:
+    for task in tasks():
         if not claim_period(task, now):
             continue
         try:

@@ -202,7 +202,7 @@ def sign_in_path(app, client_id: int) -> str:
 # ── in-process measurements ────────────────────────────────────────────────────────────────
 
 def measure_pages(app, report: Report, large: int, small: int) -> None:
-    from app.dashboard.queries import client_summary
+    from app.billing.accounts import client_summary
     from bench.floor import ADMIN_FLOOR, PORTAL_FLOOR
 
     with app.app_context():

@@ -6,7 +6,6 @@ rows each test wrote are deleted, keeping FAB's roles and permissions.
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -15,9 +14,10 @@ from flask_appbuilder import Model
 
 from app import create_app
 from app.extensions import db
+from tests.support.database import KEEP_TABLES, TEST_DB, is_postgres
 
-TEST_DB = os.environ.get("CLIENTELA_TEST_DB", "sqlite")
-KEEP_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role", "ab_permission_view_role"}
+# Shared fixtures: smtp_server, rq_queue, limited_app. Helpers are imported from tests.support.
+pytest_plugins = ["tests.support.smtp", "tests.support.jobs", "tests.support.portal"]
 
 
 def _database_url(tmp_dir: Path) -> str:
@@ -28,10 +28,6 @@ def _database_url(tmp_dir: Path) -> str:
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     _ensure_postgres_database(url)
     return url
-
-
-def is_postgres() -> bool:
-    return TEST_DB != "sqlite"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 from app.activity.models import Activity
 from app.billing.models import Invoice, Payment, Quote
 from app.extensions import db
-from tests.factories import login, make_client, make_invoice, make_quote, make_staff_user
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
-from tests.test_admin_clients import counted_queries
+from tests.support.factories import login, make_client, make_invoice, make_quote, make_staff_user
+from tests.support.queries import counted_statements
 
 TODAY = dt.date.today()
 
@@ -219,7 +218,7 @@ def test_list_pages_run_the_same_number_of_queries_for_3_or_15_documents(staff, 
 
     def queries():
         staff.get(path)
-        with counted_queries() as counter:
+        with counted_statements() as counter:
             assert staff.get(path).status_code == 200
         return counter["n"]
 

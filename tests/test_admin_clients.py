@@ -1,14 +1,14 @@
 """The staff client pages: list, search, add/edit with contacts inline, show, archive."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.clients.models import Client, Contact
 from app.extensions import db
-from tests.factories import VALID_PARTITE_IVA, login, make_client, make_invoice, make_staff_user
+from tests.support.admin import client_form
+from tests.support.factories import VALID_PARTITE_IVA, login, make_client, make_invoice, make_staff_user
+from tests.support.queries import counted_statements
 
 
 @pytest.fixture
@@ -19,35 +19,8 @@ def staff(web):
     return web
 
 
-def client_form(**overrides) -> dict[str, str]:
-    data = {
-        "name": "Rossi Impianti S.r.l.", "kind": "business", "email": "amministrazione@rossi.it",
-        "phone": "", "address": "Via Garibaldi 3", "city": "Torino", "province": "to", "postal_code": "10122",
-        "country": "IT", "vat_number": f"IT {VALID_PARTITE_IVA[0]}", "tax_code": "", "sdi_code": "",
-        "pec": "", "language": "it", "currency": "EUR", "notes": "",
-        "contacts-0-id": "", "contacts-0-name": "Maria Rossi", "contacts-0-email": "maria@rossi.it",
-        "contacts-0-phone": "", "contacts-0-is_primary": "y",
-    }
-    data.update(overrides)
-    return {key: value for key, value in data.items() if value is not None}
-
-
 def count_clients() -> int:
     return db.session.scalar(select(func.count(Client.id)))
-
-
-@contextlib.contextmanager
-def counted_queries():
-    counter = {"n": 0}
-
-    def count(*_args):
-        counter["n"] += 1
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield counter
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_a_valid_client_is_saved_with_its_contacts_and_normalized_ids(staff):
@@ -86,6 +59,15 @@ def test_an_italian_individual_needs_a_valid_codice_fiscale(staff):
 def test_contacts_need_one_primary_and_valid_emails(staff, contacts, message):
     response = staff.post("/clientview/add", data=client_form(**contacts))
     assert message in response.get_data(as_text=True)
+    assert count_clients() == 0
+
+
+def test_two_contacts_with_one_email_whatever_its_case_are_refused_at_the_second(staff):
+    response = staff.post("/clientview/add", data=client_form(**{
+        "contacts-1-name": "Maria R.", "contacts-1-email": "Maria@Rossi.it"}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Two contacts cannot share an email address." in page
     assert count_clients() == 0
 
 
@@ -173,13 +155,13 @@ def test_the_list_page_runs_the_same_number_of_queries_for_5_or_25_clients(staff
         make_client()
     db.session.commit()
     staff.get("/clientview/list/")
-    with counted_queries() as few:
+    with counted_statements() as few:
         staff.get("/clientview/list/")
     for _ in range(20):
         make_client()
     db.session.commit()
     staff.get("/clientview/list/")
-    with counted_queries() as many:
+    with counted_statements() as many:
         assert staff.get("/clientview/list/").status_code == 200
     assert many["n"] == few["n"]
 
@@ -196,12 +178,12 @@ def test_revoking_portal_access_ends_the_contacts_open_portal_session(app, staff
     assert portal.get("/portal/").status_code == 200
 
     assert "Revoke portal access" in staff.get(f"/clientview/show/{client.id}").get_data(as_text=True)
-    staff.post(f"/clientview/portal-access/{contact.id}")
+    staff.post(f"/clients/contacts/{contact.id}/portal-access")
 
     assert portal.get("/portal/").status_code in (302, 303, 401, 403)
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).portal_enabled is False
-    staff.post(f"/clientview/portal-access/{contact.id}", data={"enable": "1"})
+    staff.post(f"/clients/contacts/{contact.id}/portal-access", data={"enable": "1"})
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).portal_enabled is True
 
@@ -209,7 +191,7 @@ def test_revoking_portal_access_ends_the_contacts_open_portal_session(app, staff
 def test_a_get_on_the_portal_access_url_changes_nothing(staff):
     client = make_client()
     db.session.commit()
-    staff.get(f"/clientview/portal-access/{client.contacts[0].id}")
+    staff.get(f"/clients/contacts/{client.contacts[0].id}/portal-access")
     db.session.expire_all()
     assert db.session.get(Contact, client.contacts[0].id).portal_enabled is True
 

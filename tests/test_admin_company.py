@@ -9,7 +9,7 @@ import pytest
 from app.company.models import CompanySettings
 from app.company.services import get_company
 from app.extensions import db
-from tests.factories import VALID_PARTITE_IVA, login, make_staff_user
+from tests.support.factories import VALID_PARTITE_IVA, login, make_staff_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 VALID_IBAN = "IT60 X054 2811 1010 0000 0123 456"

@@ -10,7 +10,7 @@ from flask import current_app, g
 from app import admin_layout
 from app.extensions import db
 from app.tickets import services as tickets
-from tests.factories import STAFF_PASSWORD, login, make_client, make_staff_user
+from tests.support.factories import STAFF_PASSWORD, login, make_client, make_staff_user
 
 
 @pytest.fixture

@@ -4,29 +4,13 @@
 """
 from __future__ import annotations
 
-import prison
 from sqlalchemy import func, select
 
 from app.activity.models import Activity
 from app.clients.models import Client, Contact
 from app.extensions import db
-from tests.factories import STAFF_PASSWORD, VALID_CODICE_FISCALE, VALID_PARTITE_IVA, make_client, make_staff_user
-
-
-def api_headers(web, role: str = "Billing", language: str = "en") -> dict[str, str]:
-    """Sign a new staff user of `role` in through FAB's JWT login; the headers carry the token
-    and ask for messages in `language`."""
-    user = make_staff_user(role)
-    response = web.post("/api/v1/security/login", json={
-        "username": user.username, "password": STAFF_PASSWORD, "provider": "db", "refresh": False,
-    })
-    assert response.status_code == 200, response.get_json()
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}", "Accept-Language": language}
-
-
-def rison(value: dict) -> str:
-    """FAB's list arguments travel as rison in `q`."""
-    return prison.dumps(value)
+from tests.support.api import api_headers, rison
+from tests.support.factories import STAFF_PASSWORD, VALID_CODICE_FISCALE, VALID_PARTITE_IVA, make_client, make_staff_user
 
 
 def client_body(**overrides) -> dict:
@@ -123,6 +107,28 @@ def test_when_no_contact_is_marked_primary_the_first_one_is(web):
     contacts = [{"name": "Laura Bianchi", "email": "laura@bianchi.it"}, {"name": "Paolo", "email": "p@bianchi.it"}]
     response = web.post("/api/v1/client/", json=client_body(contacts=contacts), headers=api_headers(web))
     assert [c["is_primary"] for c in response.get_json()["result"]["contacts"]] == [True, False]
+
+
+def test_two_contacts_with_one_email_are_a_422_at_the_second_email_as_in_the_admin(web):
+    body = client_body(contacts=[{"name": "Laura Bianchi", "email": "laura@bianchi.it", "is_primary": True},
+                                 {"name": "Laura B.", "email": "Laura@Bianchi.it"}])
+    response = web.post("/api/v1/client/", json=body, headers=api_headers(web))
+    assert response.status_code == 422
+    assert response.get_json()["message"] == {"contacts.1.email": ["Two contacts cannot share an email address."]}
+    assert client_count() == 0
+
+
+def test_an_update_cannot_give_two_contacts_one_email(web):
+    client = make_client("Rossi S.r.l.", contacts=[{"name": "Giulia", "email": "giulia@rossi.it"}])
+    db.session.commit()
+    response = web.put(f"/api/v1/client/{client.id}", json={"contacts": [
+        {"id": client.contacts[0].id, "name": "Giulia", "email": "giulia@rossi.it", "is_primary": True},
+        {"name": "Giulia R.", "email": "GIULIA@rossi.it"},
+    ]}, headers=api_headers(web))
+    assert response.status_code == 422
+    assert list(response.get_json()["message"]) == ["contacts.1.email"]
+    db.session.expire_all()
+    assert [c.name for c in db.session.get(Client, client.id).contacts] == ["Giulia"]
 
 
 def test_an_invalid_vat_number_is_a_422_on_vat_number_and_nothing_is_saved(web):

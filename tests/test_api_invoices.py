@@ -11,9 +11,8 @@ from sqlalchemy import func, select
 
 from app.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
 from app.extensions import db
-from tests.factories import line, make_client, make_invoice
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
-from tests.test_api_clients import api_headers, rison
+from tests.support.factories import line, make_client, make_invoice
+from tests.support.api import api_headers, rison
 
 TODAY = dt.date.today()
 

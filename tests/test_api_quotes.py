@@ -10,8 +10,8 @@ from app.billing.models import Quote
 from app.billing.numbering import format_number
 from app.company.services import get_company
 from app.extensions import db
-from tests.factories import line, make_client, make_quote
-from tests.test_api_clients import api_headers, rison
+from tests.support.factories import line, make_client, make_quote
+from tests.support.api import api_headers, rison
 
 TODAY = dt.date.today()
 

@@ -7,8 +7,8 @@ from sqlalchemy import event
 
 from app.billing import services as billing
 from app.extensions import db
-from tests.factories import line, make_client, make_invoice, make_quote
-from tests.test_api_clients import api_headers
+from tests.support.factories import line, make_client, make_invoice, make_quote
+from tests.support.api import api_headers
 
 TODAY = dt.date.today()
 LONG_AGO = TODAY - dt.timedelta(days=60)

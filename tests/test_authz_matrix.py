@@ -30,7 +30,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-import factories
+from tests.support import factories
 from app.billing.models import Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
@@ -39,10 +39,10 @@ from app.mail.models import ClientEmailTemplate, EmailTemplate, OutboxEmail
 from app.payments.models import CheckoutSession, StripeEvent
 from app.portal.tokens import issue_sign_in_link
 from app.tickets.models import Ticket
-from conftest import KEEP_TABLES
-from test_admin_clients import client_form
-from test_portal_support import link_token, sign_in
-from test_tickets_support import PDF, attachment_path, ticket_of
+from tests.support.database import KEEP_TABLES
+from tests.support.admin import client_form
+from tests.support.portal import link_token, sign_in
+from tests.support.tickets import PDF, attachment_path, ticket_of
 
 STAFF_ROLES = ("Admin", "Billing", "Support", "Public")
 CONTACTS = ("A", "B")
@@ -389,11 +389,12 @@ MATRIX.update({
     ("ClientDashboardView.portal_link", "POST"): admin(
         "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/portal-link",
                       data=lambda w, a, al: {"contact_id": str(w.ids["contacts"]["A"])}), CLIENT_WRITE, (200, 302)),
-    ("ClientView.portal_access", "POST"): admin(
-        "POST", _with(lambda w, a, al: "/clientview/portal-access/" + str(
-            w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]), data={}), CLIENT_WRITE, REDIRECT),
-    ("ClientView.send_statement", "POST"): admin(
-        "POST", _with(lambda w, a, al: f"/clientview/send-statement/{w.ids['clients']['A']}", data={}),
+    ("ClientDashboardView.portal_access", "POST"): admin(
+        "POST", _with(lambda w, a, al: "/clients/contacts/" + str(
+            w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]) + "/portal-access", data={}),
+        CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.send_statement", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/send-statement", data={}),
         CLIENT_WRITE, REDIRECT),
     ("ClientEmailTemplateView.preview", "GET"): admin(
         "GET", _with(lambda w, a, al: f"/clientemailtemplateview/preview/{w.ids['client_template']}"), CLIENT_READ),
@@ -469,8 +470,8 @@ MATRIX.update({
     ("ClientApi.get_list", "GET"): api("GET", _static("/api/v1/client/"), CLIENT_READ),
     ("ClientApi.get", "GET"): api("GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}"),
                                   CLIENT_READ),
-    ("ClientApi.summary", "GET"): api("GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/summary"),
-                                      CLIENT_READ),
+    ("ClientSummaryApi.summary", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/summary"), CLIENT_READ),
     ("ClientApi.post", "POST"): api("POST", _static("/api/v1/client/", json={
         "name": "Da API S.r.l.", "kind": "business", "email": "api@example.it", "country": "IT",
         "vat_number": factories.VALID_PARTITE_IVA[1], "contacts": [{"name": "Api", "email": "api@example.it"}]}),

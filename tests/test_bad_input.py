@@ -11,17 +11,17 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-import factories
+from tests.support import factories
 from app.billing.models import Invoice, Payment
 from app.clients.models import Client
 from app.company.services import get_company
 from app.extensions import db
 from app.tickets.models import Ticket, TicketAttachment
-from test_admin_clients import client_form
-from test_api_clients import api_headers
-from test_pdf import pdf_text
-from test_portal_support import sign_in
-from test_tickets_support import PDF, PNG
+from tests.support.admin import client_form
+from tests.support.api import api_headers
+from tests.support.pdf import pdf_text
+from tests.support.portal import sign_in
+from tests.support.tickets import PDF, PNG
 
 ARABIC = "شركة النور للتجارة"
 HEBREW = "חברת האור בע\"מ"
@@ -260,7 +260,7 @@ def test_a_very_long_portal_login_address_is_a_clear_error(web):
 
 
 def test_a_negative_page_in_an_api_list_query_is_a_400_not_a_server_error(web):
-    from tests.test_api_clients import api_headers
+    from tests.support.api import api_headers
 
     headers = api_headers(web, "Admin")
     for path in ("/api/v1/client/", "/api/v1/invoice/"):

@@ -113,7 +113,7 @@ def test_demo_command_refuses_nonsense_counts(app):
 
 
 def test_portal_link_prints_a_single_use_link_that_signs_the_contact_in(app, run, web):
-    from tests.factories import make_client
+    from tests.support.factories import make_client
 
     client = make_client("Bianchi S.r.l.", contacts=[{"name": "Anna", "email": "anna@bianchi.example"}])
     db.session.commit()
@@ -153,7 +153,7 @@ def _serve_in_background(app, port: int):
 
 def test_serve_says_ready_once_healthz_answers_and_later_links_use_its_port(app, run, monkeypatch, tmp_path):
     import config
-    from tests.factories import make_client
+    from tests.support.factories import make_client
 
     monkeypatch.setattr(app, "instance_path", str(tmp_path))
     monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)

@@ -18,9 +18,9 @@ from sqlalchemy import select, text
 from app.billing import services as billing
 from app.billing.accounts import ClientAccount, account_aggregates, mark_overdue_invoices, rebuild_accounts
 from app.billing.models import Invoice, Payment, Quote
-from app.dashboard.queries import client_summary
+from app.billing.accounts import client_summary
 from app.extensions import db
-from tests.factories import TODAY, line, make_client, make_invoice, run_concurrently
+from tests.support.factories import TODAY, line, make_client, make_invoice, run_concurrently
 
 ZERO_ACCOUNT = {"total_invoiced": Decimal("0.00"), "total_paid": Decimal("0.00"), "balance_due": Decimal("0.00"),
                 "overdue_balance": Decimal("0.00")}

@@ -13,8 +13,8 @@ from sqlalchemy import insert
 from app.clients.models import Client
 from app.company.services import get_company
 from app.extensions import db
-from tests.factories import login, make_client, make_staff_user
-from tests.test_query_counts import add_documents, counted_statements
+from tests.support.factories import login, make_client, make_staff_user
+from tests.support.queries import add_documents, counted_statements
 
 LIST = "/clientview/list/"
 

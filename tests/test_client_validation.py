@@ -10,7 +10,7 @@ from flask_babel import force_locale
 from flask_babel.speaklater import LazyString
 
 from app.clients.validation import clean_client_fields
-from factories import VALID_CODICE_FISCALE
+from tests.support.factories import VALID_CODICE_FISCALE
 
 
 def business(**fields) -> dict[str, object]:

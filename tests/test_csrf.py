@@ -16,13 +16,13 @@ from flask import g
 from flask_appbuilder import Model
 from werkzeug.routing import Rule
 
-import factories
+from tests.support import factories
 from app.clients.models import Client, Contact
 from app.extensions import db
 from app.mail import services as mail
 from app.mail.models import ClientEmailTemplate, EmailTemplate, OutboxEmail
-from test_portal_support import link_token, sign_in
-from test_tickets_support import ticket_of
+from tests.support.portal import link_token, sign_in
+from tests.support.tickets import ticket_of
 from app.portal.tokens import issue_sign_in_link
 from app.tickets.models import TicketAttachment, TicketMessage
 

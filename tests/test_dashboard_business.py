@@ -10,7 +10,7 @@ import pytest
 from app.billing import services as billing
 from app.dashboard import queries
 from app.extensions import db
-from tests.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
+from tests.support.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
 
 
 def _days(n: int) -> dt.date:
@@ -44,8 +44,8 @@ def test_receivables_are_split_into_aging_buckets_by_days_past_due():
 
     eur = queries.receivables()["EUR"]
     assert eur.aging == {
-        "current": Decimal("244.00"), "1-30": Decimal("244.00"), "31-60": Decimal("122.00"),
-        "61-90": Decimal("122.00"), "90+": Decimal("1220.00"),
+        "current": Decimal("244.00"), "1_30": Decimal("244.00"), "31_60": Decimal("122.00"),
+        "61_90": Decimal("122.00"), "90_plus": Decimal("1220.00"),
     }
     assert eur.total == Decimal("1952.00") and eur.open_count == 7
     assert eur.overdue_total == Decimal("1708.00") and eur.overdue_count == 5

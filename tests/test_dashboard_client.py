@@ -1,4 +1,4 @@
-"""The client 360° page and the figures behind it (`app.dashboard.queries.client_summary`)."""
+"""The client 360° page and the figures behind it (`app.billing.accounts.client_summary`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.billing import services as billing
-from app.dashboard.queries import client_summary
+from app.billing.accounts import client_summary
 from app.extensions import db
 from app.portal.models import PortalToken
 from app.portal.tokens import hash_token
-from tests.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
+from tests.support.factories import TODAY, line, login, make_client, make_invoice, make_quote, make_staff_user
 
 
 def _client_with_one_of_everything():
@@ -157,7 +156,7 @@ def test_send_statement_emails_the_balance_due_and_a_portal_link(billing_staff, 
     make_invoice(client, finalize=True)
     db.session.commit()
     page = billing_staff.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
-    action = re.search(r'<form method="post" action="([^"]*send-statement/\d+)"', page).group(1)
+    action = re.search(r'<form method="post" action="([^"]*/\d+/send-statement)"', page).group(1)
 
     billing_staff.post(action)
 
@@ -228,7 +227,7 @@ def test_a_sent_quote_past_its_validity_counts_as_expired():
 
 
 def test_the_api_summary_answers_the_same_figures_as_the_360_page(web):
-    from tests.test_api_clients import api_headers
+    from tests.support.api import api_headers
 
     client = _client_with_one_of_everything()
     response = web.get(f"/api/v1/client/{client.id}/summary", headers=api_headers(web))

@@ -20,7 +20,7 @@ from app.clients.validation import clean_client_fields
 from app.company.services import get_company
 from app.demo import create_demo_data
 from app.extensions import db
-from conftest import KEEP_TABLES
+from tests.support.database import KEEP_TABLES
 
 TODAY = dt.date(2025, 3, 14)
 CLIENT_FIELDS = ("name", "kind", "email", "phone", "address", "city", "province", "postal_code", "country",

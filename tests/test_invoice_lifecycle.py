@@ -12,7 +12,7 @@ from app.billing import services as billing
 from app.billing.models import Invoice, InvoiceLine
 from app.billing.services import BillingError
 from app.extensions import db
-from factories import TODAY, line, make_client, make_invoice, make_staff_user
+from tests.support.factories import TODAY, line, make_client, make_invoice, make_staff_user
 
 
 def test_a_new_invoice_is_a_draft_without_number_and_copies_the_billing_block(app):

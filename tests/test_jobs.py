@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,13 @@ from rq.job import Job, JobStatus
 from app.billing.models import DocumentPdf
 from app.clients.models import Client
 from app.extensions import db
-from app.jobs import enqueue, queue
+from app.jobs import enqueue
 from app.pdf import render
 from app.pdf.service import request_render
-from app.worker import build_worker
-from tests.factories import make_client, make_invoice
+from tests.support.factories import make_client, make_invoice
+from tests.support.jobs import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 # What the jobs below did; RQ's SimpleWorker runs them in this process, so they can report here.
 CALLS: list[tuple] = []
@@ -63,25 +61,6 @@ def renders(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(render, "html_to_pdf", counting)
     return runs
-
-
-@pytest.fixture
-def rq_queue(app, monkeypatch):
-    """The app switched to RQ on the real Redis, on a queue of this test's own."""
-    monkeypatch.setitem(app.config, "REDIS_URL", TEST_REDIS_URL)
-    monkeypatch.setitem(app.config, "JOBS_QUEUE", f"clientela-test-{uuid.uuid4().hex[:10]}")
-    job_queue = queue()
-    yield job_queue
-    for registry in (job_queue.scheduled_job_registry, job_queue.failed_job_registry,
-                     job_queue.finished_job_registry):
-        for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
-    job_queue.delete(delete_jobs=True)
-
-
-def run_worker(app) -> None:
-    """An RQ SimpleWorker in burst mode: runs every job waiting now (and requeued retries)."""
-    build_worker(app, simple=True).work(burst=True)
 
 
 # --- inline (no REDIS_URL, the embedded default) -----------------------------------------------

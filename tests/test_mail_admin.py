@@ -6,9 +6,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.mail import services as mail
 from app.mail.models import ClientEmailTemplate, EmailTemplate, OutboxEmail
-from tests.factories import login, make_client, make_invoice, make_staff_user
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
-from tests.test_api_clients import api_headers
+from tests.support.factories import login, make_client, make_invoice, make_staff_user
+from tests.support.api import api_headers
 
 
 def test_a_client_override_is_set_read_and_reset_through_the_api(web):

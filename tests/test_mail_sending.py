@@ -17,8 +17,7 @@ from app.mail.models import OutboxEmail, OutboxStatus
 from app.mail.reminders import send_reminders
 from app.portal.models import PortalToken
 from app.portal.tokens import hash_token
-from tests.factories import make_client, make_invoice, make_quote
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
+from tests.support.factories import make_client, make_invoice, make_quote
 
 REDIS_URL = "redis://127.0.0.1:6379/6"
 LINK = re.compile(r"http://clientela\.test/portal/auth/[A-Za-z0-9_-]+")

@@ -8,7 +8,7 @@ from jinja2.sandbox import SecurityError
 from app.extensions import db
 from app.mail import services as mail
 from app.mail.sandbox import TemplateRefused, render, sample_values, sandbox_env, validate_template
-from tests.factories import make_client
+from tests.support.factories import make_client
 
 # Escapes from the Jinja security advisories and the usual SSTI payloads.
 ESCAPES = [

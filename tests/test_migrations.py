@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from conftest import TEST_DB, is_postgres
+from tests.support.database import TEST_DB, is_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]

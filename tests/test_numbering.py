@@ -10,7 +10,7 @@ from app.billing.models import Invoice, NumberSequence
 from app.billing.numbering import format_number, next_number
 from app.company.services import get_company
 from app.extensions import db
-from factories import make_client, make_invoice, make_quote, run_concurrently
+from tests.support.factories import make_client, make_invoice, make_quote, run_concurrently
 
 MAY_2026 = dt.date(2026, 5, 4)
 

@@ -13,7 +13,7 @@ from app.billing import services as billing
 from app.billing.models import Invoice, Payment
 from app.billing.services import BillingError
 from app.extensions import db
-from factories import make_invoice, run_concurrently
+from tests.support.factories import make_invoice, run_concurrently
 
 
 def payments_count(invoice: Invoice) -> int:

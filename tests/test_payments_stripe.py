@@ -16,11 +16,11 @@ import urllib.request
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-import factories
+from tests.support import factories
 import pytest
 from sqlalchemy import func, select
-from stripe_standin import StripeStandIn
-from test_portal_support import make_client, make_invoice, sign_in
+from tests.support.stripe import StripeStandIn
+from tests.support.portal import make_client, make_invoice, sign_in
 from werkzeug.serving import make_server
 
 from app.activity.models import Activity

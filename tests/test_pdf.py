@@ -26,17 +26,14 @@ from app.i18n import format_date, format_money
 from app.pdf import render
 from app.pdf.service import freshness_key, pdf_filename, pdf_for, render_html
 from app.portal.zip import STORED_BATCH
-from test_portal_support import make_client as portal_client
-from test_portal_support import make_invoice as portal_invoice
-from test_portal_support import sign_in
-from tests.factories import VALID_CODICE_FISCALE, line, make_client, make_invoice, make_quote
+from tests.support.portal import make_client as portal_client
+from tests.support.portal import make_invoice as portal_invoice
+from tests.support.portal import sign_in
+from tests.support.factories import VALID_CODICE_FISCALE, line, make_client, make_invoice, make_quote
+from tests.support.pdf import pdf_text
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-def pdf_text(pdf: bytes) -> str:
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    return re.sub(r"[ \t\xa0]+", " ", text)  # pypdf separates words with tabs
 
 
 def compact(text: str) -> str:
@@ -398,7 +395,7 @@ def test_a_zip_of_cached_pdfs_renders_only_the_invoice_that_changed(web, renders
 
 
 def test_a_zip_reads_stored_pdfs_in_batches_not_one_query_per_invoice(web, renders):
-    from test_query_counts import add_documents, counted_statements
+    from tests.support.queries import add_documents, counted_statements
 
     client, contact = portal_client("Rossi S.r.l.", "giulia@rossi.it")
     db.session.commit()

@@ -5,23 +5,28 @@ import datetime as dt
 
 from app.billing.models import Quote
 from app.extensions import db
-from app.periodic import TASKS, enqueue_due_tasks
-from tests.factories import make_client, make_quote
-from tests.test_jobs import rq_queue, run_worker  # noqa: F401  (fixture)
+from app.periodic import enqueue_due_tasks, tasks
+from tests.support.factories import make_client, make_quote
+from tests.support.jobs import run_worker
 
 DAY = 24 * 3600
+
+
+def test_every_capability_registers_its_periodic_tasks(app):
+    assert sorted(task.name for task in tasks()) == [
+        "expire-quotes", "mark-overdue", "retry-outbox", "send-reminders", "stripe-reconcile"]
 
 
 def test_every_task_is_enqueued_once_per_period_whoever_ticks(rq_queue):
     now = 1_900_000_000.0
     first = enqueue_due_tasks(now)
-    assert sorted(first) == sorted(task.name for task in TASKS)
+    assert sorted(first) == sorted(task.name for task in tasks())
     assert enqueue_due_tasks(now) == [], "a second worker ticking in the same period enqueues nothing"
-    assert rq_queue.count == len(TASKS)
+    assert rq_queue.count == len(tasks())
 
     five_minutes_later = enqueue_due_tasks(now + 5 * 60)
     assert five_minutes_later == ["retry-outbox"]
-    assert sorted(enqueue_due_tasks(now + DAY)) == sorted(task.name for task in TASKS)
+    assert sorted(enqueue_due_tasks(now + DAY)) == sorted(task.name for task in tasks())
 
 
 def test_the_daily_quote_expiry_runs_on_the_worker(app, rq_queue):

@@ -12,10 +12,13 @@ from sqlalchemy import func, select
 from app import create_app
 from app.billing.models import Quote
 from app.extensions import db
-from app.periodic import TASKS, PeriodicClaim, run_due_tasks
-from tests.factories import make_client, make_quote
+from app.periodic import PeriodicClaim, run_due_tasks, tasks
+from tests.support.factories import make_client, make_quote
 
-EVERY_TASK = sorted(task.name for task in TASKS)
+
+
+def every_task() -> list[str]:
+    return sorted(task.name for task in tasks())
 
 
 @pytest.fixture
@@ -53,12 +56,12 @@ def test_two_processes_run_each_task_once_per_period(app, another_web_process):
     other = another_web_process()
     now = 1_900_000_000.0
 
-    assert sorted(run_due_tasks(now)) == EVERY_TASK
+    assert sorted(run_due_tasks(now)) == every_task()
     with other.app_context():
         assert run_due_tasks(now) == [], "the other process finds every period claimed"
         assert run_due_tasks(now + 5 * 60) == ["retry-outbox"], "the next five minutes are a new period"
     assert run_due_tasks(now + 5 * 60) == []
-    assert sorted(run_due_tasks(now + 24 * 3600)) == EVERY_TASK
+    assert sorted(run_due_tasks(now + 24 * 3600)) == every_task()
 
     db.session.expire_all()
     assert db.session.get(Quote, quote.id).status == "expired", "the daily expiry really ran"
@@ -84,8 +87,8 @@ def test_the_tickers_of_two_web_processes_start_with_their_first_request_and_nev
 
     runs = _runs(caplog)
     assert len(runs) == len(set(runs)), f"a task ran twice in one period: {runs}"
-    assert sorted({name for name, _period in runs}) == EVERY_TASK
-    expected = {(task.name, period) for task in TASKS
+    assert sorted({name for name, _period in runs}) == every_task()
+    expected = {(task.name, period) for task in tasks()
                 for period in range(int(started // task.every_seconds), int(finished // task.every_seconds) + 1)}
     assert set(runs) == expected, "each task once per period, no more and no fewer"
     db.session.expire_all()

@@ -11,15 +11,13 @@ from flask import g
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app import create_app
 from app.clients.models import Contact
-from app.extensions import db, limiter
+from app.extensions import db
 from app.mail.models import OutboxEmail
 from app.portal.models import PortalToken
 from app.portal.security import SIGNED_IN_AT_KEY
 from app.portal.tokens import issue_sign_in_link, revoke_contact_access
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
-from test_portal_support import csrf_token_from, link_token, make_client, make_invoice, sign_in
+from tests.support.portal import csrf_token_from, link_token, make_client, make_invoice, sign_in
 
 LINK = re.compile(r"https?://[^\s\"'<>]+/portal/auth/[A-Za-z0-9_-]+")
 
@@ -293,36 +291,6 @@ def test_a_malformed_address_gets_a_clear_error(web):
     response = _ask_for_link(web, "not-an-address")
     assert response.status_code == 400
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
-
-
-@pytest.fixture
-def limited_app(app):
-    """The same app wiring with rate limits on, counting in Redis db 7 (or memory without Redis)."""
-    limited = create_app(
-        "config.TestConfig",
-        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-        REDIS_URL="",
-        PUBLIC_BASE_URL="http://clientela.test",
-        RATELIMIT_ENABLED=True,
-        RATELIMIT_STORAGE_URI=_limit_storage(),
-    )
-    limiter.reset()
-    yield limited
-    limiter.reset()
-    limiter.enabled = False  # the shared extension goes back to the test suite's setting
-    with limited.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def _limit_storage() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/7").ping()
-        return "redis://127.0.0.1:6379/7"
-    except redis.RedisError:
-        return "memory://"
 
 
 def test_asking_for_links_is_rate_limited_per_ip_and_per_address(limited_app):

@@ -18,11 +18,9 @@ from werkzeug.serving import make_server
 from app.billing.models import Invoice
 from app.extensions import db
 from app.pdf.service import pdf_for
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
-from test_portal_support import make_client, make_invoice
+from tests.support.portal import make_client, make_invoice
+from tests.support.browser import CHROMIUM_ARGS
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LINK = re.compile(r"https?://[^\s\"'<>]+/portal/auth/[A-Za-z0-9_-]+")
 
 

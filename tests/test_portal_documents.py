@@ -16,7 +16,7 @@ from app.mail.models import OutboxEmail
 from app.pdf.service import pdf_for
 from app.portal.tokens import issue_sign_in_link
 from app.portal.zip import unique_member_names
-from test_portal_support import TODAY, link_token, make_client, make_invoice, make_quote, sign_in
+from tests.support.portal import TODAY, link_token, make_client, make_invoice, make_quote, sign_in
 
 
 def _timeline(kind: str) -> list[Activity]:

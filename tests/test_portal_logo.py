@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.company.services import get_company
 from app.extensions import db
-from test_portal_support import make_client, sign_in
+from tests.support.portal import make_client, sign_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(40)
 

@@ -13,8 +13,8 @@ import pytest
 
 from app.extensions import db
 from app.portal.tokens import issue_sign_in_link
-from test_portal_support import link_token, make_client, make_invoice, make_quote, sign_in
-from test_tickets_support import attachment_path, ticket_of
+from tests.support.portal import link_token, make_client, make_invoice, make_quote, sign_in
+from tests.support.tickets import attachment_path, ticket_of
 
 
 @dataclass

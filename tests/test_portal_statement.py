@@ -10,7 +10,7 @@ from app.billing import services as billing
 from app.clients.models import Client
 from app.extensions import db
 from app.portal.statement import balances
-from test_portal_support import TODAY, gross, make_client, make_invoice, make_quote, sign_in
+from tests.support.portal import TODAY, gross, make_client, make_invoice, make_quote, sign_in
 
 
 def test_total_due_overdue_and_aging_count_only_this_clients_open_balances(app):

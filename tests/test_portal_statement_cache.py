@@ -9,8 +9,8 @@ from app.billing import services as billing
 from app.clients.models import Client, Contact
 from app.extensions import db
 from app.portal.tokens import end_contact_sessions
-from conftest import KEEP_TABLES
-from test_portal_support import csrf_token_from, make_client, make_invoice, make_quote, sign_in
+from tests.support.database import KEEP_TABLES
+from tests.support.portal import csrf_token_from, make_client, make_invoice, make_quote, sign_in
 
 
 def _statement(web) -> str:

@@ -14,7 +14,7 @@ from app.portal.tokens import (
     issue_sign_in_link,
     revoke_contact_access,
 )
-from test_portal_support import link_token, make_client
+from tests.support.portal import link_token, make_client
 
 
 def test_a_link_is_absolute_on_the_public_base_url_and_only_its_hash_is_stored(app):

@@ -12,7 +12,7 @@ from app.billing import services as billing
 from app.billing.models import Invoice, Quote, QuoteLine
 from app.billing.services import BillingError
 from app.extensions import db
-from factories import TODAY, line, make_quote, run_concurrently
+from tests.support.factories import TODAY, line, make_quote, run_concurrently
 
 
 def accepted_quote(**options) -> Quote:

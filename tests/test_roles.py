@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.clients.models import Client
 from app.extensions import db
 from app.security.roles import FAB_ROLES
-from tests.factories import login, make_client, make_invoice, make_staff_user
+from tests.support.factories import login, make_client, make_invoice, make_staff_user
 
 SELF_SERVICE = {
     ("UserDBModelView", "can_userinfo"),
@@ -142,7 +142,7 @@ def test_a_post_without_csrf_token_is_refused_and_a_get_on_delete_deletes_nothin
 
 
 def test_an_admin_opens_every_staff_page_in_the_default_language(web):
-    from tests.factories import make_quote
+    from tests.support.factories import make_quote
 
     client = make_client()
     invoice = make_invoice(client, finalize=True)
@@ -159,7 +159,7 @@ def test_an_admin_opens_every_staff_page_in_the_default_language(web):
 
 
 def test_billing_reads_the_outbox_and_the_api_description_but_support_sees_no_outbox(web):
-    from tests.test_api_clients import api_headers
+    from tests.support.api import api_headers
 
     login(web, make_staff_user("Billing").username)
     assert web.get("/outboxview/list/").status_code == 200

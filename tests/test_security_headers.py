@@ -1,6 +1,6 @@
 """Admin pages and API answers carry the security headers the admin can live with; the
 portal keeps its own stricter policy."""
-from tests.factories import login, make_staff_user
+from tests.support.factories import login, make_staff_user
 
 
 def test_admin_pages_refuse_framing_by_other_sites_and_mime_sniffing(web):

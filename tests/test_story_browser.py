@@ -36,11 +36,10 @@ from app.extensions import db
 from app.pdf.service import pdf_filename, pdf_for
 from app.security.setup import ensure_admin
 from app.tickets.models import Ticket
-from tests import factories
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
-from tests.story_support import free_port, screenshot, start_gunicorn, start_worker, wait_for_email
-from tests.stripe_standin import StripeStandIn
-from tests.test_portal_browser import CHROMIUM_ARGS
+from tests.support import factories
+from tests.support.story import free_port, screenshot, start_gunicorn, start_worker, wait_for_email
+from tests.support.stripe import StripeStandIn
+from tests.support.browser import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres_only]  # the story is told on PostgreSQL
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.tickets import services
 from app.tickets.models import Ticket, TicketMessage
-from test_portal_support import make_client, make_invoice
-from test_tickets_support import JPEG, PDF, file_field
-from tests.factories import login, make_staff_user
+from tests.support.portal import make_client, make_invoice
+from tests.support.tickets import JPEG, PDF, file_field
+from tests.support.factories import login, make_staff_user
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from app.extensions import db
 from app.mail.models import OutboxEmail
 from app.tickets import services
 from app.tickets.models import Ticket
-from test_portal_support import make_client
-from tests.test_api_clients import api_headers, rison
+from tests.support.portal import make_client
+from tests.support.api import api_headers, rison
 
 
 def _tickets():

@@ -11,9 +11,8 @@ from app.extensions import db
 from app.mail.models import OutboxEmail
 from app.tickets import services
 from app.tickets.models import Ticket, TicketAttachment, TicketMessage
-from test_portal_support import make_client, make_invoice, make_quote, sign_in
-from test_tickets_support import JPEG, PDF, PNG, file_field, ticket_of
-from tests.test_portal_auth import limited_app  # noqa: F401  (fixture: the app with rate limits on)
+from tests.support.portal import make_client, make_invoice, make_quote, sign_in
+from tests.support.tickets import JPEG, PDF, PNG, file_field, ticket_of
 
 
 @pytest.fixture

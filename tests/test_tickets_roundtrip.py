@@ -14,10 +14,9 @@ from app.extensions import db
 from app.mail.services import save_client_template
 from app.tickets import services
 from app.tickets.models import Ticket
-from test_portal_support import csrf_token_from, make_client, make_invoice, sign_in
-from test_tickets_support import PDF, file_field, text_of
-from tests.factories import login, make_staff_user
-from tests.smtp import smtp_server  # noqa: F401  (fixture)
+from tests.support.portal import csrf_token_from, make_client, make_invoice, sign_in
+from tests.support.tickets import PDF, file_field, text_of
+from tests.support.factories import login, make_staff_user
 
 LINK = re.compile(r"http://clientela\.test/portal/auth/([A-Za-z0-9_-]+)")
 

@@ -18,7 +18,7 @@ from app.billing import services as billing
 from app.billing.totals import compute_totals, line_amount
 from app.extensions import db
 from app.money import round_cents, to_decimal
-from factories import line, make_client, make_invoice, make_quote
+from tests.support.factories import line, make_client, make_invoice, make_quote
 
 # --- an independent reference: exact fractions, half-up by hand ------------------------------
 

@@ -33,7 +33,22 @@ from decimal import Decimal
 from typing import Iterable
 
 from flask_appbuilder import Model
-from sqlalchemy import ForeignKey, Integer, Numeric, and_, case, delete, event, func, inspect, literal, select, text
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    Numeric,
+    and_,
+    case,
+    delete,
+    event,
+    exists,
+    func,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column
@@ -41,6 +56,7 @@ from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column
 from app.billing.models import (
     BILLED_INVOICE_STATUSES,
     OPEN_INVOICE_STATUSES,
+    SENT_QUOTE,
     UNMARKED_OPEN_INVOICE,
     Invoice,
     InvoiceStatus,
@@ -48,7 +64,10 @@ from app.billing.models import (
     Quote,
     QuoteStatus,
 )
-from app.money import MONEY_PRECISION, ZERO
+from app.clients.models import Client
+from app.errors import Refusal
+from app.extensions import db
+from app.money import MONEY_PRECISION, ZERO, stored_amount
 
 OVERDUE = "overdue"
 # The invoice counts kept per client: each stored status, and "overdue" for open invoices
@@ -258,11 +277,10 @@ def account_aggregates(client_ids: Iterable[int] | None = None) -> dict[int, dic
         quotes = quotes.where(Quote.client_id.in_(ids))
 
     result: dict[int, dict[str, object]] = {}
-    money_places = Decimal("0.01")
     for client_id, *values in db.session.execute(invoices):
         money, counts = values[:len(MONEY_COLUMNS)], values[len(MONEY_COLUMNS):]
         figures = result.setdefault(client_id, {})
-        figures.update({column: Decimal(str(value)).quantize(money_places) for column, value in zip(MONEY_COLUMNS, money)})
+        figures.update({column: stored_amount(value) for column, value in zip(MONEY_COLUMNS, money)})
         figures.update({f"invoices_{status}": int(n) for status, n in zip(INVOICE_STATUSES, counts)})
     for client_id, *counts in db.session.execute(quotes):
         result.setdefault(client_id, {}).update({f"quotes_{status}": int(n) for status, n in zip(QUOTE_STATUSES, counts)})
@@ -303,6 +321,75 @@ def rebuild_accounts(client_ids: Iterable[int] | None = None) -> int:
 _ALL_COLUMNS = (*MONEY_COLUMNS, *(f"invoices_{s}" for s in INVOICE_STATUSES), *(f"quotes_{s}" for s in QUOTE_STATUSES))
 
 
+# ── The summary ─────────────────────────────────────────────────────────────────────────────
+
+def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, object]:
+    """The client's figures, in one statement whatever the number of documents.
+
+    - total_invoiced: the totals of every finalized, non-cancelled invoice (sent, partial, paid);
+    - total_paid: what those invoices have received (the client's lifetime value);
+    - balance_due: what is still open on them; overdue: the part of it past the due date;
+    - invoices / quotes: {status: count}, with "overdue" as its own invoice status and a
+      sent quote past its validity counted as "expired" (before the nightly job marks it).
+
+    Totals, counts and the overdue invoices already marked by the periodic task come from the
+    client's rollup row (`app.billing.accounts`). Only what has changed with the calendar
+    since is counted here, on partial indexes that hold nothing else: open invoices past due
+    but not marked yet, and sent quotes past their validity. Every count is count(*), so
+    each index answers alone (an index-only scan on PostgreSQL, which the planner then
+    prefers to reading every document of a large client).
+    """
+    today = today or dt.date.today()
+    fallen_due = (Invoice.client_id == client_id, text(UNMARKED_OPEN_INVOICE), Invoice.due_date < today)
+
+    def fallen_due_count(status: str):
+        return select(func.count()).select_from(Invoice).where(*fallen_due, Invoice.status == status).scalar_subquery()
+
+    account = db.session.execute(
+        select(
+            ClientAccount.__table__,
+            fallen_due_count("sent").label("fallen_due_sent"),
+            fallen_due_count("partial").label("fallen_due_partial"),
+            select(func.sum(Invoice.balance)).where(*fallen_due).scalar_subquery().label("fallen_due_balance"),
+            select(func.count()).select_from(Quote)
+            .where(Quote.client_id == client_id, text(SENT_QUOTE), Quote.valid_until < today)
+            .scalar_subquery().label("expired_quotes"),
+        )
+        .select_from(Client)
+        .outerjoin(ClientAccount, ClientAccount.client_id == Client.id)
+        .where(Client.id == client_id)
+    ).mappings().first() or {}
+
+    invoices = {status: int(account.get(f"invoices_{status}") or 0) for status in INVOICE_STATUSES}
+    for status in OPEN_INVOICE_STATUSES:
+        count = int(account.get(f"fallen_due_{status}") or 0)
+        invoices[status] -= count
+        invoices[OVERDUE] += count
+    quotes = {status: int(account.get(f"quotes_{status}") or 0) for status in QUOTE_STATUSES}
+    expired = int(account.get("expired_quotes") or 0)
+    quotes[QuoteStatus.SENT.value] -= expired
+    quotes[QuoteStatus.EXPIRED.value] += expired
+
+    return {
+        "total_invoiced": stored_amount(account.get("total_invoiced")),
+        "total_paid": stored_amount(account.get("total_paid")),
+        "balance_due": stored_amount(account.get("balance_due")),
+        "overdue": stored_amount(account.get("overdue_balance")) + stored_amount(account.get("fallen_due_balance")),
+        "invoices": {status: count for status, count in invoices.items() if count},
+        "quotes": {status: count for status, count in quotes.items() if count},
+    }
+
+
+def refuse_deleting_client_with_documents(client: Client, **_kwargs) -> None:
+    """Connected to `client_deleting`: a client with invoices or quotes is archived, never
+    deleted (its documents must keep their client)."""
+    has_documents = db.session.scalar(select(
+        exists().where(Invoice.client_id == client.id) | exists().where(Quote.client_id == client.id)
+    ))
+    if has_documents:
+        raise Refusal(_l("This client has invoices or quotes: archive it instead of deleting it."))
+
+
 # ── The overdue mark ───────────────────────────────────────────────────────────────────────
 
 MARK_BATCH = 500
@@ -314,8 +401,6 @@ def mark_overdue_invoices(today: dt.date | None = None) -> int:
 
     Through the ORM, each invoice locked as the billing services lock it, so the rollup
     listener moves them to "overdue" with whatever a concurrent payment left them at."""
-    from app.extensions import db
-
     today = today or dt.date.today()
     marked = 0
     while True:

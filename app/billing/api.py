@@ -1,4 +1,5 @@
-"""REST API for invoices and quotes: /api/v1/invoice/ and /api/v1/quote/ (lines nested).
+"""REST API for invoices and quotes: /api/v1/invoice/ and /api/v1/quote/ (lines nested), and
+the client summary: /api/v1/client/<id>/summary.
 
 Reads (get, list, filters, paging) are FAB's own. Every write is a thin call into the
 billing rules (`app.billing.services`): they validate lines and payments, name the field
@@ -7,10 +8,11 @@ one transaction: on any error it rolls back, so nothing changes. JWT only, like 
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import make_response, request
-from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.api import BaseApi, ModelRestApi, expose, protect, safe
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
@@ -18,7 +20,9 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from app.billing import accounts
 from app.billing.models import Invoice, Quote
+from app.billing.printing import document_pdf
 from app.billing.schemas import (
     InvoiceInputSchema,
     InvoicePostSchema,
@@ -38,6 +42,7 @@ from app.billing.services import (
     record_payment,
     set_lines,
 )
+from app.billing.signals import send_requested
 from app.clients.models import Client
 from app.clients.schemas import (
     API_RESPONSES,
@@ -48,7 +53,6 @@ from app.clients.schemas import (
     use_accept_language,
 )
 from app.extensions import db
-from app.pdf.service import pdf_filename, pdf_for
 from app.security.guards import MAX_ID
 from app.security.roles import READ_WRITE
 
@@ -163,8 +167,6 @@ class BillingDocumentApi(ModelRestApi):
             422:
               $ref: '#/components/responses/422_fields'
         """
-        from app.mail.services import send_document
-
         document = self._locked(pk)
         if document is None:
             return self.response_404()
@@ -175,7 +177,7 @@ class BillingDocumentApi(ModelRestApi):
         ):
             return self.response_422(message={"contact_ids": [str(_l("A list of contact ids is expected."))]})
         try:
-            send_document(document, contact_ids)
+            send_requested.send(document, contact_ids=contact_ids)
             db.session.flush()
         except BillingError as err:
             return refused(self, err)
@@ -206,11 +208,11 @@ class BillingDocumentApi(ModelRestApi):
         document = self.datamodel.get(pk, self._base_filters)
         if document is None:
             return self.response_404()
-        content = pdf_for(document)
+        content, filename = document_pdf(document)
         db.session.commit()  # keeps the rendered PDF in the cache
         response = make_response(content)
         response.mimetype = "application/pdf"
-        response.headers["Content-Disposition"] = f'attachment; filename="{pdf_filename(document)}"'
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
 
@@ -322,6 +324,71 @@ def _client(client_id: int) -> Client:
     return client
 
 
+def summary_result(client_id: int, today: dt.date | None = None) -> dict[str, Any]:
+    """The API's shape of the one summary rule (`app.billing.accounts.client_summary`, also
+    behind the client 360 page): money as decimal strings, every status present (0 if none).
+
+    Invoiced means finalized and not cancelled (sent, partial, paid); the balance due is what
+    is still open on those. An open invoice past its due date counts as "overdue" (not as sent
+    or partial); a sent quote past its validity counts as "expired".
+    """
+    figures = accounts.client_summary(client_id, today)
+    return {
+        "total_invoiced": str(figures["total_invoiced"]),
+        "total_paid": str(figures["total_paid"]),
+        "balance_due": str(figures["balance_due"]),
+        "overdue": str(figures["overdue"]),
+        "invoices": {status: 0 for status in accounts.INVOICE_STATUSES} | figures["invoices"],
+        "quotes": {status: 0 for status in accounts.QUOTE_STATUSES} | figures["quotes"],
+    }
+
+
+class ClientSummaryApi(BaseApi):
+    """`GET /api/v1/client/<id>/summary`, beside the client API: the figures are billing's,
+    and clients sit below billing. Same resource and permission as the client API."""
+
+    resource_name = "client"
+    class_permission_name = "Client"
+    method_permission_name = {"summary": "read"}
+    openapi_spec_tag = "ClientApi"
+    openapi_spec_methods = {"summary": {"get": {"parameters": [ID_IN_PATH]}}}
+
+    @expose("/<int:pk>/summary", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("summary")
+    def summary(self, pk: int):
+        """The client's money and documents at a glance
+        ---
+        get:
+          description: >-
+            Total invoiced (finalized, not cancelled), total paid and balance due as decimal
+            strings, and counts of invoices and quotes by status ("overdue" for open invoices
+            past their due date, "expired" for sent quotes past their validity).
+          responses:
+            200:
+              description: The summary
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        type: object
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        currency = db.session.scalar(select(Client.currency).where(Client.id == pk))
+        if currency is None:
+            return self.response_404()
+        return self.response(200, id=pk, result={**summary_result(pk), "currency": currency})
+
+
 def register(appbuilder) -> None:
     appbuilder.add_api(InvoiceApi)
     appbuilder.add_api(QuoteApi)
+    appbuilder.add_api(ClientSummaryApi)

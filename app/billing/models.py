@@ -233,6 +233,13 @@ class Quote(BillingDocument, Model):
     )
     invoices: Mapped[list[Invoice]] = relationship(back_populates="quote", foreign_keys=[Invoice.quote_id])
 
+    def display_status(self, today: dt.date | None = None) -> str:
+        """The status a person sees: a sent quote past its validity shows as expired before
+        the nightly job marks it."""
+        if self.status == QuoteStatus.SENT.value and self.valid_until < (today or dt.date.today()):
+            return QuoteStatus.EXPIRED.value
+        return self.status
+
 
 class QuoteLine(LineItem, Model):
     __tablename__ = "quote_line"

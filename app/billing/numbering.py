@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.billing.models import NumberSequence
+from app.company.services import format_number  # noqa: F401  (numbering's public name for the rule)
 from app.extensions import db
 
 
@@ -34,8 +35,3 @@ def next_number(kind: str, year: int, count: int = 1) -> int:
     sequence.last_value += count
     session.flush()
     return sequence.last_value - count + 1
-
-
-def format_number(pattern: str, year: int, sequence: int) -> str:
-    """Apply a numbering format such as `{year}/{seq:04d}`."""
-    return pattern.format(year=year, seq=sequence, yy=year % 100)

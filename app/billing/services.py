@@ -36,7 +36,7 @@ from app.company.services import get_company
 from app.errors import Refusal
 from app.extensions import db
 from app.i18n import format_money
-from app.money import ZERO, to_decimal
+from app.money import CENT, ZERO, to_decimal
 
 LINE_FIELDS = ("description", "quantity", "unit_price", "discount", "tax_rate")
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -249,7 +249,7 @@ def record_payment(invoice: Invoice, *, amount: object, date: dt.date | None = N
         raise BillingError(_l("The amount must be a number such as 120.50."), "amount") from None
     if value <= ZERO:
         raise BillingError(_l("The amount must be greater than zero."), "amount")
-    if value != value.quantize(Decimal("0.01")):
+    if value != value.quantize(CENT):
         raise BillingError(_l("The amount cannot have more than two decimals."), "amount")
     if method not in {m.value for m in PaymentMethod}:
         raise BillingError(_l("Unknown payment method."), "method")
@@ -294,7 +294,7 @@ def record_refund(payment: Payment, *, amount: object, date: dt.date | None = No
             raise ValueError
     except (ValueError, TypeError):
         raise BillingError(_l("The amount must be a number such as 120.50."), "amount") from None
-    if value <= ZERO or value != value.quantize(Decimal("0.01")):
+    if value <= ZERO or value != value.quantize(CENT):
         raise BillingError(_l("The amount must be greater than zero, with at most two decimals."), "amount")
     if payment.refunded_payment_id is not None:
         raise BillingError(_l("A refund cannot be refunded."), "amount")

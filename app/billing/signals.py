@@ -8,3 +8,8 @@ payment_recorded = _signals.signal("payment-recorded")
 
 # Sent by finalize_invoice / finalize_quote with the document as sender, inside the transaction.
 document_finalized = _signals.signal("document-finalized")
+
+# Sent by the admin's "Send by email" and the API's `/send` with the document as sender and
+# `contact_ids` (None: the client's primary contact). The mail capability sends (a draft is
+# finalized on the way); a receiver's Refusal reaches the caller, which changes nothing.
+send_requested = _signals.signal("document-send-requested")

@@ -29,6 +29,8 @@ from wtforms.validators import InputRequired, Length
 from app.billing import services
 from app.billing.labels import METHOD_LABELS, invoice_status_chip, quote_status_chip
 from app.billing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Quote, QuoteLine
+from app.billing.printing import document_pdf
+from app.billing.signals import send_requested
 from app.billing.totals import compute_totals
 from app.clients.models import Client
 from app.extensions import db
@@ -260,22 +262,18 @@ class DocumentView(ModelView):
     @expose("/pdf/<int:pk>", methods=["GET"])
     @has_access
     def pdf(self, pk: int):
-        from app.pdf.service import pdf_filename, pdf_for
-
         document = self._document(pk)
-        content = pdf_for(document)
+        content, filename = document_pdf(document)
         db.session.commit()  # the rendered PDF is cached in the database
         return Response(content, mimetype="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="{pdf_filename(document)}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
         })
 
     @expose("/send/<int:pk>", methods=["GET", "POST"])
     @has_access
     def send(self, pk: int):
         """"Send by email": staff pick the recipients among the client's contacts (the primary
-        one ticked); a draft is finalized on the way (`app.mail.services.send_document`)."""
-        from app.mail.services import send_document
-
+        one ticked); the mail capability sends on `send_requested`, finalizing a draft on the way."""
         document = self._document(pk)
         show_url = url_for(f"{self.__class__.__name__}.show", pk=document.id)
         if document.status in ("cancelled", "rejected", "expired"):
@@ -289,7 +287,7 @@ class DocumentView(ModelView):
                 flash(_("Choose at least one recipient."), "danger")
             else:
                 try:
-                    send_document(document, sorted(chosen))
+                    send_requested.send(document, contact_ids=sorted(chosen))
                 except services.BillingError as error:
                     db.session.rollback()
                     flash(str(error.message), "danger")

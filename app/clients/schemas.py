@@ -18,16 +18,13 @@ from flask_babel import refresh
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 from werkzeug.exceptions import BadRequest
 
+from app.clients.services import CLIENT_FIELDS  # noqa: F401  (the API's field list, named here too)
 from app.errors import Refusal
 from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES
 from app.security.guards import MAX_ID
 
 # The client's own fields, in the order of the public contract (contacts come separately).
-CLIENT_FIELDS = (
-    "name", "kind", "email", "phone", "address", "city", "province", "postal_code", "country",
-    "vat_number", "tax_code", "sdi_code", "pec", "language", "currency", "notes",
-)
 
 REQUIRED = {"required": _l("This field is required."), "null": _l("This field cannot be empty.")}
 

@@ -1,4 +1,4 @@
-"""Tax identifiers and addresses checked for the client's country, with python-stdnum.
+"""A client's fields checked for the client's country (tax identifiers: `app.taxids`).
 
 `clean_client_fields()` is the one rule: the admin form, the REST API and the demo generator
 all call it. It returns the normalized values and, per field, a translated error; a caller
@@ -11,13 +11,10 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from stdnum import exceptions as stdnum_errors
-from stdnum.eu import vat as eu_vat
-from stdnum.it import codicefiscale, iva
 
 from app.clients.models import ClientKind
+from app.taxids import clean_tax_code, clean_vat_number
 
-EU_COUNTRIES = frozenset(code.upper() for code in eu_vat.MEMBER_STATES if code != "xi")
 SDI_CODE = re.compile(r"^[A-Z0-9]{6,7}$")
 IT_POSTAL_CODE = re.compile(r"^\d{5}$")
 IT_PROVINCE = re.compile(r"^[A-Z]{2}$")
@@ -31,48 +28,6 @@ class CleanResult:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def clean_vat_number(value: str, country: str) -> str:
-    """Normalize a VAT number; raise ValueError with a translated message when invalid.
-
-    Italian numbers are stored as the 11 digits (the "IT" prefix is accepted and dropped);
-    other EU numbers keep their country prefix, which VIES and the invoice need.
-    """
-    compact = re.sub(r"[\s.\-/]", "", value).upper()
-    if not compact:
-        return ""
-    if country == "IT":
-        digits = compact[2:] if compact.startswith("IT") else compact
-        try:
-            return iva.validate(digits)
-        except stdnum_errors.ValidationError:
-            raise ValueError(_l("This is not a valid Italian VAT number (Partita IVA: 11 digits with a check digit).")) from None
-    if country in EU_COUNTRIES:
-        prefix = "EL" if country == "GR" else country  # Greece's VAT prefix is EL, not GR
-        if country == "GR" and compact.startswith("GR"):
-            compact = compact[2:]
-        prefixed = compact if compact.startswith(prefix) else prefix + compact
-        try:
-            return eu_vat.validate(prefixed)
-        except stdnum_errors.ValidationError:
-            raise ValueError(_l("This is not a valid EU VAT number for the client's country (for example DE123456789).")) from None
-    return compact
-
-
-def clean_tax_code(value: str, country: str, kind: str = ClientKind.BUSINESS.value) -> str:
-    """Normalize an Italian codice fiscale: 16 characters for a person, or a company's 11 digits."""
-    compact = re.sub(r"\s", "", value).upper()
-    if not compact or country != "IT":
-        return compact
-    try:
-        if len(compact) == 11 and kind != ClientKind.INDIVIDUAL.value:
-            return iva.validate(compact)
-        if len(compact) != 16:  # stdnum also takes 11 digits, which is never a person's code
-            raise stdnum_errors.InvalidLength()
-        return codicefiscale.validate(compact)
-    except stdnum_errors.ValidationError:
-        raise ValueError(_l("This is not a valid codice fiscale.")) from None
 
 
 def _clean_email(value: str, required: bool) -> str:

@@ -21,13 +21,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import exists, select
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField, StringField
 from wtforms.utils import unset_value
 from wtforms.validators import Length
 
 from app.activity import services as activity
-from app.clients.models import Client, ClientKind, Contact
+from app.clients.models import Client, ClientKind
+from app.clients.services import CLIENT_FIELDS, ContactData, contact_errors, replace_contacts
+from app.clients.signals import client_deleting
 from app.clients.validation import clean_client_fields
 from app.dashboard.lists import BALANCE_DUE, ClientRows, ListLinks, client_page, format_balance_due
 from app.extensions import db
@@ -78,7 +79,6 @@ class ContactRowsField(FieldList):
             entry.validate(form)
             row_errors = row_errors or bool(entry.errors)
         rows = self.kept_rows()
-        emails: set[str] = set()
         for row in rows:
             row.name.data = (row.name.data or "").strip()
             if not row.name.data:
@@ -87,42 +87,36 @@ class ContactRowsField(FieldList):
                 row.email.data = validate_email((row.email.data or "").strip(), check_deliverability=False).normalized
             except EmailNotValidError:
                 row.email.errors = [*row.email.errors, _("This is not a valid email address.")]
-            else:
-                if row.email.data.lower() in emails:
-                    row.email.errors = [*row.email.errors, _("Two contacts cannot share an email address.")]
-                emails.add(row.email.data.lower())
-            row_errors = row_errors or bool(row.name.errors or row.email.errors)
-        if not rows:
-            self.errors.append(_("Add at least one contact."))
-        elif len(rows) == 1:
+        if len(rows) == 1:
             rows[0].is_primary.data = True  # a single contact is the primary one
-        elif sum(bool(row.is_primary.data) for row in rows) != 1:
-            self.errors.append(_("Mark exactly one contact as primary."))
+        # The contact rules of every door (one primary, no shared email), at their rows.
+        for name, message in contact_errors(_contact_data(rows)).items():
+            parts = name.split(".")
+            if len(parts) == 3 and parts[2] == "email":
+                field = rows[int(parts[1])].email
+                field.errors = [*field.errors, str(message)]
+            else:
+                self.errors.append(str(message))
+        row_errors = row_errors or any(row.name.errors or row.email.errors for row in rows)
         return not self.errors and not row_errors
 
     def populate_obj(self, obj: Client, name: str) -> None:
-        existing = {str(contact.id): contact for contact in obj.contacts}
-        kept = []
-        for row in self.kept_rows():
-            contact = existing.get(row.id.data or "") or Contact()
-            contact.name = row.name.data
-            contact.email = row.email.data
-            contact.phone = (row.phone.data or "").strip()
-            contact.is_primary = bool(row.is_primary.data)
-            kept.append(contact)
-        obj.contacts = kept
+        replace_contacts(obj, _contact_data(self.kept_rows()))
+
+
+def _contact_data(rows: list[ContactRowForm]) -> list[ContactData]:
+    return [
+        ContactData(id=int(row.id.data) if (row.id.data or "").isdigit() else None, name=row.name.data or "",
+                    email=row.email.data or "", phone=(row.phone.data or "").strip(),
+                    is_primary=bool(row.is_primary.data))
+        for row in rows
+    ]
 
 
 def _text(label, max_length: int, description="") -> StringField:
     # WTForms prints a description of None as the word "None" under the field.
     return StringField(label, description=description, validators=[Length(max=max_length)],
                        widget=BS3TextFieldWidget(), default="")
-
-
-CLIENT_FIELDS = (
-    "name", "kind", "email", "phone", "address", "city", "province", "postal_code", "country",
-    "vat_number", "tax_code", "sdi_code", "pec", "language", "currency", "notes",
-)
 
 
 class ClientForm(DynamicForm):
@@ -204,8 +198,7 @@ class ClientView(ModelView):
     datamodel = SQLAInterface(Client)
     list_widget = ClientListWidget
     class_permission_name = "Client"
-    method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write", "portal_access": "write",
-                              "send_statement": "write"}
+    method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write"}
 
     list_title = _l("Clients")
     show_title = _l("Client")
@@ -346,13 +339,8 @@ class ClientView(ModelView):
         db.session.commit()
 
     def pre_delete(self, item: Client) -> None:
-        from app.billing.models import Invoice, Quote
-
-        has_documents = db.session.scalar(select(
-            exists().where(Invoice.client_id == item.id) | exists().where(Quote.client_id == item.id)
-        ))
-        if has_documents:
-            raise ValueError(_("This client has invoices or quotes: archive it instead of deleting it."))
+        # Billing refuses (with a Refusal) when the client has invoices or quotes.
+        client_deleting.send(item)
 
     # -- archive and restore (actions get rows without base filters: each is checked here) --
 
@@ -377,55 +365,14 @@ class ClientView(ModelView):
     def restore(self, items):
         return self._set_archived(items, False)
 
-    # -- portal access of each contact ------------------------------------------------------
-
-    @expose("/portal-access/<int:contact_id>", methods=["POST"])
-    @has_access
-    def portal_access(self, contact_id: int):
-        """Revoke a contact's portal access (every link and session ends at once) or give it back."""
-        from app.portal.tokens import revoke_contact_access
-
-        contact = db.session.get(Contact, contact_id) or abort(404)
-        if request.form.get("enable") == "1":
-            contact.portal_enabled = True
-            activity.record("portal_access_restored", contact.client_id, contact=contact.email)
-            flash(_("Portal access restored for %(email)s.", email=contact.email), "success")
-        else:
-            revoke_contact_access(contact)
-            activity.record("portal_access_revoked", contact.client_id, contact=contact.email)
-            flash(_("Portal access revoked for %(email)s: open sessions and links no longer work.",
-                    email=contact.email), "success")
-        db.session.commit()
-        return redirect(url_for("ClientView.show", pk=contact.client_id))
-
-    @expose("/send-statement/<int:client_id>", methods=["POST"])
-    @has_access
-    def send_statement(self, client_id: int):
-        """Email the account statement to the client's primary contact, then back to the 360 page."""
-        from app.billing.services import BillingError
-        from app.mail.services import send_statement
-
-        client = db.session.get(Client, client_id) or abort(404)
-        try:
-            emails = send_statement(client)
-        except BillingError as error:
-            db.session.rollback()
-            flash(str(error.message), "danger")
-        else:
-            db.session.commit()
-            flash(_("Statement sent to %(to)s.", to=", ".join(email.to_email for email in emails)), "success")
-        return redirect(url_for("ClientDashboardView.show", client_id=client.id))
-
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         hidden = "archive" if item.archived else "restore"
         actions = {name: act for name, act in self.actions.items() if name != hidden}
         return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
 
 
-def register(appbuilder) -> None:
-    from app.billing.views import InvoiceView, PaymentView, QuoteView
-
-    from app.mail.views import ClientEmailTemplateView
-
-    ClientView.related_views = [InvoiceView, QuoteView, PaymentView, ClientEmailTemplateView]
+def register(appbuilder, related_views: list) -> None:
+    """`related_views`: the tabs of a client's page (its invoices, quotes …), views of the
+    capabilities above clients, handed in by the wiring (`app/__init__.py`)."""
+    ClientView.related_views = related_views
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book", category="")

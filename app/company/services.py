@@ -1,4 +1,5 @@
-"""Reading the company settings row, created with defaults the first time it is needed."""
+"""Reading the company settings row (created with defaults the first time it is needed) and
+applying its numbering formats."""
 from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -6,6 +7,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.company.models import CompanySettings
 from app.extensions import db
+
+
+# The logo types the settings accept, by the bytes they start with: the upload is checked by
+# its content, and the portal and the PDF show only a logo of one of these types.
+LOGO_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+
+
+def logo_mime(content: bytes) -> str | None:
+    """The image type the bytes really are (PNG or JPEG), or None."""
+    return next((mime for mime, magic in LOGO_TYPES.items() if content.startswith(magic)), None)
+
+
+def shown_logo_mime(company: CompanySettings) -> str:
+    """The stored logo's type when there is a logo of an accepted type, else ""."""
+    mime = (company.logo_mime or "").strip().lower()
+    return mime if company.logo and mime in LOGO_TYPES else ""
 
 
 def get_company() -> CompanySettings:
@@ -17,3 +34,12 @@ def get_company() -> CompanySettings:
         db.session.execute(insert(CompanySettings).values(id=1).on_conflict_do_nothing(index_elements=["id"]))
         company = db.session.get(CompanySettings, 1)
     return company
+
+
+def format_number(pattern: str, year: int, sequence: int) -> str:
+    """Apply a numbering format of the settings, such as `{year}/{seq:04d}`.
+
+    Lives with the settings, whose form tries each format, and below billing, which numbers
+    its documents with it (`app.billing.numbering`).
+    """
+    return pattern.format(year=year, seq=sequence, yy=year % 100)

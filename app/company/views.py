@@ -19,23 +19,14 @@ from stdnum import iban
 from wtforms import BooleanField, DecimalField, FileField, IntegerField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app.billing.numbering import format_number
-from app.clients.validation import clean_tax_code, clean_vat_number
 from app.company.models import CompanySettings
-from app.company.services import get_company
+from app.company.services import format_number, get_company, logo_mime
 from app.extensions import db
 from app.i18n import LANGUAGE_CHOICES
 from app.security.roles import READ_WRITE
+from app.taxids import clean_tax_code, clean_vat_number
 
 MAX_LOGO_BYTES = 1024 * 1024
-LOGO_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
-
-
-def logo_mime(content: bytes) -> str | None:
-    """The image type the bytes really are (PNG or JPEG), or None."""
-    return next((mime for magic, mime in LOGO_SIGNATURES.items() if content.startswith(magic)), None)
-
-
 class LogoField(FileField):
     """An uploaded logo, stored in the settings row (bytes and MIME type); empty keeps the old one."""
 

@@ -1,6 +1,6 @@
 """The client 360° page: `/clients/<id>/dashboard`, what a click on a client's name opens.
 
-Figures come from `queries.client_summary`; each tab shows the latest rows only (LIST_LIMIT)
+Figures come from `app.billing.accounts.client_summary`; each tab shows the latest rows only (LIST_LIMIT)
 and loads exactly what it shows, so the page costs the same number of SQL statements for a
 client with five invoices and one with ten thousand.
 """
@@ -14,13 +14,18 @@ from flask_babel import gettext as _
 from sqlalchemy import Result, Select, select
 from sqlalchemy.orm import raiseload
 
+from app.activity import services as activity
 from app.activity.services import describe
+from app.billing.accounts import client_summary
 from app.billing.labels import INVOICE_STATUS_LABELS, METHOD_LABELS, QUOTE_STATUS_LABELS, STATUS_STYLES
 from app.billing.models import Invoice, Payment, Quote
+from app.billing.services import BillingError
 from app.clients.models import Client, Contact
 from app.dashboard import queries
 from app.extensions import db
 from app.mail.models import ClientEmailTemplate
+from app.mail.services import send_statement as email_statement
+from app.portal.tokens import issue_sign_in_link, revoke_contact_access
 from app.tickets.models import Ticket
 from app.tickets.views import status_chip as ticket_status_chip
 
@@ -49,7 +54,8 @@ class ClientDashboardView(BaseView):
     default_view = "show"
     class_permission_name = "Client"
     # Issuing a portal link signs someone in as the client: that is a write, not a read.
-    method_permission_name = {"show": "read", "portal_link": "write"}
+    method_permission_name = {"show": "read", "portal_link": "write", "portal_access": "write",
+                              "send_statement": "write"}
 
     @expose("/<int:client_id>/dashboard")
     @has_access
@@ -61,7 +67,7 @@ class ClientDashboardView(BaseView):
         if client is None:
             abort(404)
         today = dt.date.today()
-        summary = queries.client_summary(client.id, today)
+        summary = client_summary(client.id, today)
         invoices = _latest(select(Invoice).where(Invoice.client_id == client.id),
                            Invoice.issue_date.desc(), Invoice.id.desc()).scalars().all()
         quotes = _latest(select(Quote).where(Quote.client_id == client.id),
@@ -102,7 +108,6 @@ class ClientDashboardView(BaseView):
             invoice_status_labels=INVOICE_STATUS_LABELS,
             quote_status_labels=QUOTE_STATUS_LABELS,
             payment_method_labels=METHOD_LABELS,
-            shown_quote_status=lambda quote: queries.shown_quote_status(quote, today),
             status_styles=STATUS_STYLES,
             open_tickets=queries.open_tickets(client.id) if reads_tickets else None,
             tickets=tickets,
@@ -110,7 +115,7 @@ class ClientDashboardView(BaseView):
             links={
                 "new_invoice": can_write("Invoice") and _admin_url("InvoiceView.new_for_client", client_id=client.id),
                 "new_quote": can_write("Quote") and _admin_url("QuoteView.new_for_client", client_id=client.id),
-                "send_statement": can_write("Client") and _admin_url("ClientView.send_statement",
+                "send_statement": can_write("Client") and _admin_url("ClientDashboardView.send_statement",
                                                                      client_id=client.id),
                 "edit_client": can_write("Client") and _admin_url("ClientView.edit", pk=client.id),
                 "invoice": lambda invoice_id: _admin_url("InvoiceView.show", pk=invoice_id),
@@ -125,8 +130,6 @@ class ClientDashboardView(BaseView):
         """Issue a portal sign-in link for one of the client's contacts, to copy into a chat
         or a phone call. The link is shown in this response only (never in a redirect URL or
         the session cookie): the database keeps just its hash."""
-        from app.portal.tokens import issue_sign_in_link
-
         contact = db.session.get(Contact, request.form.get("contact_id", type=int) or 0)
         if contact is None or contact.client_id != client_id:
             abort(404)
@@ -136,6 +139,40 @@ class ClientDashboardView(BaseView):
         link = issue_sign_in_link(contact, purpose="staff_copy")
         db.session.commit()
         return self._render(client_id, portal_link=(contact, link))
+
+    # -- the client's page and 360 page act on the portal and mail, which clients sit below --
+
+    @expose("/contacts/<int:contact_id>/portal-access", methods=["POST"])
+    @has_access
+    def portal_access(self, contact_id: int):
+        """Revoke a contact's portal access (every link and session ends at once) or give it back."""
+        contact = db.session.get(Contact, contact_id) or abort(404)
+        if request.form.get("enable") == "1":
+            contact.portal_enabled = True
+            activity.record("portal_access_restored", contact.client_id, contact=contact.email)
+            flash(_("Portal access restored for %(email)s.", email=contact.email), "success")
+        else:
+            revoke_contact_access(contact)
+            activity.record("portal_access_revoked", contact.client_id, contact=contact.email)
+            flash(_("Portal access revoked for %(email)s: open sessions and links no longer work.",
+                    email=contact.email), "success")
+        db.session.commit()
+        return redirect(url_for("ClientView.show", pk=contact.client_id))
+
+    @expose("/<int:client_id>/send-statement", methods=["POST"])
+    @has_access
+    def send_statement(self, client_id: int):
+        """Email the account statement to the client's primary contact, then back to the 360 page."""
+        client = db.session.get(Client, client_id) or abort(404)
+        try:
+            emails = email_statement(client)
+        except BillingError as error:
+            db.session.rollback()
+            flash(str(error.message), "danger")
+        else:
+            db.session.commit()
+            flash(_("Statement sent to %(to)s.", to=", ".join(email.to_email for email in emails)), "success")
+        return redirect(url_for(".show", client_id=client.id))
 
 
 def register(appbuilder) -> None:

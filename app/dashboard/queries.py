@@ -1,11 +1,10 @@
-"""The figures shown on the client 360 page, the business dashboard and the API summary.
+"""The figures of the business dashboard; one client's summary is billing's
+(`app.billing.accounts.client_summary`, also behind the API and the statement email).
 
-This module is the one place where "total invoiced", "balance due", "overdue" and friends
-are computed. Every function is a fixed number of SQL aggregates (GROUP BY / CASE) over the
-totals stored on each document, so its cost in statements never depends on how many
-invoices a client or the company has. "Overdue" is not a stored status: it is an open
-invoice whose due date is before today, and it is counted here as a status of its own (the
-client rollup keeps the invoices the periodic task has marked; see app.billing.accounts).
+Every function is a fixed number of SQL aggregates (GROUP BY / CASE) over the totals stored
+on each document, so its cost in statements never depends on how many invoices a client or
+the company has. "Overdue" is not a stored status: it is an open invoice whose due date is
+before today.
 """
 from __future__ import annotations
 
@@ -13,104 +12,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, case, extract, func, literal, select, text
+from sqlalchemy import and_, extract, func, select, text
 
 from app.activity.models import Activity
-from app.billing.accounts import INVOICE_STATUSES, OVERDUE, ClientAccount
-from app.billing.models import (
-    OPEN_INVOICE,
-    OPEN_INVOICE_STATUSES,
-    SENT_QUOTE,
-    UNMARKED_OPEN_INVOICE,
-    Invoice,
-    Payment,
-    Quote,
-    QuoteStatus,
-)
+from app.billing.aging import AGING_KEYS, bucket_expression
+from app.billing.models import OPEN_INVOICE, Invoice, Payment, Quote, QuoteStatus
 from app.clients.models import Client
 from app.extensions import db
-from app.money import ZERO
+from app.money import ZERO, stored_amount
 
-INVOICE_CHIP_STATUSES = ("draft", "sent", "partial", "paid", OVERDUE, "cancelled")
-QUOTE_CHIP_STATUSES = tuple(status.value for status in QuoteStatus)
-AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
 def _today(today: dt.date | None) -> dt.date:
     return today or dt.date.today()
-
-
-def _money(value: object) -> Decimal:
-    """Aggregates come back as Decimal (PostgreSQL) or sometimes int/str (SQLite): normalize."""
-    if value is None:
-        return ZERO
-    return Decimal(str(value)).quantize(Decimal("0.01"))
-
-
-def shown_quote_status(quote: Quote, today: dt.date) -> str:
-    """The same rule for one loaded quote (the lists on the 360 page)."""
-    if quote.status == QuoteStatus.SENT.value and quote.valid_until < today:
-        return QuoteStatus.EXPIRED.value
-    return quote.status
-
-
-# ── One client ────────────────────────────────────────────────────────────────────────────
-
-def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, object]:
-    """The client's figures, in one statement whatever the number of documents.
-
-    - total_invoiced: the totals of every finalized, non-cancelled invoice (sent, partial, paid);
-    - total_paid: what those invoices have received (the client's lifetime value);
-    - balance_due: what is still open on them; overdue: the part of it past the due date;
-    - invoices / quotes: {status: count}, with "overdue" as its own invoice status and a
-      sent quote past its validity counted as "expired" (before the nightly job marks it).
-
-    Totals, counts and the overdue invoices already marked by the periodic task come from the
-    client's rollup row (`app.billing.accounts`). Only what has changed with the calendar
-    since is counted here, on partial indexes that hold nothing else: open invoices past due
-    but not marked yet, and sent quotes past their validity. Every count is count(*), so
-    each index answers alone (an index-only scan on PostgreSQL, which the planner then
-    prefers to reading every document of a large client).
-    """
-    today = _today(today)
-    fallen_due = (Invoice.client_id == client_id, text(UNMARKED_OPEN_INVOICE), Invoice.due_date < today)
-
-    def fallen_due_count(status: str):
-        return select(func.count()).select_from(Invoice).where(*fallen_due, Invoice.status == status).scalar_subquery()
-
-    account = db.session.execute(
-        select(
-            ClientAccount.__table__,
-            fallen_due_count("sent").label("fallen_due_sent"),
-            fallen_due_count("partial").label("fallen_due_partial"),
-            select(func.sum(Invoice.balance)).where(*fallen_due).scalar_subquery().label("fallen_due_balance"),
-            select(func.count()).select_from(Quote)
-            .where(Quote.client_id == client_id, text(SENT_QUOTE), Quote.valid_until < today)
-            .scalar_subquery().label("expired_quotes"),
-        )
-        .select_from(Client)
-        .outerjoin(ClientAccount, ClientAccount.client_id == Client.id)
-        .where(Client.id == client_id)
-    ).mappings().first() or {}
-
-    invoices = {status: int(account.get(f"invoices_{status}") or 0) for status in INVOICE_STATUSES}
-    for status in OPEN_INVOICE_STATUSES:
-        count = int(account.get(f"fallen_due_{status}") or 0)
-        invoices[status] -= count
-        invoices[OVERDUE] += count
-    quotes = {status: int(account.get(f"quotes_{status}") or 0) for status in QUOTE_CHIP_STATUSES}
-    expired = int(account.get("expired_quotes") or 0)
-    quotes[QuoteStatus.SENT.value] -= expired
-    quotes[QuoteStatus.EXPIRED.value] += expired
-
-    return {
-        "total_invoiced": _money(account.get("total_invoiced")),
-        "total_paid": _money(account.get("total_paid")),
-        "balance_due": _money(account.get("balance_due")),
-        "overdue": _money(account.get("overdue_balance")) + _money(account.get("fallen_due_balance")),
-        "invoices": {status: count for status, count in invoices.items() if count},
-        "quotes": {status: count for status, count in quotes.items() if count},
-    }
 
 
 # ── The whole business ────────────────────────────────────────────────────────────────────
@@ -124,18 +38,7 @@ class Receivables:
     open_count: int = 0
     overdue_total: Decimal = ZERO
     overdue_count: int = 0
-    aging: dict[str, Decimal] = field(default_factory=lambda: {bucket: ZERO for bucket in AGING_BUCKETS})
-
-
-def aging_bucket_expression(today: dt.date):
-    """SQL naming the aging bucket of an open invoice by days past its due date."""
-    return case(
-        (Invoice.due_date >= today, literal("current")),
-        (Invoice.due_date >= today - dt.timedelta(days=30), literal("1-30")),
-        (Invoice.due_date >= today - dt.timedelta(days=60), literal("31-60")),
-        (Invoice.due_date >= today - dt.timedelta(days=90), literal("61-90")),
-        else_=literal("90+"),
-    )
+    aging: dict[str, Decimal] = field(default_factory=lambda: {bucket: ZERO for bucket in AGING_KEYS})
 
 
 def receivables(today: dt.date | None = None) -> dict[str, Receivables]:
@@ -145,7 +48,7 @@ def receivables(today: dt.date | None = None) -> dict[str, Receivables]:
     company's currency first and any other currency beside it.
     """
     today = _today(today)
-    bucket = aging_bucket_expression(today).label("bucket")
+    bucket = bucket_expression(today).label("bucket")
     rows = db.session.execute(
         select(Invoice.currency, bucket, func.count(), func.sum(Invoice.balance))
         .where(text(OPEN_INVOICE))
@@ -154,7 +57,7 @@ def receivables(today: dt.date | None = None) -> dict[str, Receivables]:
     result: dict[str, Receivables] = {}
     for currency, bucket_name, count, balance in rows:
         entry = result.setdefault(currency, Receivables(currency))
-        amount = _money(balance)
+        amount = stored_amount(balance)
         entry.aging[bucket_name] = amount
         entry.total += amount
         entry.open_count += int(count)
@@ -184,7 +87,7 @@ def revenue_by_month(currency: str, today: dt.date | None = None, months: int = 
         .where(Payment.currency == currency, Payment.date >= starts[0])
         .group_by(year, month)
     ).all()
-    received = {(int(y), int(m)): _money(amount) for y, m, amount in rows}
+    received = {(int(y), int(m)): stored_amount(amount) for y, m, amount in rows}
     return [(start, received.get((start.year, start.month), ZERO)) for start in starts]
 
 
@@ -200,7 +103,7 @@ def top_clients_by_balance(currency: str, limit: int = 10) -> list[dict[str, obj
         .limit(limit)
     ).all()
     return [
-        {"client_id": client_id, "name": name, "balance_due": _money(amount), "open_invoices": int(count)}
+        {"client_id": client_id, "name": name, "balance_due": stored_amount(amount), "open_invoices": int(count)}
         for client_id, name, amount, count in rows
     ]
 
@@ -221,7 +124,7 @@ def quotes_awaiting_answer(limit: int = 8, today: dt.date | None = None) -> dict
         .limit(limit)
     ).all()
     items = [
-        {"id": quote_id, "number": number, "total": _money(total), "currency": cur, "valid_until": valid_until,
+        {"id": quote_id, "number": number, "total": stored_amount(total), "currency": cur, "valid_until": valid_until,
          "client_id": client_id, "client_name": client_name}
         for quote_id, number, total, cur, valid_until, client_id, client_name in rows
     ]

@@ -15,16 +15,10 @@ from flask_babel import lazy_gettext as _l
 from app.activity.services import describe
 from app.company.services import get_company
 from app.dashboard import queries
+from app.billing.aging import AGING_LABELS
 from app.dashboard.charts import Bar, bar_chart
 from app.i18n import format_money
 
-AGING_LABELS = {
-    "current": _l("Not yet due"),
-    "1-30": _l("1–30 days"),
-    "31-60": _l("31–60 days"),
-    "61-90": _l("61–90 days"),
-    "90+": _l("Over 90 days"),
-}
 
 
 class DashboardIndexView(IndexView):

@@ -1,1 +1,14 @@
 """Email: templates (global and per client), the outbox, the send job and overdue reminders."""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Mail's subscriptions and clock: it sends what billing's "send" asks for, a receipt for
+    every payment, and runs its periodic tasks. Imported here, not at the top, so that
+    importing one mail module does not load them all."""
+    from app.billing.signals import payment_recorded, send_requested
+    from app.mail import periodic, services
+
+    send_requested.connect(services.send_document)
+    payment_recorded.connect(services.receipt_for_every_payment)
+    periodic.init_app(app)

@@ -21,15 +21,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 
 from app.activity import services as activity
+from app.billing.accounts import client_summary
 from app.billing.models import Invoice, Payment, Quote
 from app.billing.services import BillingError, finalize_invoice, finalize_quote
-from app.billing.signals import payment_recorded
 from app.clients.models import Client, Contact
 from app.company.services import get_company
 from app.extensions import db, mail
 from app.i18n import format_date, format_money, normalize_language
 from app.jobs import enqueue
 from app.mail.defaults import DEFAULT_TEMPLATES
+from app.mail.links import sign_in_link
 from app.mail.models import (
     CLIENT_KINDS,
     EMAIL_KINDS,
@@ -189,10 +190,8 @@ def magic_link(contact: Contact | None, document: Invoice | Quote | None = None,
     """A sign-in link into the portal for `contact`, landing on `document`; plain portal URL without one."""
     if contact is None:
         return f"{current_app.config['PUBLIC_BASE_URL']}/portal/login"
-    from app.portal.tokens import issue_sign_in_link
-
     kind = "invoice" if isinstance(document, Invoice) else "quote" if isinstance(document, Quote) else "statement"
-    return issue_sign_in_link(contact, target=portal_target(document), purpose=purpose or kind)
+    return sign_in_link(contact, target=portal_target(document), purpose=purpose or kind)
 
 
 def render_email(kind: str, client: Client | None, language: str, values: Mapping[str, str]) -> RenderedEmail:
@@ -325,8 +324,6 @@ def send_document(document: Invoice | Quote, contact_ids: list[int] | None = Non
 def send_statement(client: Client, contact_ids: list[int] | None = None) -> list[OutboxEmail]:
     """Email the client's account statement (balance due, overdue) with a sign-in link to the
     portal's statement, to the chosen contacts or the primary one. The caller commits."""
-    from app.dashboard.queries import client_summary
-
     summary = client_summary(client.id)
     language = _language_of(client)
     money = lambda amount: format_money(amount, client.currency or "EUR", language)  # noqa: E731
@@ -359,8 +356,8 @@ def send_payment_receipt(payment: Payment) -> None:
     )
 
 
-@payment_recorded.connect
-def _receipt_for_every_payment(payment: Payment, **_kwargs) -> None:
+def receipt_for_every_payment(payment: Payment, **_kwargs) -> None:
+    """Connected to billing's `payment_recorded` (app.mail.init_app)."""
     send_payment_receipt(payment)
 
 

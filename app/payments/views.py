@@ -15,7 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.billing.models import Invoice
 from app.extensions import db
+from app.periodic import PeriodicTask
+from app.periodic import register as register_periodic
 from app.payments.models import CheckoutSession, CheckoutStatus
+from app.payments.reconcile import reconcile_stripe_job
 from app.payments.services import (
     PaymentError,
     can_pay_online,
@@ -95,10 +98,12 @@ def cancelled(invoice_id: int):
 
 
 def init_app(app: Flask) -> None:
-    """Register the portal pages and the webhook, and the template helpers that show Pay now
-    (portal) and the "online payments are not configured" notice (admin)."""
+    """Register the portal pages and the webhook, the periodic Stripe reconciling, and the
+    template helpers that show Pay now (portal) and the "online payments are not configured"
+    notice (admin)."""
     from app.payments.webhooks import bp as webhooks_bp
 
+    register_periodic(app, PeriodicTask("stripe-reconcile", 15 * 60, reconcile_stripe_job))
     app.register_blueprint(bp)
     app.register_blueprint(webhooks_bp)
     app.add_template_global(can_pay_online, "can_pay_online")

@@ -25,9 +25,8 @@ from jinja2 import Environment
 from sqlalchemy import and_, inspect, select
 
 from app.billing.models import DocumentPdf, Invoice, Quote
-from app.billing.signals import document_finalized
 from app.billing.totals import compute_totals
-from app.company.services import get_company
+from app.company.services import get_company, shown_logo_mime
 from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
 from app.jobs import enqueue
@@ -45,7 +44,6 @@ _FILENAME_WORDS = {
     "en": {"invoice": "Invoice", "quote": "Quote", "draft": "draft"},
 }
 _UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_SAFE_MIME = re.compile(r"^image/[a-z0-9.+-]+$")
 
 
 def document_kind(document: Invoice | Quote) -> str:
@@ -174,9 +172,9 @@ def request_render(document: Invoice | Quote) -> None:
     enqueue(render_document_pdf, document_kind(document), document.id)
 
 
-@document_finalized.connect
-def _render_finalized_document(document: Invoice | Quote, **_kwargs) -> None:
-    """A finalized document's PDF is what clients download and emails attach: have it ready."""
+def render_finalized_document(document: Invoice | Quote, **_kwargs) -> None:
+    """Connected to billing's `document_finalized` (app.pdf.init_app): a finalized document's
+    PDF is what clients download and emails attach, so have it ready."""
     request_render(document)
 
 
@@ -247,7 +245,7 @@ def _context(document: Invoice | Quote, language: str) -> dict[str, object]:
 
 def _logo_uri(company) -> str:
     """The logo as a data: URI (wkhtmltopdf may not fetch anything), or "" without one."""
-    mime = (company.logo_mime or "").strip().lower()
-    if not company.logo or not _SAFE_MIME.match(mime):
+    mime = shown_logo_mime(company)
+    if not mime:
         return ""
     return f"data:{mime};base64,{base64.b64encode(company.logo).decode('ascii')}"

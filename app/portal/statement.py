@@ -17,15 +17,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Hashable
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import lazyload
 
+from app.billing.aging import AGING_BUCKETS, past_due_between
 from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, Payment, Quote, QuoteStatus
 from app.extensions import db
 from app.money import ZERO
 
-# (key, fewest days past due, most days past due); None means open-ended. Due today is current.
-AGING_BUCKETS = (("current", None, 0), ("1_30", 1, 30), ("31_60", 31, 60), ("61_90", 61, 90), ("90_plus", 91, None))
 RECENT_PAYMENTS = 10
 OPEN_INVOICES_SHOWN = 10
 QUOTES_SHOWN = 10
@@ -54,16 +53,6 @@ class Statement:
     more_quotes_awaiting: bool = False
 
 
-def _days_past_due_between(today: dt.date, fewest: int | None, most: int | None):
-    """Invoices that are between `fewest` and `most` days past due (None: no bound)."""
-    conditions = []
-    if fewest is not None:
-        conditions.append(Invoice.due_date <= today - dt.timedelta(days=fewest))
-    if most is not None:
-        conditions.append(Invoice.due_date >= today - dt.timedelta(days=most))
-    return and_(*conditions)
-
-
 def balances(client_id: int, today: dt.date) -> list[Balance]:
     """Total due, overdue and aging per currency, in one query."""
 
@@ -76,7 +65,7 @@ def balances(client_id: int, today: dt.date) -> list[Balance]:
             func.count(Invoice.id),
             func.coalesce(func.sum(Invoice.balance), 0),
             sum_where(Invoice.due_date < today),
-            *(sum_where(_days_past_due_between(today, fewest, most)) for _key, fewest, most in AGING_BUCKETS),
+            *(sum_where(past_due_between(today, fewest, most)) for _key, fewest, most in AGING_BUCKETS),
         )
         .where(Invoice.client_id == client_id, Invoice.status.in_(OPEN_INVOICE_STATUSES))
         .group_by(Invoice.currency)

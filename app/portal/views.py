@@ -32,19 +32,20 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import lazyload
 
-from app.activity import services as activity
+from app.billing.aging import AGING_BUCKETS, AGING_LABELS
 from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, InvoiceStatus, Quote, QuoteStatus
-from app.billing.services import BillingError, decide_quote
+from app.billing.services import BillingError
 from app.clients.models import Client, Contact
-from app.company.services import get_company
+from app.company.services import get_company, shown_logo_mime
 from app.extensions import csrf, db, limiter
 from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
 from app.portal import security
 from app.portal.security import current_contact, portal_login_required, scoped
-from app.portal.statement import AGING_BUCKETS, RenderedStatements, build_statement
+from app.portal.services import decide_quote_as_contact, mark_all_viewed, mark_viewed
+from app.portal.statement import RenderedStatements, build_statement
 from app.portal.tokens import (
     LOGIN_LINK_TTL,
     consume,
@@ -61,7 +62,6 @@ RENDERED_STATEMENTS = "portal_rendered_statements"  # the app.extensions key of 
 INVOICES_PER_PAGE = 100
 LOGO_MAX_AGE = 300  # seconds a browser may show the logo without asking again
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SAFE_LOGO_MIME = re.compile(r"^image/(png|jpeg|gif|webp)$")
 
 STATUS_LABELS = {
     "sent": _l("To pay"),
@@ -81,13 +81,6 @@ INVOICE_FILTERS = {
     "paid": _l("Paid"),
     "cancelled": _l("Cancelled"),
 }
-AGING_LABELS = {
-    "current": _l("Not yet due"),
-    "1_30": _l("1–30 days"),
-    "31_60": _l("31–60 days"),
-    "61_90": _l("61–90 days"),
-    "90_plus": _l("Over 90 days"),
-}
 
 
 # ---------------------------------------------------------------- page furniture
@@ -98,7 +91,7 @@ def page_context() -> dict[str, object]:
     company = g.get("portal_company") or get_company()  # the session check brought it along
     return {
         "company": company,
-        "logo_url": url_for("portal.logo") if _SAFE_LOGO_MIME.match(company.logo_mime or "") else "",
+        "logo_url": url_for("portal.logo") if shown_logo_mime(company) else "",
         "contact": contact,
         "language": g.get("language", "it"),
         "language_links": _language_links(),
@@ -115,8 +108,8 @@ def logo():
     browser (revalidated by its ETag after five minutes), where inlining it would put up to
     1 MB into every page and read it from the database on every request."""
     company = get_company()
-    mime = (company.logo_mime or "").strip().lower()
-    if not company.logo or not _SAFE_LOGO_MIME.match(mime):
+    mime = shown_logo_mime(company)
+    if not mime:
         abort(404)
     response = Response(company.logo, mimetype=mime)
     response.set_etag(hashlib.sha256(company.logo).hexdigest())
@@ -132,37 +125,6 @@ def _language_links() -> list[tuple[str, str, bool]]:
     args = {**request.view_args, **{k: v for k, v in request.args.items() if k != "lang"}}
     current = g.get("language", "it")
     return [(code, url_for(request.endpoint, **args, lang=code), code == current) for code in SUPPORTED_LANGUAGES]
-
-
-def _mark_viewed(document: Invoice | Quote, contact: Contact) -> None:
-    """The first portal view of a document stamps viewed_at and goes on the timeline, once,
-    even when two tabs open it at the same moment."""
-    model = type(document)
-    marked = db.session.execute(
-        update(model)
-        .where(model.id == document.id, model.viewed_at.is_(None))
-        .values(viewed_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), updated_at=model.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-    if marked.rowcount == 1:
-        kind, key = ("invoice_viewed", "invoice_id") if model is Invoice else ("quote_viewed", "quote_id")
-        activity.record(kind, document.client_id, number=document.number, actor=activity.contact_actor(contact), **{key: document.id})
-
-
-def _mark_all_viewed(invoices: list[Invoice], contact: Contact) -> None:
-    """`_mark_viewed` for many invoices (a ZIP download) in one UPDATE instead of one per invoice."""
-    by_id = {invoice.id: invoice for invoice in invoices}
-    marked = db.session.scalars(
-        update(Invoice)
-        .where(Invoice.id.in_(by_id), Invoice.viewed_at.is_(None))
-        .values(viewed_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), updated_at=Invoice.updated_at)
-        .returning(Invoice.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    for invoice_id in sorted(marked):
-        invoice = by_id[invoice_id]
-        activity.record("invoice_viewed", invoice.client_id, number=invoice.number, actor=activity.contact_actor(contact),
-                        invoice_id=invoice.id)
 
 
 def _one(model: type[Invoice] | type[Quote], document_id: int) -> Invoice | Quote:
@@ -393,7 +355,7 @@ def invoices():
 @portal_login_required
 def invoice(invoice_id: int):
     document = _one(Invoice, invoice_id)
-    _mark_viewed(document, current_contact())
+    mark_viewed(document, current_contact())
     db.session.commit()
     return render_template("portal/invoice.html", invoice=document, today=dt.date.today())
 
@@ -428,7 +390,7 @@ def download_invoices():
     ).all()
     if len(documents) != len(ids):
         abort(404)
-    _mark_all_viewed(documents, current_contact())
+    mark_all_viewed(documents, current_contact())
     archive = invoices_zip(list(documents))
     db.session.commit()
     filename = f"{_('Invoices')}_{dt.date.today().isoformat()}.zip"
@@ -442,7 +404,7 @@ def download_invoices():
 def _pdf_response(document: Invoice | Quote):
     from app.pdf.service import pdf_filename, pdf_for
 
-    _mark_viewed(document, current_contact())
+    mark_viewed(document, current_contact())
     content = pdf_for(document)
     filename = pdf_filename(document)
     db.session.commit()
@@ -464,7 +426,7 @@ def quotes():
 @portal_login_required
 def quote(quote_id: int):
     document = _one(Quote, quote_id)
-    _mark_viewed(document, current_contact())
+    mark_viewed(document, current_contact())
     db.session.commit()
     return render_template("portal/quote.html", quote=document, today=dt.date.today())
 
@@ -488,22 +450,15 @@ def reject_quote(quote_id: int):
 
 
 def _decide(quote_id: int, *, accepted: bool):
-    """Accept or reject under a row lock (two clicks, one decision); staff hear about it."""
-    contact = current_contact()
-    document = db.session.scalar(scoped(Quote).where(Quote.id == quote_id).with_for_update())
-    if document is None:
-        abort(404)
     reason = (request.form.get("reason") or "").strip()[:2000]
     try:
-        decide_quote(document, accepted, reason, actor=activity.contact_actor(contact))
+        decided = decide_quote_as_contact(current_contact(), quote_id, accepted, reason)
     except BillingError as error:
         db.session.rollback()
         flash(str(error.message), "error")
         return redirect(url_for("portal.quote", quote_id=quote_id), 303)
-    from app.mail.services import notify_staff
-
-    notify_staff("quote_accepted" if accepted else "quote_rejected", document.client,
-                 {"document": document, "contact": contact, "decision_reason": reason})
+    if decided is None:
+        abort(404)
     db.session.commit()
     flash(_("Thank you: the quote is accepted. We will be in touch shortly.") if accepted
           else _("The quote is declined. Thank you for letting us know."), "success")
@@ -512,9 +467,8 @@ def _decide(quote_id: int, *, accepted: bool):
 
 def quote_display_status(document: Quote, today: dt.date) -> str:
     """What the client sees: a sent quote awaits their answer until it runs out."""
-    if document.status == QuoteStatus.SENT.value:
-        return "expired" if document.valid_until < today else "awaiting"
-    return document.status
+    shown = document.display_status(today)
+    return "awaiting" if shown == QuoteStatus.SENT.value else shown
 
 
 bp.add_app_template_global(quote_display_status, "portal_quote_status")

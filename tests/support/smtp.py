@@ -1,8 +1,6 @@
 """A real SMTP server on loopback for tests (aiosmtpd), collecting what it receives.
 
-Use it from any test module:
-
-    from tests.smtp import smtp_server  # noqa: F401  (the fixture)
+A fixture for every test module (loaded by `pytest_plugins` in tests/conftest.py):
 
     def test_something(smtp_server):
         ...                                  # app.config points MAIL_SERVER/MAIL_PORT at it

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Callable, TypeVar
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SCREENSHOT_DIR = ROOT / "docs" / "screenshots"
 # Screenshots are tracked files shown in the README: only rewritten when asked for.

@@ -1,7 +1,6 @@
-"""Builders shared by the portal tests: clients with a contact, documents, signing in.
-
-No tests live here; the portal test modules import these helpers. Documents are built
-with tests/factories.py, through the real billing rules.
+"""Builders shared by the portal tests: clients with a contact, documents, signing in, and
+the `limited_app` fixture (rate limits on). Documents are built with
+tests/support/factories.py, through the real billing rules.
 """
 from __future__ import annotations
 
@@ -9,12 +8,14 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-import factories
+import pytest
 
+from app import create_app
 from app.billing.models import Invoice, Quote
 from app.clients.models import Client, Contact
-from app.extensions import db
+from app.extensions import db, limiter
 from app.portal.tokens import issue_sign_in_link
+from tests.support import factories
 
 TODAY = dt.date.today()
 
@@ -61,3 +62,33 @@ def csrf_token_from(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "the form carries a CSRF token"
     return match.group(1)
+
+
+@pytest.fixture
+def limited_app(app):
+    """The same app wiring with rate limits on, counting in Redis db 7 (or memory without Redis)."""
+    limited = create_app(
+        "config.TestConfig",
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL="",
+        PUBLIC_BASE_URL="http://clientela.test",
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI=_limit_storage(),
+    )
+    limiter.reset()
+    yield limited
+    limiter.reset()
+    limiter.enabled = False  # the shared extension goes back to the test suite's setting
+    with limited.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _limit_storage() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/7").ping()
+        return "redis://127.0.0.1:6379/7"
+    except redis.RedisError:
+        return "memory://"
