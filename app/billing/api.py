@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import make_response, request
-from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
@@ -48,8 +48,9 @@ from app.clients.schemas import (
     use_accept_language,
 )
 from app.extensions import db
+from app.fab.base import ClientelaModelRestApi
 from app.pdf.service import pdf_filename, pdf_for
-from app.security.guards import MAX_ID
+from app.security.limits import MAX_ID
 from app.security.roles import READ_WRITE
 
 # The document actions beside FAB's CRUD, on the same two actions as everything else.
@@ -63,7 +64,7 @@ LOCKED = _l("A finalized document is locked: only its notes and terms can change
 EDITABLE_WHEN_FINALIZED = {"notes", "terms"}
 
 
-class BillingDocumentApi(ModelRestApi):
+class BillingDocumentApi(ClientelaModelRestApi):
     """What the invoice and quote APIs share; each subclass names its model and its rules."""
 
     method_permission_name = DOCUMENT_PERMISSIONS

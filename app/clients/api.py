@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
@@ -37,6 +37,7 @@ from app.clients.schemas import (
 from app.clients.validation import clean_client_fields
 from app.dashboard import queries as dashboard_queries
 from app.extensions import db
+from app.fab.base import ClientelaModelRestApi
 from app.security.roles import READ_WRITE
 
 # "Overdue" and "expired" are derived from dates, so the summary counts them as statuses.
@@ -66,7 +67,7 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, An
     }
 
 
-class ClientApi(ModelRestApi):
+class ClientApi(ClientelaModelRestApi):
     resource_name = "client"
     datamodel = SQLAInterface(Client)
     class_permission_name = "Client"

@@ -21,7 +21,7 @@ from werkzeug.exceptions import BadRequest
 from app.errors import Refusal
 from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES
-from app.security.guards import MAX_ID
+from app.security.limits import MAX_ID
 
 # The client's own fields, in the order of the public contract (contacts come separately).
 CLIENT_FIELDS = (

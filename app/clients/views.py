@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
@@ -31,6 +31,7 @@ from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
 from app.dashboard.lists import BALANCE_DUE, ClientRows, ListLinks, client_page, format_balance_due
 from app.extensions import db
+from app.fab.base import ClientelaModelView
 from app.i18n import LANGUAGE_CHOICES, format_date
 from app.security.roles import READ_WRITE
 
@@ -200,7 +201,7 @@ class SearchFormWidget(RenderTemplateWidget):
     template = "appbuilder/general/widgets/search.html"
 
 
-class ClientView(ModelView):
+class ClientView(ClientelaModelView):
     datamodel = SQLAInterface(Client)
     list_widget = ClientListWidget
     class_permission_name = "Client"
