@@ -52,11 +52,9 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         _register_views(appbuilder)
         i18n.use_our_locale_selector(app)
 
-    from app import admin_layout
     from app.security import headers, limits
 
     limits.init_app(app)  # NUL text and ids past 32 bits are refused before the database sees them
-    admin_layout.init_app(app)  # the admin navbar rendered once per distinct menu, language and user
     headers.init_app(app)  # nosniff, no framing by other sites, same-origin referrers
 
     _register_blueprints(app)
