@@ -54,11 +54,9 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         _register_views(appbuilder)
         i18n.use_our_locale_selector(app)
 
-    from app import admin_layout
-    from app.security import guards, headers
+    from app.security import headers, limits
 
-    guards.init_app(app)  # FAB's action and download routes answer like every other admin page
-    admin_layout.init_app(app)  # the admin navbar rendered once per distinct menu, language and user
+    limits.init_app(app)  # NUL text and ids past 32 bits are refused before the database sees them
     headers.init_app(app)  # nosniff, no framing by other sites, same-origin referrers
 
     _init_capabilities(app)

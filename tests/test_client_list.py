@@ -1,6 +1,6 @@
 """The admin client list (/clientview/list/): paging, sorting, page size, search, the archived
 switch, bulk actions and per-row buttons as FAB's list offers them, in both languages, read
-in one statement (app/dashboard/lists.py) whatever the page.
+in one statement (app/dashboard/lists.py) whatever the page, drawn by FAB's list widget.
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_each_row_has_its_buttons_and_a_box_for_the_bulk_actions(staff):
     html = page(staff)
     assert f'<input id="{client_id}" class="action_check" name="rowid" value="{client_id}" type="checkbox">' in html
     assert f'href="/clientview/show/{client_id}"' in html and f'href="/clientview/edit/{client_id}"' in html
-    assert f'data-delete-url="/clientview/delete/{client_id}"' in html
+    assert f'id="btn-delete-/clientview/delete/{client_id}"' in html  # FAB's delete button
     assert 'id="action_form" action="/clientview/action_post"' in html
     assert "modelActions.execute_multiple('archive'" in html
 

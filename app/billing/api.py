@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from flask import make_response, request
-from flask_appbuilder.api import BaseApi, ModelRestApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
@@ -53,7 +53,8 @@ from app.clients.schemas import (
     use_accept_language,
 )
 from app.extensions import db
-from app.security.guards import MAX_ID
+from app.fab.base import ClientelaBaseApi, ClientelaModelRestApi
+from app.security.limits import MAX_ID
 from app.security.roles import READ_WRITE
 
 # The document actions beside FAB's CRUD, on the same two actions as everything else.
@@ -67,7 +68,7 @@ LOCKED = _l("A finalized document is locked: only its notes and terms can change
 EDITABLE_WHEN_FINALIZED = {"notes", "terms"}
 
 
-class BillingDocumentApi(ModelRestApi):
+class BillingDocumentApi(ClientelaModelRestApi):
     """What the invoice and quote APIs share; each subclass names its model and its rules."""
 
     method_permission_name = DOCUMENT_PERMISSIONS
@@ -343,7 +344,7 @@ def summary_result(client_id: int, today: dt.date | None = None) -> dict[str, An
     }
 
 
-class ClientSummaryApi(BaseApi):
+class ClientSummaryApi(ClientelaBaseApi):
     """`GET /api/v1/client/<id>/summary`, beside the client API: the figures are billing's,
     and clients sit below billing. Same resource and permission as the client API."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Response, abort, flash, redirect, request, url_for
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, DatePickerWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
@@ -34,6 +34,7 @@ from app.billing.signals import send_requested
 from app.billing.totals import compute_totals
 from app.clients.models import Client
 from app.extensions import db
+from app.fab.base import ClientelaModelView
 from app.i18n import format_date, format_money
 from app.security.roles import READ_WRITE
 
@@ -182,7 +183,7 @@ BILLING_BLOCK = ["bill_name", "bill_address", "bill_city", "bill_province", "bil
                  "bill_vat_number", "bill_tax_code", "bill_sdi_code", "bill_pec"]
 
 
-class DocumentView(ModelView):
+class DocumentView(ClientelaModelView):
     """What invoices and quotes share: the draft's form, the client's billing block, the PDF."""
 
     kind = ""  # "invoice" or "quote"
@@ -324,7 +325,7 @@ class DocumentView(ModelView):
         return redirect(next_url(result) if next_url else show_url)
 
 
-class InvoiceLineView(ModelView):
+class InvoiceLineView(ClientelaModelView):
     """The lines of an invoice, read-only: they change through the draft's form."""
 
     datamodel = SQLAInterface(InvoiceLine)
@@ -398,7 +399,7 @@ class InvoiceView(DocumentView):
                                     title=_("Record payment"), balance=format_money(invoice.balance, invoice.currency))
 
 
-class QuoteLineView(ModelView):
+class QuoteLineView(ClientelaModelView):
     datamodel = SQLAInterface(QuoteLine)
     class_permission_name = "Quote"
     method_permission_name = READ_WRITE
@@ -459,7 +460,7 @@ class QuoteView(DocumentView):
                            next_url=lambda invoice: url_for("InvoiceView.show", pk=invoice.id))
 
 
-class PaymentView(ModelView):
+class PaymentView(ClientelaModelView):
     """Payments, read-only: they are recorded from the invoice (or arrive from Stripe)."""
 
     datamodel = BillingInterface(Payment, eager=[Payment.invoice, Payment.client])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
@@ -29,12 +28,13 @@ from app.clients.schemas import (
 )
 from app.clients.services import CLIENT_FIELDS, ClientRefused, ContactData, client_errors, create_client, update_client
 from app.extensions import db
+from app.fab.base import ClientelaModelRestApi
 from app.security.roles import READ_WRITE
 
 CONTACT_IN_USE = _l("This contact cannot be removed: other records refer to it.")
 
 
-class ClientApi(ModelRestApi):
+class ClientApi(ClientelaModelRestApi):
     resource_name = "client"
     datamodel = SQLAInterface(Client)
     class_permission_name = "Client"

@@ -22,7 +22,7 @@ from app.clients.services import CLIENT_FIELDS  # noqa: F401  (the API's field l
 from app.errors import Refusal
 from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES
-from app.security.guards import MAX_ID
+from app.security.limits import MAX_ID
 
 # The client's own fields, in the order of the public contract (contacts come separately).
 

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
-from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -30,8 +26,9 @@ from app.clients.models import Client, ClientKind
 from app.clients.services import CLIENT_FIELDS, ContactData, contact_errors, replace_contacts
 from app.clients.signals import client_deleting
 from app.clients.validation import clean_client_fields
-from app.dashboard.lists import BALANCE_DUE, ClientRows, ListLinks, client_page, format_balance_due
+from app.dashboard.lists import BALANCE_DUE, ClientListInterface
 from app.extensions import db
+from app.fab.base import ClientelaModelView
 from app.i18n import LANGUAGE_CHOICES, format_date
 from app.security.roles import READ_WRITE
 
@@ -182,21 +179,8 @@ def _archived_chip(archived: bool) -> Markup:
     return Markup('<span class="label label-default">{}</span>').format(_("Archived"))
 
 
-class ClientListWidget(ListWidget):
-    """FAB's list widget markup, with translations, permissions and links asked once per page."""
-
-    template = "admin/widgets/client_list.html"
-
-
-class SearchFormWidget(RenderTemplateWidget):
-    """FAB's search form, given its fields already rendered (see ClientView._search_widget)."""
-
-    template = "appbuilder/general/widgets/search.html"
-
-
-class ClientView(ModelView):
-    datamodel = SQLAInterface(Client)
-    list_widget = ClientListWidget
+class ClientView(ClientelaModelView):
+    datamodel = ClientListInterface(Client)
     class_permission_name = "Client"
     method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write"}
 
@@ -224,7 +208,6 @@ class ClientView(ModelView):
     formatters_columns = {
         "contacts": _contacts,
         "archived": _archived_chip,
-        BALANCE_DUE: format_balance_due,
         "created_at": lambda value: format_date(value.date() if value else None),
         "kind": lambda value: _("Individual") if value == ClientKind.INDIVIDUAL.value else _("Business"),
     }
@@ -251,53 +234,16 @@ class ClientView(ModelView):
         self._archived_filter = {
             show: self.datamodel.get_filters().add_filter("archived", FilterArchived, show) for show in (False, True)
         }
-        self._search_fields: dict[str, tuple[dict, dict, dict]] = {}
 
     # -- the list: archived clients only when asked for ---------------------------------
 
-    def _list(self, **kwargs):
-        """FAB's list page (its request arguments, filters, permissions and markup), its data
-        read in one statement (app/dashboard/lists.py), each link, translation and permission
-        asked once per page instead of once per row. A sort is by one of `order_columns`."""
-        name = self.__class__.__name__
-        order_column, order_direction = get_order_args().get(name, self.base_order)
+    def _get_list_widget(self, filters, order_column="", order_direction="", **kwargs):
+        """FAB's list, with the archived switch and a sort only by one of `order_columns`."""
         if order_column not in self.order_columns:
             order_column, order_direction = self.base_order
-        page = max(get_page_args().get(name) or 0, 0)
-        page_size = max(get_page_size_args().get(name) or self.page_size, 1)
-        get_filter_args(self._filters)
-        archived = self._archived_filter[request.args.get("archived") == "1"]
-        count, pks, values = client_page((self._base_filters, self._filters, archived), order_column,
-                                         order_direction, page, page_size)
-        widgets = {
-            "list": self.list_widget(
-                label_columns=self.label_columns, include_columns=self.list_columns, order_columns=self.order_columns,
-                page=page, page_size=page_size, count=count, actions=self.actions, modelview_name=name,
-                rows=ClientRows(name, pks, values, self.list_columns, self.formatters_columns), links=ListLinks(name),
-                add_url=url_for(f"{name}.add"), action_url=url_for(f"{name}.action_post"),
-                back_url=url_for("UtilView.back"),
-            ),
-            "search": self._search_widget(),
-        }
-        self.update_redirect()
-        return widgets
-
-    def _search_widget(self) -> SearchFormWidget:
-        """FAB's search widget. Its fields are plain text inputs whose markup and labels
-        depend only on the language: rendered once per language, not on every request."""
-        language = str(get_locale())
-        if language not in self._search_fields:
-            form = self.search_form.refresh()
-            filters = self._filters.get_search_filters()
-            self._search_fields[language] = (
-                {column: str(form[column].label.text) for column in self.search_columns},
-                {column: form[column]() for column in self.search_columns},
-                {column: [str(flt.name) for flt in filters[column]] for column in self.search_columns},
-            )
-        label_columns, form_fields, search_filters = self._search_fields[language]
-        return SearchFormWidget(include_cols=self.search_columns, label_columns=label_columns,
-                                form_fields=form_fields, search_filters=search_filters,
-                                active_filters=self._filters.get_filters_values_tojson())
+        shown = filters.get_joined_filters(self._archived_filter[request.args.get("archived") == "1"])
+        return super()._get_list_widget(shown, order_column=order_column, order_direction=order_direction,
+                                        **kwargs)
 
     # -- related views a reader may not open (Support reads clients, not invoices) --------
 

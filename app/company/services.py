@@ -20,9 +20,10 @@ def logo_mime(content: bytes) -> str | None:
 
 
 def shown_logo_mime(company: CompanySettings) -> str:
-    """The stored logo's type when there is a logo of an accepted type, else ""."""
+    """The stored logo's type when it is an accepted one, else "". Read from the type alone
+    (removing the logo clears it), so pages that only link the logo never load its bytes."""
     mime = (company.logo_mime or "").strip().lower()
-    return mime if company.logo and mime in LOGO_TYPES else ""
+    return mime if mime in LOGO_TYPES else ""
 
 
 def get_company() -> CompanySettings:

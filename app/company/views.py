@@ -7,7 +7,7 @@ them, and the logo by its content (PNG or JPEG, at most 1 MB), never by its file
 from __future__ import annotations
 
 from flask import flash, redirect, url_for
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -22,6 +22,7 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Option
 from app.company.models import CompanySettings
 from app.company.services import format_number, get_company, logo_mime
 from app.extensions import db
+from app.fab.base import ClientelaModelView
 from app.i18n import LANGUAGE_CHOICES
 from app.security.roles import READ_WRITE
 from app.taxids import clean_tax_code, clean_vat_number
@@ -151,7 +152,7 @@ def _logo_preview(logo: bytes | None) -> Markup:
     return Markup("{} ({} KB)").format(_("Logo uploaded"), max(1, len(logo) // 1024))
 
 
-class CompanySettingsView(ModelView):
+class CompanySettingsView(ClientelaModelView):
     datamodel = SQLAInterface(CompanySettings)
     class_permission_name = "CompanySettings"
     method_permission_name = READ_WRITE

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, flash, redirect, request, url_for
-from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import Result, Select, select
 from sqlalchemy.orm import raiseload
@@ -23,6 +23,7 @@ from app.billing.services import BillingError
 from app.clients.models import Client, Contact
 from app.dashboard import queries
 from app.extensions import db
+from app.fab.base import ClientelaBaseView
 from app.mail.models import ClientEmailTemplate
 from app.mail.services import send_statement as email_statement
 from app.portal.tokens import issue_sign_in_link, revoke_contact_access
@@ -49,7 +50,7 @@ def _latest(statement: Select, *order_by) -> Result:
     return db.session.execute(statement.order_by(*order_by).limit(LIST_LIMIT).options(raiseload("*")))
 
 
-class ClientDashboardView(BaseView):
+class ClientDashboardView(ClientelaBaseView):
     route_base = "/clients"
     default_view = "show"
     class_permission_name = "Client"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask_appbuilder import IndexView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
@@ -17,11 +17,12 @@ from app.company.services import get_company
 from app.dashboard import queries
 from app.billing.aging import AGING_LABELS
 from app.dashboard.charts import Bar, bar_chart
+from app.fab.base import ClientelaIndexView
 from app.i18n import format_money
 
 
 
-class DashboardIndexView(IndexView):
+class DashboardIndexView(ClientelaIndexView):
     index_template = "admin/index.html"
     class_permission_name = "Dashboard"
     method_permission_name = {"index": "read"}

@@ -19,6 +19,7 @@ from marshmallow import Schema, fields
 from app.clients.models import Client
 from app.clients.schemas import API_RESPONSES, ID_IN_PATH
 from app.extensions import db
+from app.fab.base import ClientelaBaseApi
 from app.mail import services as mail
 from app.mail.models import CLIENT_KINDS, EMAIL_KINDS
 from app.mail.sandbox import TemplateRefused
@@ -78,7 +79,7 @@ def _save(api: BaseApi, save: Callable[[dict, str, str], None], result: Callable
     return api.response(200, result=result())
 
 
-class EmailTemplateApi(BaseApi):
+class EmailTemplateApi(ClientelaBaseApi):
     resource_name = "email-template"
     class_permission_name = "EmailTemplate"
     method_permission_name = READ_WRITE
@@ -158,7 +159,7 @@ class EmailTemplateApi(BaseApi):
             kind, str(body.get("language", "it")), subject, text), lambda: self._result(kind))
 
 
-class ClientEmailTemplateApi(BaseApi):
+class ClientEmailTemplateApi(ClientelaBaseApi):
     resource_name = "client"
     class_permission_name = "Client"
     method_permission_name = {"get_client_template": "read", "put_client_template": "write",

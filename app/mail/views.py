@@ -4,7 +4,7 @@ templates" tab, `ClientEmailTemplateView`, meant for `ClientView.related_views`.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, ValidationError
 
 from app.clients.models import Client
 from app.extensions import db
+from app.fab.base import ClientelaModelView
 from app.mail import services as mail
 from app.mail.models import CLIENT_KINDS, KIND_LABELS, ClientEmailTemplate, EmailTemplate, OutboxEmail, OutboxStatus
 from app.mail.sandbox import MAX_BODY_SOURCE, MAX_SUBJECT_SOURCE, PLACEHOLDERS, TemplateRefused, render, sample_values
@@ -49,7 +50,7 @@ _TEMPLATE_DESCRIPTIONS = {"subject": _l("One line, at most %(max)d characters.",
                                      names=", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS))}
 
 
-class OutboxView(ModelView):
+class OutboxView(ClientelaModelView):
     datamodel = SQLAInterface(OutboxEmail)
     class_permission_name = "Outbox"
     method_permission_name = {"list": "read", "show": "read", "resend": "write"}
@@ -96,7 +97,7 @@ class OutboxView(ModelView):
                                                                 OutboxStatus.NOT_CONFIGURED.value))
 
 
-class EmailTemplateView(ModelView):
+class EmailTemplateView(ClientelaModelView):
     """Settings → Email templates: the company-wide template of each kind and language."""
 
     datamodel = SQLAInterface(EmailTemplate)
@@ -138,7 +139,7 @@ class EmailTemplateView(ModelView):
                                     frame=email_preview(rendered.html), back=url_for(".show", pk=pk))
 
 
-class ClientEmailTemplateView(ModelView):
+class ClientEmailTemplateView(ClientelaModelView):
     """A client's own templates ("Modelli email" tab): each replaces the global one of its kind."""
 
     datamodel = SQLAInterface(ClientEmailTemplate)

@@ -2,15 +2,15 @@
 and every Checkout Session opened. Read-only; readable with the Payment read permission."""
 from __future__ import annotations
 
-from flask_appbuilder import ModelView
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
+from app.fab.base import ClientelaModelView
 from app.payments.models import CheckoutSession, StripeEvent
 from app.security.roles import READ_WRITE
 
 
-class StripeEventView(ModelView):
+class StripeEventView(ClientelaModelView):
     datamodel = SQLAInterface(StripeEvent)
     class_permission_name = "Payment"
     method_permission_name = READ_WRITE
@@ -26,7 +26,7 @@ class StripeEventView(ModelView):
     base_order = ("processed_at", "desc")
 
 
-class CheckoutSessionView(ModelView):
+class CheckoutSessionView(ClientelaModelView):
     datamodel = SQLAInterface(CheckoutSession)
     class_permission_name = "Payment"
     method_permission_name = READ_WRITE

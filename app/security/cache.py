@@ -17,10 +17,23 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import assoc_permissionview_role
 from sqlalchemy.orm import joinedload
 
+from app.fab import security as fab_security
+from app.fab.workarounds import SecurityApi
+
 _CACHE_KEY = "clientela.permissions_by_roles"
 
 
 class ClientelaSecurityManager(SecurityManager):
+    # FAB's security views and login API, on the project's bases (app/fab/).
+    userdbmodelview = fab_security.UserDBModelView
+    rolemodelview = fab_security.RoleModelView
+    groupmodelview = fab_security.UserGroupModelView
+    permissionmodelview = fab_security.PermissionModelView
+    viewmenumodelview = fab_security.ViewMenuModelView
+    permissionviewmodelview = fab_security.PermissionViewModelView
+    registerusermodelview = fab_security.RegisterUserModelView
+    security_api = SecurityApi
+
     def get_user_by_id(self, pk):
         """The signed-in user with their roles and their groups' roles, in one statement
         (FAB loads the user, then each relationship with a query of its own, on every request)."""

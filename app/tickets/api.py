@@ -9,7 +9,7 @@ emails the contact exactly like a reply from the admin. JWT only, like every API
 from __future__ import annotations
 
 from flask import current_app
-from flask_appbuilder.api import ModelRestApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
@@ -26,6 +26,7 @@ from app.clients.schemas import (
     use_accept_language,
 )
 from app.extensions import db
+from app.fab.base import ClientelaModelRestApi
 from app.security.roles import READ_WRITE
 from app.tickets import services
 from app.tickets.models import Ticket
@@ -72,7 +73,7 @@ class ReplyInputSchema(ApiSchema):
     internal = fields.Boolean(load_default=False)
 
 
-class TicketApi(ModelRestApi):
+class TicketApi(ClientelaModelRestApi):
     resource_name = "ticket"
     datamodel = SQLAInterface(Ticket)
     class_permission_name = "Ticket"

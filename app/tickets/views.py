@@ -10,7 +10,7 @@ CSRF token and goes through `app.tickets.services`.
 from __future__ import annotations
 
 from flask import abort, flash, has_request_context, redirect, request, url_for
-from flask_appbuilder import ModelView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import LazyString
@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload, undefer
 
 from app.clients.models import Client
 from app.extensions import db
+from app.fab.base import ClientelaModelView
 from app.i18n import format_date
 from app.security.roles import READ_WRITE
 from app.tickets import services
@@ -86,7 +87,7 @@ def menu_label() -> str:
     return _("Tickets (%(count)d)", count=count) if count else _("Tickets")
 
 
-class TicketView(ModelView):
+class TicketView(ClientelaModelView):
     route_base = "/tickets"
     datamodel = SQLAInterface(Ticket)
     class_permission_name = "Ticket"

@@ -1,0 +1,84 @@
+"""The bases every admin view and REST API of Clientela derives from.
+
+What a FAB view should do for Clientela but does not by default is said here once, by FAB's
+own means (route configuration, `@before_request` hooks, overridden handlers), instead of
+being patched onto every request of the app:
+
+- the generic `/download/<filename>` route is not registered: it serves UPLOAD_FOLDER, which
+  Clientela never uses (logos and attachments live in the database);
+- `/action/<name>/<pk>` and `/action_post` answer like every other admin page (an unknown
+  action is not found, a forbidden one is 403, or the sign-in page for a visitor) and reach
+  only rows the view itself lists: FAB fetches an action's rows without `base_filters`;
+- a REST list refuses a negative page or page size with FAB's 400 (rison or JSON `q`).
+
+Tests: tests/test_authz_matrix.py, tests/test_bad_input.py, tests/test_fab_bases.py.
+"""
+from __future__ import annotations
+
+from flask import abort, redirect, request, url_for
+from flask_appbuilder import BaseView, IndexView, ModelView
+from flask_appbuilder.api import BaseApi, ModelRestApi
+from flask_appbuilder.hooks import before_request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+
+class GuardedModelViewMixin:
+    """Route configuration and action checks for any FAB ModelView (ours and FAB's own
+    security views, see app/fab/security.py). A view that excludes more routes extends the
+    set: `exclude_route_methods = ClientelaModelView.exclude_route_methods | {...}`."""
+
+    exclude_route_methods = frozenset({"download"})
+
+    @before_request(only=["action", "action_post"])
+    def _actions_answer_like_pages(self):
+        """Runs before FAB's handler: FAB looks the action up before checking it exists (an
+        unknown name is an AttributeError, a 500: app/fab/workarounds.py) and answers a
+        forbidden one with a redirect."""
+        if request.endpoint.endswith(".action_post"):
+            name, pks = request.form.get("action"), request.form.getlist("rowid")
+        else:
+            name, pks = request.view_args["name"], [request.view_args["pk"]]
+        if name not in self.actions:
+            abort(404)
+        sm = self.appbuilder.sm
+        if not sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            if current_user.is_authenticated:
+                abort(403)
+            return redirect(url_for(sm.auth_view.endpoint + ".login", next=request.url))
+        if any(self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters) is None
+               for pk in pks):
+            abort(404)  # a row this view does not list is not there for its actions either
+        return None
+
+
+class ClientelaModelView(GuardedModelViewMixin, ModelView):
+    """Every CRUD admin view (clients, invoices, quotes, payments, outbox, …)."""
+
+
+class ClientelaBaseView(BaseView):
+    """An admin page that is not a model's CRUD (the client 360° page)."""
+
+
+class ClientelaIndexView(IndexView):
+    """The admin home page."""
+
+
+class NonNegativePagingMixin:
+    """FAB turns a negative `page` or `page_size` of a list query into a negative OFFSET or
+    LIMIT, which PostgreSQL refuses with a 500 (see app/fab/workarounds.py): refuse it as the
+    bad input it is, in FAB's 400 shape. FAB has parsed `q` (rison or JSON) by now."""
+
+    def get_list_headless(self, **kwargs):
+        query = kwargs.get("rison", {})
+        if any(isinstance(query.get(name), (int, float)) and query[name] < 0 for name in ("page", "page_size")):
+            return self.response_400(message=_("The page and the page size must be zero or more."))
+        return super().get_list_headless(**kwargs)
+
+
+class ClientelaBaseApi(BaseApi):
+    """A REST API that is not a model's CRUD (email templates)."""
+
+
+class ClientelaModelRestApi(NonNegativePagingMixin, ModelRestApi):
+    """Every model REST API (clients, invoices, quotes, tickets)."""
