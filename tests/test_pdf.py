@@ -424,3 +424,76 @@ def test_a_zip_reads_stored_pdfs_in_batches_not_one_query_per_invoice(web, rende
     assert renders == []
     assert len(ids) > 2 * STORED_BATCH
     assert many <= few + len(ids) // STORED_BATCH
+
+
+# --- concurrency: one render, and nobody fails because somebody else won -----------------------
+
+def _finalized_without_pdf() -> int:
+    invoice = make_invoice(finalize=True)
+    db.session.commit()  # the inline render job stores its PDF: drop it, as if not yet run
+    db.session.query(DocumentPdf).delete()
+    db.session.commit()
+    return invoice.id
+
+
+def _in_two_workers(app, work) -> list:
+    """Run `work(invoice)` in two threads at once, each with its own app context and session,
+    each committing; returns what each returned (or raised)."""
+    results: list = []
+    start = threading.Barrier(2)
+
+    def worker(invoice_id: int) -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                results.append(work(db.session.get(Invoice, invoice_id)))
+                db.session.commit()
+            except Exception as exc:  # the assertion below shows it
+                results.append(exc)
+
+    return results, worker
+
+
+def test_two_workers_asking_for_a_new_pdf_at_once_render_it_once(app, renders, monkeypatch):
+    """With Redis, the render is leased: the second worker waits for the first one's row."""
+    import os
+    import uuid
+
+    monkeypatch.setitem(app.config, "REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
+    monkeypatch.setitem(app.config, "JOBS_QUEUE", f"clientela-test-{uuid.uuid4().hex[:10]}")
+    invoice_id = _finalized_without_pdf()
+    results, worker = _in_two_workers(app, pdf_for)
+    threads = [threading.Thread(target=worker, args=(invoice_id,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(renders) == 1
+    db.session.expire_all()
+    stored = db.session.query(DocumentPdf).one()
+    assert results == [stored.content, stored.content]
+
+
+def test_without_a_lease_the_loser_of_the_first_insert_reads_the_winners_row(app, monkeypatch):
+    """Two renders finishing together (no Redis to lease with): one row, both callers get it."""
+    invoice_id = _finalized_without_pdf()
+    both_rendered = threading.Barrier(2)
+    real = render.html_to_pdf
+
+    def render_together(html: str) -> bytes:
+        pdf = real(html)
+        both_rendered.wait(timeout=30)  # both have seen no row and rendered: now both insert
+        return pdf
+
+    monkeypatch.setattr(render, "html_to_pdf", render_together)
+    results, worker = _in_two_workers(app, pdf_for)
+    threads = [threading.Thread(target=worker, args=(invoice_id,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    db.session.expire_all()
+    stored = db.session.query(DocumentPdf).one()
+    assert results == [stored.content, stored.content]
