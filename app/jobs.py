@@ -48,6 +48,14 @@ def enqueue(func: Callable[..., Any], *args: Any, job_id: str | None = None, **k
         _dispatch([job])
 
 
+def discard(func: Callable[..., Any], *args: Any, job_id: str | None = None, **kwargs: Any) -> None:
+    """Take back a job asked for earlier in the current transaction, because another job of
+    the same transaction will do its work (two jobs would only race each other)."""
+    pending = db.session().info.get(_PENDING)
+    if pending and (func, args, kwargs, job_id) in pending:
+        pending.remove((func, args, kwargs, job_id))
+
+
 def redis_connection():
     from redis import Redis
 

@@ -28,7 +28,7 @@ from app.clients.models import Client, Contact
 from app.company.services import get_company
 from app.extensions import db, mail
 from app.i18n import format_date, format_money, normalize_language
-from app.jobs import enqueue, keep_alive, lease_seconds, queue, retry_intervals
+from app.jobs import discard, enqueue, keep_alive, lease_seconds, queue, retry_intervals
 from app.mail.defaults import DEFAULT_TEMPLATES
 from app.mail.models import (
     CLIENT_KINDS,
@@ -41,6 +41,7 @@ from app.mail.models import (
     OutboxStatus,
 )
 from app.mail.sandbox import RenderedEmail, TemplateRefused, render, sample_values, validate_template
+from app.pdf.jobs import render_document_pdf
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +316,9 @@ def send_document(document: Invoice | Quote, contact_ids: list[int] | None = Non
     else:
         finalize_quote(document)
     kind = "invoice" if is_invoice else "quote"
+    # Each email's job renders the PDF it attaches (once, under the render lease): the render
+    # job that finalizing queued would only race the first of them for the same PDF.
+    discard(render_document_pdf, kind, document.id)
     for contact in recipients:
         send_templated(kind, document.client, contact.email, {"portal_link": magic_link(contact, document)},
                        contact=contact, document=document, attach_document_pdf=True)
@@ -421,7 +425,7 @@ def _attachment_bytes(attachment: OutboxAttachment) -> bytes:
     document = db.session.get(model, attachment.document_id)
     if document is None:
         raise LookupError(f"{attachment.document_kind} {attachment.document_id} no longer exists")
-    return pdf_for(document)
+    return pdf_for(document, wait=False)
 
 
 def build_message(email: OutboxEmail) -> flask_mail.Message:
@@ -506,6 +510,8 @@ def deliver_email(email_id: int) -> str:
         email.error = "MAIL_SERVER is not set: recorded in the outbox only."
         db.session.commit()
         return email.status
+    from app.pdf.service import RenderInProgress
+
     outcome = {"status": OutboxStatus.SENT.value, "sent_at": _now(), "error": ""}
     with keep_alive(_renewer(email_id, attempt), sending_lease().total_seconds() / 3):
         try:
@@ -517,6 +523,8 @@ def deliver_email(email_id: int) -> str:
             with _Connection(state) as connection:
                 connection.send(message)
             outcome["sent_at"] = _now()
+        except RenderInProgress:
+            return _come_back_later(email_id, attempt)
         except Exception as exc:
             db.session.rollback()
             log.warning("email %s: attempt %s failed", email_id, attempt, exc_info=True)
@@ -528,6 +536,18 @@ def deliver_email(email_id: int) -> str:
         # its attempt carries the same Message-ID, so a second copy is recognisable as one.
         log.error("email %s: attempt %s finished after losing its claim", email_id, attempt)
     return outcome["status"]
+
+
+def _come_back_later(email_id: int, attempt: int) -> str:
+    """Another worker is rendering the attachment (the render job queued by the same commit):
+    hand the row back, not counted as an attempt, and queue it behind the work waiting now
+    instead of holding this worker idle until the PDF is ready."""
+    db.session.rollback()
+    db.session.execute(update(OutboxEmail).where(*_held(email_id, attempt))
+                       .values(status=OutboxStatus.QUEUED.value, attempts=attempt - 1))
+    enqueue(deliver_email, email_id, job_id=f"email-{email_id}-{uuid.uuid4().hex[:8]}")
+    db.session.commit()
+    return OutboxStatus.QUEUED.value
 
 
 def resend(email: OutboxEmail) -> bool:

@@ -77,13 +77,19 @@ def render_html(document: Invoice | Quote) -> str:
         return _environment().get_template(TEMPLATE).render(**_context(document, language))
 
 
-def pdf_for(document: Invoice | Quote) -> bytes:
+class RenderInProgress(Exception):
+    """Another worker is rendering this document now (raised by `pdf_for(wait=False)`)."""
+
+
+def pdf_for(document: Invoice | Quote, *, wait: bool = True) -> bytes:
     """The document's PDF: the cached one while its freshness key is unchanged, else a fresh render.
 
     One render per document version, however many workers ask at once: the render is done
     under a lease on the document, and whoever finds the lease taken waits for the holder's
-    row instead of rendering too. A fresh render is stored in the session; the caller commits
-    (or the job does), and the lease is released when that transaction ends.
+    row instead of rendering too (or, with `wait=False`, raises RenderInProgress: a job with
+    other work to do comes back later rather than hold a worker idle). A fresh render is
+    stored in the session; the caller commits (or the job does), and the lease is released
+    when that transaction ends.
     """
     db.session.flush()  # the cache row is keyed by the id; pending changes move the revision
     kind = document_kind(document)
@@ -93,6 +99,8 @@ def pdf_for(document: Invoice | Quote) -> bytes:
         return cached.content
     lease = RedisLease(f"pdf:{kind}:{document.id}")
     while not lease.acquire():
+        if not wait:
+            raise RenderInProgress(f"{kind} {document.id}")
         # Someone is rendering this document now: their row, once committed, is ours too.
         # If they die, their lease lapses and the next acquire is ours.
         time.sleep(_WAIT_SECONDS)
