@@ -138,9 +138,6 @@ class RedisLease:
         if self._redis is not None:
             self._redis.eval(_RELEASE, 1, self.key, self.token)
 
-    def held_elsewhere(self) -> bool:
-        return self._redis is not None and self._redis.exists(self.key) == 1
-
     @contextmanager
     def kept(self) -> Iterator[None]:
         """Renew the (acquired) lease while the block runs, release it after."""

@@ -113,8 +113,6 @@ def _take_over(redis, job_queue, claim: str, now: float) -> bool:
     """Claim a period's task again when its run was lost: not done, its lease lapsed (or it
     never started) for longer than a lease, no job waiting. The claim is one conditional
     write (WATCH/MULTI), so of many tickers one takes it over."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
     from redis.exceptions import WatchError
 
     with redis.pipeline() as pipe:
@@ -132,7 +130,7 @@ def _take_over(redis, job_queue, claim: str, now: float) -> bool:
             pipe.set(claim, _claim_value(now, int(runs) + 1), keepttl=True)
             pipe.execute()
             return True
-        except (WatchError, NoSuchJobError):
+        except WatchError:  # another ticker changed the claim first
             return False
 
 

@@ -120,7 +120,7 @@ class Api:
     """A staff user's JWT calls to whichever web node answers."""
 
     def __init__(self, username: str):
-        self.token = None
+        self.token: str | None = None
         body = {"username": username, "password": STAFF_PASSWORD, "provider": "db", "refresh": False}
         self.token = self._call(WEB_PORTS[0], "POST", "/api/v1/security/login", body)[1]["access_token"]
 

@@ -417,3 +417,41 @@ def test_the_daily_command_uses_the_configured_steps(app, smtp_server):
     finally:
         app.config["REMINDER_DAYS"] = "3,15,30"
     assert len(smtp_server.messages) == 1
+
+
+def test_with_redis_an_email_sent_with_its_document_queues_no_render_job_of_its_own(smtp_server, redis_queue):
+    """The email's job renders the PDF it attaches: a render job beside it would only race it."""
+    invoice = make_invoice()
+    mail.send_document(invoice)
+    db.session.commit()
+    [email] = _outbox()
+    assert redis_queue.get_job_ids() == [f"email-{email.id}"]
+    _work(redis_queue)
+    [message] = smtp_server.messages
+    [attachment] = message.iter_attachments()
+    assert attachment.get_content().startswith(b"%PDF-")
+
+
+def test_with_redis_an_email_whose_pdf_another_worker_is_rendering_comes_back_later_without_failing(
+        smtp_server, redis_queue, app):
+    from app.jobs import RedisLease
+
+    invoice = make_invoice()
+    mail.send_document(invoice)
+    db.session.commit()
+    [email] = _outbox()
+    redis_queue.empty()
+    rendering = RedisLease(f"pdf:invoice:{invoice.id}")  # another worker renders this PDF now
+    assert rendering.acquire()
+
+    assert mail.deliver_email(email.id) == "queued"
+    [email] = _outbox()
+    assert (email.status, email.attempts, email.error) == ("queued", 0, ""), "not a failed attempt"
+    [job_id] = redis_queue.get_job_ids()
+    assert job_id.startswith(f"email-{email.id}-")
+
+    rendering.release()  # (here it never stored its PDF: the email's job renders it)
+    _work(redis_queue)
+    [email] = _outbox()
+    assert (email.status, email.attempts) == ("sent", 1)
+    assert len(smtp_server.messages) == 1

@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import io
+import os
 import re
 import struct
 import threading
+import uuid
 import zipfile
 import zlib
 from decimal import Decimal
@@ -436,38 +438,35 @@ def _finalized_without_pdf() -> int:
     return invoice.id
 
 
-def _in_two_workers(app, work) -> list:
-    """Run `work(invoice)` in two threads at once, each with its own app context and session,
-    each committing; returns what each returned (or raised)."""
+def _in_two_workers(app, invoice_id: int) -> list:
+    """`pdf_for` of the invoice in two threads at once, each with its own app context and
+    session, each committing; returns what each returned (or raised)."""
     results: list = []
     start = threading.Barrier(2)
 
-    def worker(invoice_id: int) -> None:
+    def worker() -> None:
         with app.app_context():
             start.wait()
             try:
-                results.append(work(db.session.get(Invoice, invoice_id)))
+                results.append(pdf_for(db.session.get(Invoice, invoice_id)))
                 db.session.commit()
-            except Exception as exc:  # the assertion below shows it
+            except Exception as exc:  # the callers' assertions show it
                 results.append(exc)
 
-    return results, worker
-
-
-def test_two_workers_asking_for_a_new_pdf_at_once_render_it_once(app, renders, monkeypatch):
-    """With Redis, the render is leased: the second worker waits for the first one's row."""
-    import os
-    import uuid
-
-    monkeypatch.setitem(app.config, "REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
-    monkeypatch.setitem(app.config, "JOBS_QUEUE", f"clientela-test-{uuid.uuid4().hex[:10]}")
-    invoice_id = _finalized_without_pdf()
-    results, worker = _in_two_workers(app, pdf_for)
-    threads = [threading.Thread(target=worker, args=(invoice_id,)) for _ in range(2)]
+    threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return results
+
+
+def test_two_workers_asking_for_a_new_pdf_at_once_render_it_once(app, renders, monkeypatch):
+    """With Redis, the render is leased: the second worker waits for the first one's row."""
+    invoice_id = _finalized_without_pdf()
+    monkeypatch.setitem(app.config, "REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
+    monkeypatch.setitem(app.config, "JOBS_QUEUE", f"clientela-test-{uuid.uuid4().hex[:10]}")
+    results = _in_two_workers(app, invoice_id)
 
     assert len(renders) == 1
     db.session.expire_all()
@@ -487,12 +486,7 @@ def test_without_a_lease_the_loser_of_the_first_insert_reads_the_winners_row(app
         return pdf
 
     monkeypatch.setattr(render, "html_to_pdf", render_together)
-    results, worker = _in_two_workers(app, pdf_for)
-    threads = [threading.Thread(target=worker, args=(invoice_id,)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = _in_two_workers(app, invoice_id)
 
     db.session.expire_all()
     stored = db.session.query(DocumentPdf).one()

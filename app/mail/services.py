@@ -512,7 +512,7 @@ def deliver_email(email_id: int) -> str:
         return email.status
     from app.pdf.service import RenderInProgress
 
-    outcome = {"status": OutboxStatus.SENT.value, "sent_at": _now(), "error": ""}
+    outcome = {"status": OutboxStatus.SENT.value, "error": ""}
     with keep_alive(_renewer(email_id, attempt), sending_lease().total_seconds() / 3):
         try:
             if not email.message_id:  # a row queued before Message-IDs were stored
@@ -580,7 +580,8 @@ def requeue_stale_emails(*, every_failed: bool = True) -> int:
       the mail server), or, for the workers' periodic sweep, those whose backoff is over, up
       to the last attempt of the retry schedule.
 
-    The periodic sweep runs every 15 seconds on the workers' ticker, claimed once per period. Sending twice is impossible whatever it queues: only a claim sends.
+    The periodic sweep runs every 15 seconds on the workers' ticker, claimed once per period.
+    Sending twice is impossible whatever it queues: only a claim sends.
     """
     now = _now()
     grace = current_app.config.get("MAIL_QUEUED_GRACE") or DEFAULT_QUEUED_GRACE
