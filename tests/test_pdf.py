@@ -464,6 +464,7 @@ def _in_two_workers(app, invoice_id: int) -> list:
 def test_two_workers_asking_for_a_new_pdf_at_once_render_it_once(app, renders, monkeypatch):
     """With Redis, the render is leased: the second worker waits for the first one's row."""
     invoice_id = _finalized_without_pdf()
+    renders.clear()  # the render job finalizing ran inline
     monkeypatch.setitem(app.config, "REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
     monkeypatch.setitem(app.config, "JOBS_QUEUE", f"clientela-test-{uuid.uuid4().hex[:10]}")
     results = _in_two_workers(app, invoice_id)
