@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from rq import Worker
 from sqlalchemy import func, select
 
 from app.billing.models import Invoice
@@ -64,7 +65,7 @@ class Cluster:
             PYTHONUNBUFFERED="1",
         )
         self.web: dict[int, subprocess.Popen] = {}
-        self.workers: list[subprocess.Popen] = []
+        self.workers: dict[str, subprocess.Popen] = {}  # by RQ worker name
         self.started = 0
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
@@ -88,32 +89,68 @@ class Cluster:
                 time.sleep(0.2)
         raise AssertionError(f"web node {port} did not answer /healthz: see {self.logs}")
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self) -> None:
         self.started += 1
-        worker = self._spawn(f"worker-{self.started}", [
-            sys.executable, "-m", "flask", "--app", "app", "clientela", "worker",
-            "--name", f"chaos-{self.started}-{uuid.uuid4().hex[:6]}"])
-        self.workers.append(worker)
-        return worker
+        name = f"chaos-{self.started}-{uuid.uuid4().hex[:6]}"
+        self.workers[name] = self._spawn(f"worker-{self.started}", [
+            sys.executable, "-m", "flask", "--app", "app", "clientela", "worker", "--name", name])
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
-        """kill -9 of the process and everything it forked."""
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """kill -9 of the process and everything it forked: its process group, and the groups
+        of its descendants (RQ's work horse puts itself in a group of its own)."""
+        for pid in [process.pid, *_descendants(process.pid)]:
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         process.wait()
 
-    def kill_a_worker_and_replace_it(self, rng: random.Random) -> None:
-        victim = rng.choice([worker for worker in self.workers if worker.poll() is None])
-        self.kill(victim)
-        self.workers.remove(victim)
+    def kill_a_worker_and_replace_it(self, rng: random.Random, patience: float = 2.0) -> bool:
+        """kill -9 a worker in the middle of sending an email (its outbox row "sending", its
+        job that row's), waiting up to `patience` seconds for one to be (workers booting after
+        a kill are not); else any. True if it was mid-send."""
+        redis = Redis.from_url(REDIS_URL)
+        deadline = time.monotonic() + patience
+        while True:
+            sending_ids = set(db.session.scalars(select(OutboxEmail.id).where(OutboxEmail.status == "sending")))
+            db.session.rollback()  # the next look reads what is committed then
+            sending = sorted(worker.name for worker in Worker.all(connection=redis)
+                             if worker.name in self.workers and _email_id(worker.get_current_job_id()) in sending_ids)
+            if sending or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        victim = rng.choice(sending or sorted(self.workers))
+        self.kill(self.workers.pop(victim))
         self.start_worker()
+        return bool(sending)
 
     def stop(self) -> None:
-        for process in [*self.web.values(), *self.workers]:
+        for process in [*self.web.values(), *self.workers.values()]:
             self.kill(process)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc."""
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        children[int(fields[1])].append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _email_id(job_id: str | None) -> int | None:
+    """The outbox row of a delivery job id (`email-<id>` or `email-<id>-<suffix>`)."""
+    match = re.match(r"email-(\d+)", job_id or "")
+    return int(match.group(1)) if match else None
 
 
 class Api:
@@ -242,25 +279,30 @@ def test_workers_killed_mid_send_and_a_web_node_killed_lose_nothing_and_send_not
     api = Api(make_staff_user("Billing").username)
     rng = random.Random(16)
     last_kill = [0.0]
+    mid_send = []
 
     def chaos() -> None:
-        for kill in range(CHAOS_KILLS):
-            time.sleep(rng.uniform(1, 3))
-            cluster.kill_a_worker_and_replace_it(rng)
-            last_kill[0] = time.monotonic()
-            if kill == 1:  # one web node, while invoices are being sent
-                cluster.kill(cluster.web[WEB_PORTS[0]])
-                cluster.start_web(WEB_PORTS[0])
+        with app.app_context():  # its own session, to find the rows being sent
+            for kill in range(CHAOS_KILLS):
+                time.sleep(rng.uniform(1, 3))
+                mid_send.append(cluster.kill_a_worker_and_replace_it(rng))
+                last_kill[0] = time.monotonic()
+                if kill == 1:  # one web node, while invoices are being sent
+                    cluster.kill(cluster.web[WEB_PORTS[0]])
+                    cluster.start_web(WEB_PORTS[0])
 
     started = time.monotonic()
     killer = threading.Thread(target=chaos)
     killer.start()
     _send_all(api, invoice_ids)
     killer.join()
+    assert len(mid_send) == CHAOS_KILLS, "the killer thread stopped early: see the warning above"
     done = _wait_until_all_sent(cluster, len(invoice_ids), last_kill[0] + TARGET_SECONDS)
 
     rows = _assert_exactly_once_and_gapless(cluster, invoice_ids)
     retaken = sum(1 for row in rows if row.attempts > 1)
-    print(f"\nchaos: {len(invoice_ids)} emails, {CHAOS_KILLS} worker kills and a web node; all out "
+    assert retaken and any(mid_send), "no kill landed mid-send: the test did not test recovery"
+    print(f"\nchaos: {len(invoice_ids)} emails, {CHAOS_KILLS} worker kills ({sum(mid_send)} mid-send) "
+          f"and a web node; all out "
           f"{done - last_kill[0]:.1f} s after the last kill ({done - started:.1f} s in all); "
           f"{retaken} taken up again after their worker died")
