@@ -138,15 +138,6 @@ class RedisLease:
         if self._redis is not None:
             self._redis.eval(_RELEASE, 1, self.key, self.token)
 
-    @contextmanager
-    def kept(self) -> Iterator[None]:
-        """Renew the (acquired) lease while the block runs, release it after."""
-        try:
-            with keep_alive(self.renew, self.seconds / 3):
-                yield
-        finally:
-            self.release()
-
 
 def _dispatch(jobs: list[tuple]) -> None:
     if current_app.config.get("REDIS_URL"):
