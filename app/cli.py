@@ -163,7 +163,7 @@ def send_reminders_command() -> None:
 
 @clientela.command("retry-outbox")
 def retry_outbox_command() -> None:
-    """Queue again emails left queued, or "sending" by a worker that died; safe to run often."""
+    """Queue again failed emails, and those whose job or worker was lost; safe to run often."""
     from app.mail.services import requeue_stale_emails
 
     count = requeue_stale_emails()

@@ -4,7 +4,9 @@ Stripe reconciling.
 Every `clientela worker` runs a small ticker thread. At each tick it claims the current
 period of each task with one Redis `SET NX` (key = task + period number) and enqueues the task
 only if the claim is its own: with any number of workers on any number of hosts, each task
-is enqueued once per period. The tasks are idempotent anyway, so a lost claim costs nothing.
+is enqueued once per period. The run holds a lease on the claim that its worker renews; a
+run lost with its worker (no lease, not done) is taken over by the next tick, once. The tasks
+are idempotent anyway.
 
 Without Redis (the embedded default) there is no worker: the web process runs the same tasks
 itself, on a daemon thread that `create_app` starts with the first request it serves (so only
@@ -28,10 +30,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.jobs import queue, redis_connection
+from app.jobs import keep_alive, lease_seconds, queue, redis_connection
 
 log = logging.getLogger(__name__)
-TICK_SECONDS = 30
+TICK_SECONDS = 5
+# The embedded default claims periods with a database insert: a calmer clock there.
+EMBEDDED_TICK_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -54,20 +58,80 @@ def tasks() -> list[PeriodicTask]:
     return list(current_app.extensions.get("clientela.periodic", {}).values())
 
 
+DONE = "done"
+MAX_RUNS = 3  # a period's task is run again after a lost run at most twice
+
+
 def enqueue_due_tasks(now: float | None = None) -> list[str]:
-    """Enqueue each task whose current period nobody has claimed yet; returns their names."""
+    """Enqueue each task whose current period nobody has claimed yet, or whose run was lost
+    (its worker died: no lease, not done, not waiting in the queue); returns their names."""
     now = time.time() if now is None else now
     redis, job_queue = redis_connection(), queue()
     enqueued = []
     for task in tasks():
         period = int(now // task.every_seconds)
         claim = f"clientela:periodic:{job_queue.name}:{task.name}:{period}"
-        if redis.set(claim, "1", nx=True, ex=task.every_seconds * 2):
-            job_queue.enqueue(task.run, job_id=f"periodic-{task.name}-{period}")
+        if redis.set(claim, _claim_value(now, 1), nx=True, ex=task.every_seconds * 2 + 60):
+            _enqueue(job_queue, task, claim, f"periodic-{task.name}-{period}")
+            enqueued.append(task.name)
+        elif _take_over(redis, job_queue, claim, now):
+            runs = int(redis.get(claim).decode().split(":")[1])
+            _enqueue(job_queue, task, claim, f"periodic-{task.name}-{period}-{runs}")
             enqueued.append(task.name)
     return enqueued
 
 
+def _claim_value(now: float, runs: int) -> str:
+    return f"{now:.3f}:{runs}"
+
+
+def _enqueue(job_queue, task: PeriodicTask, claim: str, job_id: str) -> None:
+    # At the front: a clock task (the outbox sweep above all) must not wait behind a backlog.
+    job_queue.enqueue(run_periodic, task.name, claim, job_id=job_id, at_front=True)
+
+
+def _take_over(redis, job_queue, claim: str, now: float) -> bool:
+    """Claim a period's task again when its run was lost: not done, its lease lapsed (or it
+    never started) for longer than a lease, no job waiting. The claim is one conditional
+    write (WATCH/MULTI), so of many tickers one takes it over."""
+    from redis.exceptions import WatchError
+
+    with redis.pipeline() as pipe:
+        try:
+            pipe.watch(claim, f"{claim}:lease")
+            value = pipe.get(claim)
+            if value is None or value.decode() == DONE or pipe.exists(f"{claim}:lease"):
+                return False
+            claimed_at, runs = value.decode().split(":")
+            if int(runs) >= MAX_RUNS or now - float(claimed_at) < lease_seconds():
+                return False
+            if any(job_id.startswith(_job_prefix(claim)) for job_id in job_queue.get_job_ids()):
+                return False
+            pipe.multi()
+            pipe.set(claim, _claim_value(now, int(runs) + 1), keepttl=True)
+            pipe.execute()
+            return True
+        except WatchError:  # another ticker changed the claim first
+            return False
+
+
+def _job_prefix(claim: str) -> str:
+    *_, name, period = claim.split(":")
+    return f"periodic-{name}-{period}"
+
+
+def run_periodic(name: str, claim: str) -> None:
+    """The job that runs a periodic task under a lease on its period's claim: renewed while
+    the worker lives, so a killed run is taken over by the next tick once the lease lapses."""
+    redis = redis_connection()
+    lease = f"{claim}:lease"
+    seconds = lease_seconds()
+    token = f"{time.time():.3f}"
+    redis.set(lease, token, ex=seconds)
+    with keep_alive(lambda: redis.set(lease, token, ex=seconds, xx=True), seconds / 3):
+        next(task for task in tasks() if task.name == name).run()
+    redis.set(claim, DONE, keepttl=True)
+    redis.delete(lease)
 def start_ticker(app: Flask, stop: threading.Event) -> threading.Thread:
     """A daemon thread that calls `enqueue_due_tasks` every TICK_SECONDS until `stop` is set."""
 
@@ -141,7 +205,7 @@ class EmbeddedTicker:
     thread: threading.Thread
 
 
-def start_embedded_ticker(app: Flask, tick_seconds: float = TICK_SECONDS) -> EmbeddedTicker:
+def start_embedded_ticker(app: Flask, tick_seconds: float = EMBEDDED_TICK_SECONDS) -> EmbeddedTicker:
     """Start this app's embedded ticker once (later calls return the running one); it is kept
     in `app.extensions["clientela_periodic"]`, and setting its `stop` ends it."""
     with _embedded_lock:
@@ -174,4 +238,4 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _start_ticker() -> None:
         if "clientela_periodic" not in app.extensions:
-            start_embedded_ticker(app, app.config.get("EMBEDDED_PERIODIC_TICK_SECONDS", TICK_SECONDS))
+            start_embedded_ticker(app, app.config.get("EMBEDDED_PERIODIC_TICK_SECONDS", EMBEDDED_TICK_SECONDS))

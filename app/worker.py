@@ -14,6 +14,8 @@ from rq import SimpleWorker, Worker
 from app.extensions import db
 from app.jobs import queue
 
+MAINTENANCE_SECONDS = 60
+
 
 class _AppContextMixin:
     """Wraps `perform_job` (the call that runs one job, in the work horse) in an app context."""
@@ -51,4 +53,9 @@ def build_worker(app: Flask, *, simple: bool = False, name: str | None = None) -
             raise RuntimeError("REDIS_URL is not set: without Redis, jobs run inline and no worker is needed.")
         job_queue = queue()
     worker_class = AppSimpleWorker if simple else AppWorker
-    return worker_class([job_queue], connection=job_queue.connection, name=name, app=app)
+    # RQ's scheduler (delayed jobs, the PDF job's retries) runs in one worker under a 61 s
+    # lock that the others try to take only at maintenance: every minute rather than RQ's ten,
+    # so a killed scheduler is replaced in about two. Emails do not depend on it at all: their
+    # retries are the outbox sweep's (app.mail.services.requeue_stale_emails).
+    return worker_class([job_queue], connection=job_queue.connection, name=name, app=app,
+                        maintenance_interval=MAINTENANCE_SECONDS)

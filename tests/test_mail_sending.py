@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import threading
+import time
 
 import pytest
 from redis import Redis
@@ -19,7 +22,7 @@ from app.portal.models import PortalToken
 from app.portal.tokens import hash_token
 from tests.support.factories import make_client, make_invoice, make_quote
 
-REDIS_URL = "redis://127.0.0.1:6379/6"
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"  # flushed: use your own
 LINK = re.compile(r"http://clientela\.test/portal/auth/[A-Za-z0-9_-]+")
 
 
@@ -196,20 +199,151 @@ def test_with_redis_an_outage_then_a_retry_delivers_exactly_once(smtp_server, re
     assert _outbox()[0].status == "sent"
 
 
-def test_a_crashed_workers_email_is_retried_after_the_timeout_and_sent_once(smtp_server, app):
+def _as_left_by_a_killed_worker(email: OutboxEmail, claimed_ago: dt.timedelta) -> None:
+    """The row as a worker killed after claiming it leaves it: "sending", nobody renewing."""
+    email.status, email.claimed_at = "sending", dt.datetime.utcnow() - claimed_ago
+    db.session.commit()
+
+
+def test_a_killed_workers_email_is_taken_up_once_its_lease_lapses_and_sent_once(smtp_server, app):
     mail.send_document(make_invoice())
     db.session.commit()
     smtp_server.messages.clear()
     [email] = _outbox()
-    # As a worker killed between claiming the row and sending it would leave it:
-    email.status, email.claimed_at = "sending", dt.datetime.utcnow() - dt.timedelta(minutes=1)
-    db.session.commit()
+    lease = mail.sending_lease()
+    assert lease <= dt.timedelta(seconds=30), "a dead worker's email waits seconds, not minutes"
 
-    assert mail.deliver_email(email.id) == "skipped"  # within the timeout: maybe still sending
-    email.claimed_at = dt.datetime.utcnow() - dt.timedelta(hours=1)
-    db.session.commit()
+    _as_left_by_a_killed_worker(email, lease / 2)
+    assert mail.deliver_email(email.id) == "skipped"  # within the lease: its worker may be sending
+    assert mail.requeue_stale_emails() == 0
+
+    _as_left_by_a_killed_worker(email, lease + dt.timedelta(seconds=1))
     assert mail.requeue_stale_emails() == 1
     db.session.commit()  # the sweep's jobs start once it commits
+    assert len(smtp_server.messages) == 1
+    assert _outbox()[0].status == "sent"
+
+
+class _SlowCollector:
+    """An SMTP handler that takes `seconds` to accept each message."""
+
+    def __init__(self, server, seconds: float):
+        self.server, self.seconds = server, seconds
+
+    async def handle_DATA(self, _server, _session, envelope):
+        import asyncio
+        import email as email_parser
+        import email.policy
+
+        await asyncio.sleep(self.seconds)
+        with self.server.lock:
+            self.server.messages.append(email_parser.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+def test_the_heartbeat_keeps_a_long_send_its_workers_own(smtp_server, app, monkeypatch):
+    """A send that outlasts the lease is still renewed by its worker: nobody else claims it."""
+    from aiosmtpd.controller import Controller
+
+    smtp_server.stop()
+    controller = Controller(_SlowCollector(smtp_server, 2.0), hostname=smtp_server.host, port=smtp_server.port)
+    controller.start()
+    monkeypatch.setitem(app.config, "MAIL_SENDING_TIMEOUT", dt.timedelta(seconds=0.8))
+    try:
+        mail.send_templated("portal_login", None, "rossi@example.com", {"portal_link": "x"})
+        db.session.commit()  # the inline job sends it: 2 s at the server, 0.8 s lease
+    finally:
+        controller.stop()
+    [email] = _outbox()
+    assert email.status == "sent" and email.attempts == 1
+
+    # And while it sends, a second worker's job for it is skipped: replay that concurrently.
+    email.status, email.sent_at = "queued", None
+    db.session.commit()
+    controller = Controller(_SlowCollector(smtp_server, 2.0), hostname=smtp_server.host, port=smtp_server.port)
+    controller.start()
+    outcomes = []
+
+    def second_worker():
+        time.sleep(1.5)  # past the lease, well within the send
+        with app.app_context():
+            outcomes.append(mail.deliver_email(email.id))
+
+    thread = threading.Thread(target=second_worker)
+    thread.start()
+    try:
+        assert mail.deliver_email(email.id) == "sent"
+    finally:
+        thread.join()
+        controller.stop()
+    assert outcomes == ["skipped"]
+    assert len(smtp_server.messages) == 2  # the first run, and this one: never a third
+
+
+def test_every_attempt_sends_the_rows_message_id_written_before_sending(smtp_server, app):
+    mail.send_document(make_invoice())
+    db.session.commit()
+    [email] = _outbox()
+    message_id = email.message_id
+    assert re.fullmatch(r"<outbox\.[0-9a-f]{32}@[\w.-]+>", message_id)
+    [first] = smtp_server.messages
+    assert first["Message-ID"] == message_id
+
+    # A worker killed after the server accepted it, before the row said "sent": sent again,
+    # recognisably the same message.
+    _as_left_by_a_killed_worker(email, mail.sending_lease() + dt.timedelta(seconds=1))
+    assert mail.requeue_stale_emails() == 1
+    db.session.commit()
+    assert [m["Message-ID"] for m in smtp_server.messages] == [message_id, message_id]
+    assert _outbox()[0].message_id == message_id
+
+
+def test_a_failed_email_is_retried_by_the_sweep_after_its_backoff_and_at_once_by_the_command(smtp_server, app,
+                                                                                                 monkeypatch):
+    monkeypatch.setitem(app.config, "JOB_RETRY_INTERVALS", [60, 60])
+    smtp_server.stop()
+    mail.send_document(make_invoice())
+    db.session.commit()
+    [email] = _outbox()
+    assert (email.status, email.attempts) == ("failed", 1)
+    smtp_server.start()
+
+    assert mail.requeue_stale_emails(every_failed=False) == 0, "its backoff is not over"
+    email.claimed_at -= dt.timedelta(seconds=61)
+    db.session.commit()
+    assert mail.requeue_stale_emails(every_failed=False) == 1
+    db.session.commit()
+    assert _outbox()[0].status == "sent" and len(smtp_server.messages) == 1
+
+    # Past the last attempt of the schedule the sweep stops; the operator's command does not.
+    smtp_server.stop()
+    mail.send_document(make_invoice())
+    db.session.commit()
+    failed = _outbox()[1]
+    failed.attempts, failed.claimed_at = mail.max_attempts(), dt.datetime.utcnow() - dt.timedelta(hours=1)
+    db.session.commit()
+    smtp_server.start()
+    assert mail.requeue_stale_emails(every_failed=False) == 0
+    assert mail.requeue_stale_emails() == 1  # `clientela retry-outbox`
+    db.session.commit()
+    assert _outbox()[1].status == "sent" and len(smtp_server.messages) == 2
+
+
+def test_with_redis_a_queued_email_whose_job_was_lost_is_queued_again_once(smtp_server, redis_queue):
+    mail.send_document(make_invoice())
+    db.session.commit()
+    [email] = _outbox()
+    email.created_at -= dt.timedelta(minutes=1)
+    db.session.commit()
+    assert mail.requeue_stale_emails() == 0, "its job is waiting in the queue"
+
+    # A web node killed between its commit and the enqueue: the row, and no job.
+    Queue(redis_queue.name, connection=redis_queue.connection).empty()
+    assert mail.requeue_stale_emails() == 1
+    db.session.commit()
+    assert mail.requeue_stale_emails() == 0, "the sweep's own job is waiting now"
+    db.session.commit()
+    _work(redis_queue)
     assert len(smtp_server.messages) == 1
     assert _outbox()[0].status == "sent"
 
@@ -281,4 +415,42 @@ def test_the_daily_command_uses_the_configured_steps(app, smtp_server):
         assert "Queued 0 reminder(s)." in runner.invoke(args=["clientela", "send-reminders"]).output
     finally:
         app.config["REMINDER_DAYS"] = "3,15,30"
+    assert len(smtp_server.messages) == 1
+
+
+def test_with_redis_an_email_sent_with_its_document_queues_no_render_job_of_its_own(smtp_server, redis_queue):
+    """The email's job renders the PDF it attaches: a render job beside it would only race it."""
+    invoice = make_invoice()
+    mail.send_document(invoice)
+    db.session.commit()
+    [email] = _outbox()
+    assert redis_queue.get_job_ids() == [f"email-{email.id}"]
+    _work(redis_queue)
+    [message] = smtp_server.messages
+    [attachment] = message.iter_attachments()
+    assert attachment.get_content().startswith(b"%PDF-")
+
+
+def test_with_redis_an_email_whose_pdf_another_worker_is_rendering_comes_back_later_without_failing(
+        smtp_server, redis_queue, app):
+    from app.jobs import RedisLease
+
+    invoice = make_invoice()
+    mail.send_document(invoice)
+    db.session.commit()
+    [email] = _outbox()
+    redis_queue.empty()
+    rendering = RedisLease(f"pdf:invoice:{invoice.id}")  # another worker renders this PDF now
+    assert rendering.acquire()
+
+    assert mail.deliver_email(email.id) == "queued"
+    [email] = _outbox()
+    assert (email.status, email.attempts, email.error) == ("queued", 0, ""), "not a failed attempt"
+    [job_id] = redis_queue.get_job_ids()
+    assert job_id.startswith(f"email-{email.id}-")
+
+    rendering.release()  # (here it never stored its PDF: the email's job renders it)
+    _work(redis_queue)
+    [email] = _outbox()
+    assert (email.status, email.attempts) == ("sent", 1)
     assert len(smtp_server.messages) == 1

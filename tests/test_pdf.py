@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import io
+import os
 import re
 import struct
 import threading
+import uuid
 import zipfile
 import zlib
 from decimal import Decimal
@@ -421,3 +423,69 @@ def test_a_zip_reads_stored_pdfs_in_batches_not_one_query_per_invoice(web, rende
     assert renders == []
     assert len(ids) > 2 * STORED_BATCH
     assert many <= few + len(ids) // STORED_BATCH
+
+
+# --- concurrency: one render, and nobody fails because somebody else won -----------------------
+
+def _finalized_without_pdf() -> int:
+    invoice = make_invoice(finalize=True)
+    db.session.commit()  # the inline render job stores its PDF: drop it, as if not yet run
+    db.session.query(DocumentPdf).delete()
+    db.session.commit()
+    return invoice.id
+
+
+def _in_two_workers(app, invoice_id: int) -> list:
+    """`pdf_for` of the invoice in two threads at once, each with its own app context and
+    session, each committing; returns what each returned (or raised)."""
+    results: list = []
+    start = threading.Barrier(2)
+
+    def worker() -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                results.append(pdf_for(db.session.get(Invoice, invoice_id)))
+                db.session.commit()
+            except Exception as exc:  # the callers' assertions show it
+                results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_workers_asking_for_a_new_pdf_at_once_render_it_once(app, renders, monkeypatch):
+    """With Redis, the render is leased: the second worker waits for the first one's row."""
+    invoice_id = _finalized_without_pdf()
+    renders.clear()  # the render job finalizing ran inline
+    monkeypatch.setitem(app.config, "REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
+    monkeypatch.setitem(app.config, "JOBS_QUEUE", f"clientela-test-{uuid.uuid4().hex[:10]}")
+    results = _in_two_workers(app, invoice_id)
+
+    assert len(renders) == 1
+    db.session.expire_all()
+    stored = db.session.query(DocumentPdf).one()
+    assert results == [stored.content, stored.content]
+
+
+def test_without_a_lease_the_loser_of_the_first_insert_reads_the_winners_row(app, monkeypatch):
+    """Two renders finishing together (no Redis to lease with): one row, both callers get it."""
+    invoice_id = _finalized_without_pdf()
+    both_rendered = threading.Barrier(2)
+    real = render.html_to_pdf
+
+    def render_together(html: str) -> bytes:
+        pdf = real(html)
+        both_rendered.wait(timeout=30)  # both have seen no row and rendered: now both insert
+        return pdf
+
+    monkeypatch.setattr(render, "html_to_pdf", render_together)
+    results = _in_two_workers(app, invoice_id)
+
+    db.session.expire_all()
+    stored = db.session.query(DocumentPdf).one()
+    assert results == [stored.content, stored.content]

@@ -38,7 +38,7 @@ CLIENT_KINDS = tuple(kind for kind in EMAIL_KINDS if kind not in STAFF_KINDS)
 
 class OutboxStatus(str, enum.Enum):
     QUEUED = "queued"
-    SENDING = "sending"  # claimed by a worker; retried after a timeout if the worker died
+    SENDING = "sending"  # claimed by a worker under a lease its heartbeat renews; retried once it lapses
     SENT = "sent"
     FAILED = "failed"
     NOT_CONFIGURED = "not_configured"  # no MAIL_SERVER: recorded, readable, never sent
@@ -106,6 +106,9 @@ class OutboxEmail(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Written with the row, before any attempt, and sent as the Message-ID header by every
+    # attempt: a resend is recognisable as the same message (docs/email.md, "Exactly once").
+    message_id: Mapped[str] = mapped_column(String(255), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(30), index=True)
     language: Mapped[str] = mapped_column(String(5), default="it")
     sender: Mapped[str] = mapped_column(String(200), default="")

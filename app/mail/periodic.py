@@ -14,10 +14,11 @@ def send_reminders_job() -> None:
 
 
 def retry_outbox_job() -> None:
-    requeue_stale_emails()
+    requeue_stale_emails(every_failed=False)  # failures wait out their backoff
     db.session.commit()
 
 
 def init_app(app: Flask) -> None:
-    register(app, PeriodicTask("retry-outbox", 5 * 60, retry_outbox_job))
+    # The outbox sweep: lost jobs, lapsed leases and due retries are queued again within seconds.
+    register(app, PeriodicTask("retry-outbox", 15, retry_outbox_job))
     register(app, PeriodicTask("send-reminders", 24 * 3600, send_reminders_job))

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import smtplib
 import uuid
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 from typing import Iterable, Mapping
 
 import flask_mail
@@ -28,7 +28,7 @@ from app.clients.models import Client, Contact
 from app.company.services import get_company
 from app.extensions import db, mail
 from app.i18n import format_date, format_money, normalize_language
-from app.jobs import enqueue
+from app.jobs import discard, enqueue, keep_alive, lease_seconds, queue, retry_intervals
 from app.mail.defaults import DEFAULT_TEMPLATES
 from app.mail.links import sign_in_link
 from app.mail.models import (
@@ -42,12 +42,13 @@ from app.mail.models import (
     OutboxStatus,
 )
 from app.mail.sandbox import RenderedEmail, TemplateRefused, render, sample_values, validate_template
+from app.pdf.jobs import render_document_pdf
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 30
-# A row left in "sending" longer than this belongs to a worker that died: it is retried.
-DEFAULT_SENDING_TIMEOUT = dt.timedelta(minutes=10)
+# A "queued" row this old with no job waiting for it lost its job (see requeue_stale_emails).
+DEFAULT_QUEUED_GRACE = dt.timedelta(seconds=15)
 
 
 def _now() -> dt.datetime:
@@ -256,11 +257,13 @@ def send_templated(kind: str, client: Client | None, to_email: str, context: Map
         company_name = values["company_name"]
     html = render_template("email/layout.html", body=rendered.html, subject=rendered.subject,
                            language=language, company_name=company_name)
+    sender = _sender()
     email = OutboxEmail(
         idempotency_key=idempotency_key or f"{kind}:{uuid.uuid4().hex}",
+        message_id=new_message_id(sender or current_app.config.get("MAIL_DEFAULT_SENDER") or ""),
         kind=kind,
         language=language,
-        sender=_sender(),
+        sender=sender,
         to_email=to_email.strip(),
         subject=rendered.subject,
         body_text=rendered.text,
@@ -312,6 +315,9 @@ def send_document(document: Invoice | Quote, contact_ids: list[int] | None = Non
     else:
         finalize_quote(document)
     kind = "invoice" if is_invoice else "quote"
+    # Each email's job renders the PDF it attaches (once, under the render lease): the render
+    # job that finalizing queued would only race the first of them for the same PDF.
+    discard(render_document_pdf, kind, document.id)
     for contact in recipients:
         send_templated(kind, document.client, contact.email, {"portal_link": magic_link(contact, document)},
                        contact=contact, document=document, attach_document_pdf=True)
@@ -416,7 +422,7 @@ def _attachment_bytes(attachment: OutboxAttachment) -> bytes:
     document = db.session.get(model, attachment.document_id)
     if document is None:
         raise LookupError(f"{attachment.document_kind} {attachment.document_id} no longer exists")
-    return pdf_for(document)
+    return pdf_for(document, wait=False)
 
 
 def build_message(email: OutboxEmail) -> flask_mail.Message:
@@ -428,36 +434,72 @@ def build_message(email: OutboxEmail) -> flask_mail.Message:
         sender=email.sender or current_app.config.get("MAIL_DEFAULT_SENDER"),
         extra_headers={"X-Clientela-Outbox": str(email.id)},
     )
+    # The row's own Message-ID, the same on every attempt: a resend after the server accepted
+    # a message we could not record is the same message to the recipient's server and client.
+    message.msgId = email.message_id
     for attachment in email.attachments:
         message.attach(attachment.filename, attachment.mime_type, _attachment_bytes(attachment))
     return message
 
 
-def _claim(email_id: int) -> bool:
-    """queued/failed (or a stale "sending") → sending, in one conditional UPDATE: of two
-    workers holding the same job, exactly one gets the row."""
+def new_message_id(sender: str) -> str:
+    """A Message-ID unique to one outbox row, on the sender's domain (RFC 5322 msg-id)."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "clientela.local"
+    return f"<outbox.{uuid.uuid4().hex}@{domain}>"
+
+
+def sending_lease() -> dt.timedelta:
+    """How long a "sending" row stays its worker's after the worker's last heartbeat."""
+    return current_app.config.get("MAIL_SENDING_TIMEOUT") or dt.timedelta(seconds=lease_seconds())
+
+
+def _claim(email_id: int) -> int | None:
+    """queued/failed (or "sending" whose lease lapsed) → sending, in one conditional UPDATE:
+    of two workers holding the same job, exactly one gets the row. Returns the attempt number
+    the claim is held under (the lease's token), or None when somebody else has the row."""
     now = _now()
-    timeout = current_app.config.get("MAIL_SENDING_TIMEOUT", DEFAULT_SENDING_TIMEOUT)
     result = db.session.execute(
         update(OutboxEmail)
         .where(
             OutboxEmail.id == email_id,
             or_(
                 OutboxEmail.status.in_([OutboxStatus.QUEUED.value, OutboxStatus.FAILED.value]),
-                and_(OutboxEmail.status == OutboxStatus.SENDING.value, OutboxEmail.claimed_at < now - timeout),
+                and_(OutboxEmail.status == OutboxStatus.SENDING.value,
+                     OutboxEmail.claimed_at < now - sending_lease()),
             ),
         )
         .values(status=OutboxStatus.SENDING.value, claimed_at=now, attempts=OutboxEmail.attempts + 1)
-        .execution_options(synchronize_session=False)
+        .returning(OutboxEmail.attempts)
     )
+    attempt = result.scalar_one_or_none()
     db.session.commit()
-    return result.rowcount == 1
+    return attempt
+
+
+def _held(email_id: int, attempt: int):
+    """The rows of our own claim: still "sending" under the attempt number we claimed."""
+    return (OutboxEmail.id == email_id, OutboxEmail.status == OutboxStatus.SENDING.value,
+            OutboxEmail.attempts == attempt)
+
+
+def _renewer(email_id: int, attempt: int):
+    """The heartbeat of a claim, on a connection of its own (the job's session is busy)."""
+    engine = db.engine
+    statement = update(OutboxEmail).where(*_held(email_id, attempt))
+
+    def renew() -> None:
+        with engine.begin() as connection:
+            connection.execute(statement.values(claimed_at=_now()))
+
+    return renew
 
 
 def deliver_email(email_id: int) -> str:
     """The send job: claim the row, send it, record the outcome. Safe to run any number of
-    times: only a claimed row is sent. Raises on SMTP failure so RQ retries it later."""
-    if not _claim(email_id):
+    times: only a claimed row is sent. A failure is recorded on the row, not raised: the
+    outbox sweep (`requeue_stale_emails`) retries it with backoff, on whichever worker is alive."""
+    attempt = _claim(email_id)
+    if attempt is None:
         return "skipped"
     email = db.session.get(OutboxEmail, email_id, populate_existing=True)
     if not smtp_configured():
@@ -465,23 +507,44 @@ def deliver_email(email_id: int) -> str:
         email.error = "MAIL_SERVER is not set: recorded in the outbox only."
         db.session.commit()
         return email.status
-    try:
-        message = build_message(email)
-        state = mail.init_mail(current_app.config, current_app.debug, current_app.testing)
-        with _Connection(state) as connection:
-            connection.send(message)
-    except Exception as exc:
-        db.session.rollback()
-        email = db.session.get(OutboxEmail, email_id)
-        email.status = OutboxStatus.FAILED.value
-        email.error = f"{type(exc).__name__}: {exc}"[:2000]
-        db.session.commit()
-        raise
-    email.status = OutboxStatus.SENT.value
-    email.sent_at = _now()
-    email.error = ""
+    from app.pdf.service import RenderInProgress
+
+    outcome = {"status": OutboxStatus.SENT.value, "error": ""}
+    with keep_alive(_renewer(email_id, attempt), sending_lease().total_seconds() / 3):
+        try:
+            if not email.message_id:  # a row queued before Message-IDs were stored
+                email.message_id = new_message_id(email.sender)
+            message = build_message(email)
+            db.session.commit()  # the Message-ID, and a PDF rendered for it, before anything is sent
+            state = mail.init_mail(current_app.config, current_app.debug, current_app.testing)
+            with _Connection(state) as connection:
+                connection.send(message)
+            outcome["sent_at"] = _now()
+        except RenderInProgress:
+            return _come_back_later(email_id, attempt)
+        except Exception as exc:
+            db.session.rollback()
+            log.warning("email %s: attempt %s failed", email_id, attempt, exc_info=True)
+            outcome = {"status": OutboxStatus.FAILED.value, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    recorded = db.session.execute(update(OutboxEmail).where(*_held(email_id, attempt)).values(**outcome))
     db.session.commit()
-    return email.status
+    if recorded.rowcount != 1:
+        # Our lease lapsed (a stall longer than the lease) and another worker claimed the row;
+        # its attempt carries the same Message-ID, so a second copy is recognisable as one.
+        log.error("email %s: attempt %s finished after losing its claim", email_id, attempt)
+    return outcome["status"]
+
+
+def _come_back_later(email_id: int, attempt: int) -> str:
+    """Another worker is rendering the attachment (the render job queued by the same commit):
+    hand the row back, not counted as an attempt, and queue it behind the work waiting now
+    instead of holding this worker idle until the PDF is ready."""
+    db.session.rollback()
+    db.session.execute(update(OutboxEmail).where(*_held(email_id, attempt))
+                       .values(status=OutboxStatus.QUEUED.value, attempts=attempt - 1))
+    enqueue(deliver_email, email_id, job_id=f"email-{email_id}-{uuid.uuid4().hex[:8]}")
+    db.session.commit()
+    return OutboxStatus.QUEUED.value
 
 
 def resend(email: OutboxEmail) -> bool:
@@ -493,17 +556,59 @@ def resend(email: OutboxEmail) -> bool:
     return True
 
 
-def requeue_stale_emails(older_than: dt.timedelta = dt.timedelta(minutes=5)) -> int:
-    """Queue again emails no job finished: queued for long, or "sending" past the timeout
-    (a worker killed mid-send). Run by the scheduler; the claim keeps it exactly-once."""
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Backoff after `attempts` failed attempts: the app's retry schedule, its last step repeated."""
+    intervals = retry_intervals()
+    return dt.timedelta(seconds=intervals[min(attempts, len(intervals)) - 1] if attempts else 0)
+
+
+def max_attempts() -> int:
+    return len(retry_intervals()) + 1
+
+
+def requeue_stale_emails(*, every_failed: bool = True) -> int:
+    """The outbox sweep: queue again every email that no live job will finish. Returns how many.
+
+    - "queued" for longer than MAIL_QUEUED_GRACE with no job waiting for it: its job was lost
+      (a web node killed between its commit and the enqueue, a worker killed after taking
+      the job off the queue and before claiming the row);
+    - "sending" whose lease lapsed: its worker died mid-send;
+    - "failed": every one (`every_failed`, the operator's `retry-outbox` command, after fixing
+      the mail server), or, for the workers' periodic sweep, those whose backoff is over, up
+      to the last attempt of the retry schedule.
+
+    The periodic sweep runs every 15 seconds on the workers' ticker, claimed once per period.
+    Sending twice is impossible whatever it queues: only a claim sends.
+    """
     now = _now()
-    timeout = current_app.config.get("MAIL_SENDING_TIMEOUT", DEFAULT_SENDING_TIMEOUT)
-    ids = db.session.scalars(
-        select(OutboxEmail.id).where(or_(
-            and_(OutboxEmail.status == OutboxStatus.QUEUED.value, OutboxEmail.created_at < now - older_than),
-            and_(OutboxEmail.status == OutboxStatus.SENDING.value, OutboxEmail.claimed_at < now - timeout),
+    grace = current_app.config.get("MAIL_QUEUED_GRACE") or DEFAULT_QUEUED_GRACE
+    rows = db.session.execute(
+        select(OutboxEmail.id, OutboxEmail.status, OutboxEmail.attempts, OutboxEmail.claimed_at).where(or_(
+            and_(OutboxEmail.status == OutboxStatus.QUEUED.value, OutboxEmail.created_at < now - grace),
+            and_(OutboxEmail.status == OutboxStatus.SENDING.value, OutboxEmail.claimed_at < now - sending_lease()),
+            OutboxEmail.status == OutboxStatus.FAILED.value,
         ))
     ).all()
-    for email_id in ids:
-        enqueue(deliver_email, email_id)
-    return len(ids)
+    waiting = waiting_email_ids()
+    due = [
+        row.id for row in rows
+        if row.id not in waiting and (
+            row.status != OutboxStatus.FAILED.value
+            or every_failed
+            or (row.attempts < max_attempts() and (row.claimed_at or now) + retry_delay(row.attempts) <= now)
+        )
+    ]
+    for email_id in due:
+        enqueue(deliver_email, email_id, job_id=f"email-{email_id}-{uuid.uuid4().hex[:8]}")
+    return len(due)
+
+
+def waiting_email_ids() -> set[int]:
+    """Emails with a delivery job waiting in the queue (RQ job ids `email-<id>[-…]`): those
+    will be claimed in turn and need no other. Empty without Redis (jobs run inline)."""
+    if not current_app.config.get("REDIS_URL"):
+        return set()
+    job_queue = queue()
+    job_ids = job_queue.get_job_ids() + job_queue.scheduled_job_registry.get_job_ids()
+    return {int(job_id.split("-")[1]) for job_id in job_ids
+            if job_id.startswith("email-") and job_id.split("-")[1].isdigit()}

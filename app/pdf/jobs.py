@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
-
 from app.extensions import db
 from app.pdf import service
 
@@ -21,9 +19,5 @@ def render_document_pdf(kind: str, document_id: int) -> None:
     if document is None:
         log.info("%s %s no longer exists: no PDF to render", kind, document_id)
         return
-    service.pdf_for(document)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another worker stored this document's first PDF at the same moment: theirs is as good.
-        db.session.rollback()
+    service.pdf_for(document)  # one render per version: a concurrent one is waited for, not repeated
+    db.session.commit()

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,20 +23,23 @@ from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale, gettext, ngettext, pgettext
 from jinja2 import Environment
-from sqlalchemy import and_, inspect, select
+from sqlalchemy import and_, event, inspect, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.billing.models import DocumentPdf, Invoice, Quote
 from app.billing.totals import compute_totals
 from app.company.services import get_company, shown_logo_mime
 from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
-from app.jobs import enqueue
+from app.jobs import RedisLease, enqueue, keep_alive
 from app.pdf import render
 
 TEMPLATE = "pdf/invoice.html"
 # Bump when the PDFs change for a reason the template source, the catalogs and the wkhtmltopdf
 # options do not show (a new context value, a Babel upgrade that formats money differently).
 LAYOUT_VERSION = 1
+_WAIT_SECONDS = 0.2  # how often a worker waiting for another's render looks for its row
 DOCUMENT_CLASSES: dict[str, type[Invoice] | type[Quote]] = {"invoice": Invoice, "quote": Quote}
 
 # File names are fixed words in the document's language, not UI strings.
@@ -71,30 +75,85 @@ def render_html(document: Invoice | Quote) -> str:
         return _environment().get_template(TEMPLATE).render(**_context(document, language))
 
 
-def pdf_for(document: Invoice | Quote) -> bytes:
+class RenderInProgress(Exception):
+    """Another worker is rendering this document now (raised by `pdf_for(wait=False)`)."""
+
+
+def pdf_for(document: Invoice | Quote, *, wait: bool = True) -> bytes:
     """The document's PDF: the cached one while its freshness key is unchanged, else a fresh render.
 
-    A fresh render is stored in the session; the caller commits (or the job does).
+    One render per document version, however many workers ask at once: the render is done
+    under a lease on the document, and whoever finds the lease taken waits for the holder's
+    row instead of rendering too (or, with `wait=False`, raises RenderInProgress: a job with
+    other work to do comes back later rather than hold a worker idle). A fresh render is
+    stored in the session; the caller commits (or the job does), and the lease is released
+    when that transaction ends.
     """
     db.session.flush()  # the cache row is keyed by the id; pending changes move the revision
     kind = document_kind(document)
     key = freshness_key(document)
-    cached = db.session.execute(
-        select(DocumentPdf).where(DocumentPdf.document_kind == kind, DocumentPdf.document_id == document.id)
-    ).scalar_one_or_none()
+    cached = _cached(kind, document.id)
+    if cached is not None and cached.source_key == key:
+        return cached.content
+    lease = RedisLease(f"pdf:{kind}:{document.id}")
+    while not lease.acquire():
+        if not wait:
+            raise RenderInProgress(f"{kind} {document.id}")
+        # Someone is rendering this document now: their row, once committed, is ours too.
+        # If they die, their lease lapses and the next acquire is ours.
+        time.sleep(_WAIT_SECONDS)
+        cached = _cached(kind, document.id)
+        if cached is not None and cached.source_key == key:
+            return cached.content
+    _release_when_transaction_ends(lease)
+    cached = _cached(kind, document.id)  # the holder we waited for may have committed it
     if cached is not None and cached.source_key == key:
         return cached.content
     html = render_html(document)
-    pdf = render.html_to_pdf(html)
+    with keep_alive(lease.renew, lease.seconds / 3):
+        pdf = render.html_to_pdf(html)
     if cached is None:
-        cached = DocumentPdf(document_kind=kind, document_id=document.id)
-        db.session.add(cached)
+        return _insert_or_read(kind, document.id, key, _content_hash(html), pdf)
     cached.content_hash = _content_hash(html)
     cached.source_key = key
     cached.content = pdf
     cached.rendered_at = db.func.now()
     db.session.flush()
     return pdf
+
+
+def _cached(kind: str, document_id: int) -> DocumentPdf | None:
+    return db.session.execute(
+        select(DocumentPdf).where(DocumentPdf.document_kind == kind, DocumentPdf.document_id == document_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _insert_or_read(kind: str, document_id: int, key: str, content_hash: str, pdf: bytes) -> bytes:
+    """Store the document's first PDF; if another worker stored one meanwhile (a lapsed lease,
+    a node without Redis), the unique (kind, id) key keeps theirs and we read it: nobody fails
+    because somebody else won."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}[dialect]
+    statement = insert(DocumentPdf).values(
+        document_kind=kind, document_id=document_id, content_hash=content_hash, source_key=key,
+        content=pdf, rendered_at=db.func.now(),
+    ).on_conflict_do_nothing(index_elements=["document_kind", "document_id"])
+    if db.session.execute(statement).rowcount == 1:
+        return pdf
+    winner = _cached(kind, document_id)
+    # Theirs is of the same version (same key), or of another one: then ours is still the
+    # right PDF for the document we read, and the next call renders theirs stale again.
+    return winner.content if winner is not None and winner.source_key == key else pdf
+
+
+def _release_when_transaction_ends(lease: RedisLease) -> None:
+    """Hold the render lease until the row is committed (or rolled back), so a waiter never
+    finds the lease free while the PDF is not yet readable."""
+    session = db.session()
+    release = lambda *_args: lease.release()  # noqa: E731
+    event.listen(session, "after_commit", release, once=True)
+    event.listen(session, "after_rollback", release, once=True)
 
 
 def freshness_key(document: Invoice | Quote) -> str:
