@@ -20,9 +20,10 @@ def logo_mime(content: bytes) -> str | None:
 
 
 def shown_logo_mime(company: CompanySettings) -> str:
-    """The stored logo's type when there is a logo of an accepted type, else ""."""
+    """The stored logo's type when it is an accepted one, else "". Reads only the type: the
+    logo's bytes are a deferred column, loaded only by whoever sends them."""
     mime = (company.logo_mime or "").strip().lower()
-    return mime if company.logo and mime in LOGO_TYPES else ""
+    return mime if mime in LOGO_TYPES else ""
 
 
 def get_company() -> CompanySettings:
