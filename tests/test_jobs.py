@@ -17,7 +17,7 @@ from app.jobs import enqueue
 from app.pdf import render
 from app.pdf.service import request_render
 from tests.support.factories import make_client, make_invoice
-from tests.support.jobs import run_worker
+from tests.support.jobs import TEST_REDIS_URL, run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
