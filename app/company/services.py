@@ -20,8 +20,8 @@ def logo_mime(content: bytes) -> str | None:
 
 
 def shown_logo_mime(company: CompanySettings) -> str:
-    """The stored logo's type when it is an accepted one, else "". Read from the type alone
-    (removing the logo clears it), so pages that only link the logo never load its bytes."""
+    """The stored logo's type when it is an accepted one, else "". Reads only the type: the
+    logo's bytes are a deferred column, loaded only by whoever sends them."""
     mime = (company.logo_mime or "").strip().lower()
     return mime if mime in LOGO_TYPES else ""
 

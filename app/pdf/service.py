@@ -305,6 +305,6 @@ def _context(document: Invoice | Quote, language: str) -> dict[str, object]:
 def _logo_uri(company) -> str:
     """The logo as a data: URI (wkhtmltopdf may not fetch anything), or "" without one."""
     mime = shown_logo_mime(company)
-    if not mime or not company.logo:
+    if not company.logo or not mime:
         return ""
     return f"data:{mime};base64,{base64.b64encode(company.logo).decode('ascii')}"

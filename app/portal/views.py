@@ -109,7 +109,7 @@ def logo():
     1 MB into every page and read it from the database on every request."""
     company = get_company()
     mime = shown_logo_mime(company)
-    if not mime or not company.logo:
+    if not company.logo or not mime:
         abort(404)
     response = Response(company.logo, mimetype=mime)
     response.set_etag(hashlib.sha256(company.logo).hexdigest())
