@@ -51,6 +51,7 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         # FAB exempts its REST APIs from CSRF; they accept JWT only, never the browser cookie.
         _register_views(appbuilder)
         i18n.use_our_locale_selector(app)
+    _connect_subscribers(app)
 
     from app import admin_layout
     from app.security import guards, headers
@@ -77,6 +78,7 @@ def _load_models() -> None:
     import app.billing.models  # noqa: F401
     import app.clients.models  # noqa: F401
     import app.company.models  # noqa: F401
+    import app.einvoice.models  # noqa: F401
     import app.mail.models  # noqa: F401
     import app.payments.models  # noqa: F401
     import app.portal.models  # noqa: F401
@@ -115,6 +117,15 @@ def _register_views(appbuilder: AppBuilder) -> None:
     billing_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
+
+
+def _connect_subscribers(app: Flask) -> None:
+    """Packages that act on a lower package's signals (effects that go upward)."""
+    from app.einvoice.services import init_app as init_einvoice
+    from app.mail.pec import init_app as init_pec
+
+    init_einvoice(app)  # SdI's checks on finalizing, the FatturaPA file on finalized
+    init_pec(app)  # with the PEC channel, each new file is mailed to SdI
 
 
 def _register_blueprints(app: Flask) -> None:

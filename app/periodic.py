@@ -1,5 +1,5 @@
 """Work that runs on a clock: overdue marks and reminders, outbox retries, quote expiry,
-Stripe reconciling.
+Stripe reconciling, SdI receipts from the PEC mailbox.
 
 Every `clientela worker` runs a small ticker thread. At each tick it claims the current
 period of each task with one Redis `SET NX` (key = task + period number) and enqueues the task
@@ -58,6 +58,13 @@ def reconcile_stripe_job() -> None:
         reconcile_job()
 
 
+def poll_sdi_receipts_job() -> None:
+    from app.einvoice import mailbox
+
+    if mailbox.configured():
+        mailbox.poll_receipts()
+
+
 @dataclass(frozen=True)
 class PeriodicTask:
     name: str
@@ -68,6 +75,8 @@ class PeriodicTask:
 TASKS = (
     PeriodicTask("retry-outbox", 5 * 60, retry_outbox_job),
     PeriodicTask("stripe-reconcile", 15 * 60, reconcile_stripe_job),
+    # SdI answers within minutes to days; its receipts wait in the PEC mailbox meanwhile.
+    PeriodicTask("sdi-receipts", 10 * 60, poll_sdi_receipts_job),
     # Hourly: the client summary counts by date only what fell due since the last run.
     PeriodicTask("mark-overdue", 3600, mark_overdue_job),
     PeriodicTask("send-reminders", 24 * 3600, send_reminders_job),

@@ -29,6 +29,7 @@ from app.company.services import get_company
 from app.extensions import db, mail
 from app.i18n import format_date, format_money, normalize_language
 from app.jobs import enqueue
+from app.mail import pec
 from app.mail.defaults import DEFAULT_TEMPLATES
 from app.mail.models import (
     CLIENT_KINDS,
@@ -463,14 +464,15 @@ def deliver_email(email_id: int) -> str:
     if not _claim(email_id):
         return "skipped"
     email = db.session.get(OutboxEmail, email_id, populate_existing=True)
-    if not smtp_configured():
+    if not (pec.smtp_configured() if pec.is_pec(email) else smtp_configured()):
         email.status = OutboxStatus.NOT_CONFIGURED.value
         email.error = "MAIL_SERVER is not set: recorded in the outbox only."
         db.session.commit()
         return email.status
     try:
         message = build_message(email)
-        state = mail.init_mail(current_app.config, current_app.debug, current_app.testing)
+        config = pec.smtp_config() if pec.is_pec(email) else current_app.config
+        state = mail.init_mail(config, current_app.debug, current_app.testing)
         with _Connection(state) as connection:
             connection.send(message)
     except Exception as exc:
@@ -483,6 +485,8 @@ def deliver_email(email_id: int) -> str:
     email.status = OutboxStatus.SENT.value
     email.sent_at = _now()
     email.error = ""
+    if pec.is_pec(email):
+        pec.after_sent(email)
     db.session.commit()
     return email.status
 
