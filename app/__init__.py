@@ -100,6 +100,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.clients import views as clients_views
     from app.company import views as company_views
     from app.dashboard import client as client_dashboard
+    from app.einvoice import api as einvoice_api
+    from app.einvoice import views as einvoice_views
     from app.mail import api as mail_api
     from app.mail import views as mail_views
     from app.payments import admin as payments_admin
@@ -112,9 +114,11 @@ def _register_views(appbuilder: AppBuilder) -> None:
     client_dashboard.register(appbuilder)
     mail_views.register(appbuilder)
     payments_admin.register(appbuilder)
+    einvoice_views.register(appbuilder)
     tickets_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
+    einvoice_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 

@@ -130,8 +130,6 @@ def check_credit_note(document) -> None:
 
 def check_company(company: CompanySettings) -> None:
     """What the seller block needs; not one of SdI's coded checks, the schema refuses it first."""
-    if not vat_code_of(company):
-        raise Refusal(_l("Set the company's VAT number (Company settings) before issuing e-invoices."), "vat_number")
     if not (company.address or "").strip() or not (company.city or "").strip():
         raise Refusal(_l("Set the company's address and city (Company settings) before issuing e-invoices."),
                       "address")

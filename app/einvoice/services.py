@@ -260,13 +260,21 @@ def export_zip(start: dt.date, end: dt.date) -> bytes:
 
 # ── Wiring ────────────────────────────────────────────────────────────────────────────────
 
+def enabled(company: CompanySettings) -> bool:
+    """E-invoicing starts once the company has its Italian VAT number: before that there is
+    no seller to name (a fresh install, or a company outside Italy), and documents are
+    finalized as before; the invoice page says why no XML is offered."""
+    return (company.country or "IT").upper() == "IT" and bool(checks.vat_code_of(company))
+
+
 def _check_on_finalizing(document, **_kwargs) -> None:
-    if isinstance(document, (Invoice, CreditNote)):
-        checks.check_document(document, get_company())
+    company = get_company()
+    if isinstance(document, (Invoice, CreditNote)) and enabled(company):
+        checks.check_document(document, company)
 
 
 def _issue_on_finalized(document, **_kwargs) -> None:
-    if isinstance(document, (Invoice, CreditNote)):
+    if isinstance(document, (Invoice, CreditNote)) and enabled(get_company()):
         issue_file(document)
 
 
