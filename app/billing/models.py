@@ -194,8 +194,10 @@ class TaxedDocument:
     pension_fund_rate: Mapped[Decimal] = _rate()
     pension_fund_tax_rate: Mapped[Decimal] = _rate()
     pension_fund_amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0")
-    # The bollo virtuale due on the document (0.00 or 2.00) and whether the client pays it
-    # (then it is in `total`, and the e-invoice has it as an N1 line).
+    # Whether the bollo virtuale applies by the rule (company setting "auto"), the amount due
+    # (0.00 or 2.00) and whether the client pays it (then it is in `total`, and the
+    # e-invoice has it as an N1 line).
+    stamp_duty_auto: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     stamp_duty_amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0")
     stamp_duty_charged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     split_payment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

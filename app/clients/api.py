@@ -25,6 +25,7 @@ from app.clients.models import Client, Contact
 from app.clients.schemas import (
     API_RESPONSES,
     CLIENT_FIELDS,
+    CLIENT_FLAGS,
     ID_IN_PATH,
     ClientInputSchema,
     ClientSchema,
@@ -74,8 +75,8 @@ class ClientApi(ModelRestApi):
     # Clients are archived, never deleted over the API (their invoices must keep their client).
     include_route_methods = {"get", "get_list", "post", "put", "summary"}
 
-    list_columns = show_columns = ["id", *CLIENT_FIELDS, "archived", "contacts"]
-    add_columns = edit_columns = [*CLIENT_FIELDS, "archived", "contacts"]
+    list_columns = show_columns = ["id", *CLIENT_FIELDS, *CLIENT_FLAGS, "archived", "contacts"]
+    add_columns = edit_columns = [*CLIENT_FIELDS, *CLIENT_FLAGS, "archived", "contacts"]
     search_columns = ["name", "kind", "email", "city", "province", "country", "vat_number", "tax_code", "archived"]
     order_columns = ["id", "name", "city", "country", "created_at"]
     base_order = ("name", "asc")
@@ -127,7 +128,9 @@ class ClientApi(ModelRestApi):
             # Still check the well-formed fields, so the caller sees every error at once.
             values, errors = err.valid_data or {}, field_errors(err.messages)
         current = {name: getattr(client, name) or "" for name in CLIENT_FIELDS}
-        cleaned = clean_client_fields({**current, **{k: v for k, v in values.items() if k in CLIENT_FIELDS}})
+        current.update({name: getattr(client, name) for name in CLIENT_FLAGS})  # None on a new client: the default
+        given = {k: v for k, v in values.items() if k in CLIENT_FIELDS or k in CLIENT_FLAGS}
+        cleaned = clean_client_fields({**current, **given})
         for name, message in cleaned.errors.items():
             errors.setdefault(name, [str(message)])
         if errors:
@@ -143,6 +146,8 @@ class ClientApi(ModelRestApi):
 
         for name in CLIENT_FIELDS:
             setattr(client, name, cleaned.values[name] or "")
+        for name in CLIENT_FLAGS:
+            setattr(client, name, cleaned.values[name])
         if "archived" in values:
             client.archived = values["archived"]
         if contacts is not None:

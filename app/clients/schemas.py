@@ -28,6 +28,8 @@ CLIENT_FIELDS = (
     "name", "kind", "email", "phone", "address", "city", "province", "postal_code", "country",
     "vat_number", "tax_code", "sdi_code", "pec", "language", "currency", "notes",
 )
+# Its yes/no fields (e-invoicing), kept apart: a missing value takes a default by kind.
+CLIENT_FLAGS = ("split_payment", "withholding_agent")
 
 REQUIRED = {"required": _l("This field is required."), "null": _l("This field cannot be empty.")}
 
@@ -126,6 +128,8 @@ class ClientSchema(Schema):
     language = fields.String()
     currency = fields.String()
     notes = fields.String()
+    split_payment = fields.Boolean()
+    withholding_agent = fields.Boolean()
     archived = fields.Boolean()
     contacts = fields.List(fields.Nested(ContactSchema))
 
@@ -178,6 +182,8 @@ class ClientInputSchema(ApiSchema):
     language = text()
     currency = text()
     notes = text()
+    split_payment = fields.Boolean(error_messages={"invalid": _l("Must be true or false.")})
+    withholding_agent = fields.Boolean(error_messages={"invalid": _l("Must be true or false.")})
     archived = fields.Boolean(error_messages={"invalid": _l("Must be true or false.")})
     contacts = fields.List(fields.Nested(ContactInputSchema), error_messages={"invalid": _l("Must be a list.")})
 

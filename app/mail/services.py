@@ -21,8 +21,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 
 from app.activity import services as activity
-from app.billing.models import Invoice, Payment, Quote
-from app.billing.services import BillingError, finalize_invoice, finalize_quote
+from app.billing.models import CreditNote, Invoice, Payment, Quote
+from app.billing.services import BillingError, finalize_credit_note, finalize_invoice, finalize_quote
 from app.billing.signals import payment_recorded
 from app.clients.models import Client, Contact
 from app.company.services import get_company
@@ -175,14 +175,19 @@ def document_values(document: Invoice | Quote, language: str) -> dict[str, str]:
             due_date=format_date(document.due_date, language),
             days_overdue=str(max(overdue, 0)),
         )
+    elif isinstance(document, CreditNote):
+        values.update(document_kind=_("credit note"), credited_invoice_number=document.invoice.number or "",
+                      balance_due=money(document.invoice.balance))
     else:
         values.update(document_kind=_("quote"), valid_until=format_date(document.valid_until, language))
     return values
 
 
-def portal_target(document: Invoice | Quote | None) -> str:
+def portal_target(document: Invoice | Quote | CreditNote | None) -> str:
     if isinstance(document, Invoice):
         return f"/portal/invoices/{document.id}"
+    if isinstance(document, CreditNote):  # the portal shows a credit note on its invoice
+        return f"/portal/invoices/{document.invoice_id}"
     return "/portal/"
 
 
@@ -192,7 +197,8 @@ def magic_link(contact: Contact | None, document: Invoice | Quote | None = None,
         return f"{current_app.config['PUBLIC_BASE_URL']}/portal/login"
     from app.portal.tokens import issue_sign_in_link
 
-    kind = "invoice" if isinstance(document, Invoice) else "quote" if isinstance(document, Quote) else "statement"
+    kind = ("invoice" if isinstance(document, (Invoice, CreditNote)) else "quote" if isinstance(document, Quote)
+            else "statement")
     return issue_sign_in_link(contact, target=portal_target(document), purpose=purpose or kind)
 
 
@@ -270,17 +276,18 @@ def send_templated(kind: str, client: Client | None, to_email: str, context: Map
         status=OutboxStatus.QUEUED.value,
         client_id=client.id if client else None,
         contact_id=contact.id if contact else None,
-        invoice_id=document.id if isinstance(document, Invoice) else None,
+        invoice_id=(document.id if isinstance(document, Invoice)
+                    else document.invoice_id if isinstance(document, CreditNote) else None),
         quote_id=document.id if isinstance(document, Quote) else None,
     )
     for filename, mime_type, content in attachments:
         email.attachments.append(OutboxAttachment(filename=filename, mime_type=mime_type, content=content))
     if attach_document_pdf and document is not None:
-        from app.pdf.service import pdf_filename
+        from app.pdf.service import document_kind, pdf_filename
 
         email.attachments.append(OutboxAttachment(
             filename=pdf_filename(document), mime_type="application/pdf",
-            document_kind="invoice" if isinstance(document, Invoice) else "quote", document_id=document.id,
+            document_kind=document_kind(document), document_id=document.id,
         ))
     db.session.add(email)
     db.session.flush()
@@ -304,22 +311,27 @@ def _recipients(client: Client, contact_ids: list[int] | None) -> list[Contact]:
     return contacts
 
 
-def send_document(document: Invoice | Quote, contact_ids: list[int] | None = None) -> None:
+def send_document(document: Invoice | Quote | CreditNote, contact_ids: list[int] | None = None) -> None:
     """"Send by email": finalize a draft, then queue an email with the PDF and a magic link to
     each recipient (the primary contact by default). The caller commits."""
     is_invoice = isinstance(document, Invoice)
     recipients = _recipients(document.client, contact_ids)
     if is_invoice:
         finalize_invoice(document)
+        kind = "invoice"
+    elif isinstance(document, CreditNote):
+        finalize_credit_note(document)
+        kind = "credit_note"
     else:
         finalize_quote(document)
-    kind = "invoice" if is_invoice else "quote"
+        kind = "quote"
     for contact in recipients:
         send_templated(kind, document.client, contact.email, {"portal_link": magic_link(contact, document)},
                        contact=contact, document=document, attach_document_pdf=True)
     document.sent_at = document.sent_at or _now()
     activity.record(f"{kind}_emailed", document.client_id,
-                    invoice_id=document.id if is_invoice else None, quote_id=None if is_invoice else document.id,
+                    invoice_id=document.id if is_invoice else getattr(document, "invoice_id", None),
+                    quote_id=document.id if isinstance(document, Quote) else None,
                     number=document.number, to=", ".join(contact.email for contact in recipients))
 
 
@@ -414,10 +426,9 @@ class _Connection(flask_mail.Connection):
 def _attachment_bytes(attachment: OutboxAttachment) -> bytes:
     if attachment.content is not None:
         return attachment.content
-    from app.pdf.service import pdf_for
+    from app.pdf.service import load_document, pdf_for
 
-    model = Invoice if attachment.document_kind == "invoice" else Quote
-    document = db.session.get(model, attachment.document_id)
+    document = load_document(attachment.document_kind, attachment.document_id)
     if document is None:
         raise LookupError(f"{attachment.document_kind} {attachment.document_id} no longer exists")
     return pdf_for(document)

@@ -37,6 +37,7 @@ def upgrade():
     sa.Column('pension_fund_tax_rate', sa.Numeric(precision=5, scale=2), server_default='0', nullable=False),
     sa.Column('pension_fund_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
     sa.Column('stamp_duty_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
+    sa.Column('stamp_duty_auto', sa.Boolean(), server_default=sa.text('0'), nullable=False),
     sa.Column('stamp_duty_charged', sa.Boolean(), server_default=sa.text('0'), nullable=False),
     sa.Column('split_payment', sa.Boolean(), server_default=sa.text('0'), nullable=False),
     sa.Column('net_to_pay', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
@@ -136,6 +137,7 @@ def upgrade():
         batch_op.add_column(sa.Column('pension_fund_tax_rate', sa.Numeric(precision=5, scale=2), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('pension_fund_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('stamp_duty_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('stamp_duty_auto', sa.Boolean(), server_default=sa.text('0'), nullable=False))
         batch_op.add_column(sa.Column('stamp_duty_charged', sa.Boolean(), server_default=sa.text('0'), nullable=False))
         batch_op.add_column(sa.Column('split_payment', sa.Boolean(), server_default=sa.text('0'), nullable=False))
         batch_op.add_column(sa.Column('net_to_pay', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
@@ -184,6 +186,7 @@ def downgrade():
         batch_op.drop_column('net_to_pay')
         batch_op.drop_column('split_payment')
         batch_op.drop_column('stamp_duty_charged')
+        batch_op.drop_column('stamp_duty_auto')
         batch_op.drop_column('stamp_duty_amount')
         batch_op.drop_column('pension_fund_amount')
         batch_op.drop_column('pension_fund_tax_rate')
