@@ -35,7 +35,7 @@ class EInvoiceView(BaseView):
     route_base = "/admin/sdi"
     default_view = "files"
     class_permission_name = "Invoice"
-    method_permission_name = {"files": "read", "download": "read", "upload": "write"}
+    method_permission_name = {"files": "read", "download": "read", "document_xml": "read", "upload": "write"}
 
     @expose("/")
     @has_access
@@ -49,22 +49,15 @@ class EInvoiceView(BaseView):
     @has_access
     @permission_name("download")
     def download(self, pk: int):
-        file = db.session.get(EInvoiceFile, pk)
-        if file is None:
-            abort(404)
-        return send_file(BytesIO(file.content), mimetype="application/xml", download_name=file.file_name,
-                         as_attachment=True)
+        return _xml(db.session.get(EInvoiceFile, pk))
 
     @expose("/<any(invoice, credit_note):kind>/<int:pk>/xml")
     @has_access
-    @permission_name("download")
+    @permission_name("document_xml")
     def document_xml(self, kind: str, pk: int):
         """The current file of an invoice or credit note (the link on its admin page)."""
         document = db.session.get(services.DOCUMENT_MODELS[kind], pk)
-        file = services.current_file(document) if document is not None else None
-        if file is None:
-            abort(404)
-        return self.download(file.id)
+        return _xml(services.current_file(document) if document is not None else None)
 
     @expose("/receipts", methods=["POST"])
     @has_access
@@ -85,6 +78,13 @@ class EInvoiceView(BaseView):
             flash(_("Receipt imported: the document is now \"%(status)s\".",
                     status=STATUS_LABELS.get(result["sdi_status"], result["sdi_status"])), "success")
         return redirect(url_for("EInvoiceView.files"))
+
+
+def _xml(file: EInvoiceFile | None):
+    if file is None:
+        abort(404)
+    return send_file(BytesIO(file.content), mimetype="application/xml", download_name=file.file_name,
+                     as_attachment=True)
 
 
 def sdi_status_label(status: str) -> str:
