@@ -98,6 +98,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.billing import views as billing_views
     from app.clients import api as clients_api
     from app.clients import views as clients_views
+    from app.company import api as company_api
     from app.company import views as company_views
     from app.dashboard import client as client_dashboard
     from app.einvoice import api as einvoice_api
@@ -118,6 +119,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     tickets_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
+    company_api.register(appbuilder)
     einvoice_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
