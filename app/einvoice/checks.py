@@ -12,12 +12,12 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 
 from app.billing.natures import RETIRED_NATURES
+from app.billing.services import BillingError
 from app.billing.numbering import format_number
 from app.billing.totals import HUNDRED, pension_fund_nature, tax_terms, vat_summary
 from app.company.models import CompanySettings
 from app.einvoice.fatturapa import INDIVIDUAL, PUBLIC_ADMINISTRATION
 from app.einvoice.text import code
-from app.errors import Refusal
 from app.money import CENT, round_cents
 
 LINE_TOLERANCE = Decimal("0.01")  # 00423: PrezzoTotale against quantity × price less discount
@@ -25,8 +25,9 @@ TAXABLE_TOLERANCE = Decimal("1.00")  # 00422: a summary block's taxable against 
 TAX_TOLERANCE = Decimal("0.01")  # 00421: a block's tax against taxable × rate
 
 
-class SdiCheckFailed(Refusal):
-    """SdI would reject the file for this; `code` is SdI's error code."""
+class SdiCheckFailed(BillingError):
+    """SdI would reject the file for this; `code` is SdI's error code. A billing refusal, so
+    every caller of finalization (admin, API, jobs) shows it like its own."""
 
     def __init__(self, code: str, message, field: str):
         super().__init__(message, field)
@@ -109,7 +110,7 @@ def check_buyer(document) -> None:
         raise SdiCheckFailed("00427", _l("An SdI recipient code has 7 characters (SdI error 00427)."),
                              "bill_sdi_code")
     if not (document.bill_address or "").strip() or not (document.bill_city or "").strip():
-        raise Refusal(_l("The e-invoice needs the client's address and city."), "bill_address")
+        raise BillingError(_l("The e-invoice needs the client's address and city."), "bill_address")
 
 
 def check_number(document, company: CompanySettings) -> None:
@@ -131,7 +132,7 @@ def check_credit_note(document) -> None:
 def check_company(company: CompanySettings) -> None:
     """What the seller block needs; not one of SdI's coded checks, the schema refuses it first."""
     if not (company.address or "").strip() or not (company.city or "").strip():
-        raise Refusal(_l("Set the company's address and city (Company settings) before issuing e-invoices."),
+        raise BillingError(_l("Set the company's address and city (Company settings) before issuing e-invoices."),
                       "address")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.billing.models import CreditNote, Invoice
+from app.billing.services import BillingError
 from app.billing.signals import document_finalized, document_finalizing
 from app.billing.totals import pension_fund_nature, tax_terms, vat_summary, STAMP_DUTY_NATURE, WITHHELD_PENSION_FUND
 from app.company.models import CompanySettings
@@ -25,7 +26,6 @@ from app.einvoice.models import CREDIT_NOTE, INVOICE, EInvoiceFile, EInvoiceProg
 from app.einvoice.receipts import Receipt, parse_receipt
 from app.einvoice.schema import schema_errors
 from app.einvoice.signals import einvoice_file_issued
-from app.errors import Refusal
 from app.extensions import db
 
 PROGRESSIVE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -142,7 +142,7 @@ def next_progressive() -> str:
                           .execution_options(populate_existing=True)).scalar_one()
     row.last_value += 1
     if row.last_value >= len(PROGRESSIVE_ALPHABET) ** PROGRESSIVE_LENGTH:
-        raise Refusal(_l("The e-invoice file progressives are exhausted."))
+        raise BillingError(_l("The e-invoice file progressives are exhausted."))
     session.flush()
     return to_base36(row.last_value)
 
@@ -174,7 +174,7 @@ def issue_file(document: Document) -> EInvoiceFile:
     content = build_xml(document, progressive, company)
     errors = schema_errors(content)
     if errors:  # a bug of ours, never the user's: refuse rather than store a file SdI rejects
-        raise Refusal(_l("The e-invoice does not satisfy the FatturaPA schema: %(error)s", error=errors[0]))
+        raise BillingError(_l("The e-invoice does not satisfy the FatturaPA schema: %(error)s", error=errors[0]))
     file = EInvoiceFile(
         document_kind=document_kind(document), document_id=document.id, document_number=document.number,
         issue_date=document.issue_date, file_name=f"IT{transmitter_code(company)}_{progressive}.xml",
