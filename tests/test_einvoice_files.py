@@ -14,27 +14,14 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from app.billing import services as billing
-from app.company.services import get_company
 from app.einvoice import services as einvoice
 from app.einvoice.schema import schema_errors
-from app.errors import Refusal
 from app.extensions import db
-from tests.factories import make_client, make_invoice, make_staff_user, STAFF_PASSWORD
+from tests.einvoice_support import italian_company
+from tests.factories import STAFF_PASSWORD, make_client, make_invoice, make_staff_user
 
 NS = {"p": "http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2"}
 ISSUE = dt.date(2026, 11, 20)
-
-
-def italian_company(**settings_) -> None:
-    company = get_company()
-    values = dict(legal_name="Studio Bianchi S.r.l.", address="Corso Italia 10", city="Torino", province="TO",
-                  postal_code="10121", country="IT", vat_number="IT01234567890", tax_code="01234567890",
-                  iban="IT60X0542811101000000123456", bank_name="Banca di Prova", email="studio@bianchi.it",
-                  phone="011 123456", regime_fiscale="RF01", einvoice_channel="export")
-    values.update(settings_)
-    for name, value in values.items():
-        setattr(company, name, value)
-    db.session.flush()
 
 
 def issued(client=None, lines=None, **options):

@@ -28,8 +28,7 @@ from app.mail.services import deliver_email
 from app.periodic import TASKS, poll_sdi_receipts_job
 from tests.factories import make_client, make_invoice
 from tests.smtp import SmtpServer, smtp_server  # noqa: F401  (the fixture)
-from tests.test_einvoice_files import italian_company
-from tests.test_einvoice_receipts import SAMPLE_PROGRESSIVE, sample
+from tests.einvoice_support import SAMPLE_PROGRESSIVE, italian_company, sample
 
 PEC_SMTP_PORT = 5126
 IMAPS_PORT = 5127

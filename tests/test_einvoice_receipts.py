@@ -3,7 +3,6 @@ same receipt twice changes nothing; a rejected invoice is corrected under the sa
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 
@@ -11,17 +10,8 @@ from app.billing import services as billing
 from app.einvoice import services as einvoice
 from app.einvoice.models import EInvoiceProgressive, SdiReceipt
 from app.extensions import db
-from tests.factories import make_client, make_invoice, make_staff_user, login, STAFF_PASSWORD
-from tests.test_einvoice_files import italian_company
-
-VENDORED = Path(__file__).resolve().parent / "fixtures" / "sdi"
-# The official samples all name IT01234567890_11111.xml.p7m: progressive "11111" in base 36.
-SAMPLE_PROGRESSIVE = int("11111", 36)
-
-
-def sample(kind: str) -> bytes:
-    return (VENDORED / f"IT01234567890_11111_{kind}_001.xml").read_bytes()
-
+from tests.factories import STAFF_PASSWORD, login, make_client, make_invoice, make_staff_user
+from tests.einvoice_support import SAMPLE_PROGRESSIVE, italian_company, sample
 
 @pytest.fixture
 def api(web):
