@@ -475,17 +475,19 @@ def _remaining_lines(invoice: Invoice) -> list[dict[str, object]]:
     """The invoice's lines less the quantities its sent credit notes already credited (a line
     of a credit note takes off the first invoice line with the same price, discount, rate
     and nature)."""
+    def key(line) -> tuple:
+        return tuple(getattr(line, name) for name in LINE_FIELDS if name not in ("description", "quantity"))
+
     credited: list[list] = [
-        [{name: getattr(line, name) for name in LINE_FIELDS if name != "description"}, line.quantity]
+        [key(line), line.quantity]
         for note in invoice.credit_notes if note.status == CreditNoteStatus.SENT.value for line in note.lines
     ]
     remaining = []
     for line in invoice.lines:
         values = {name: getattr(line, name) for name in LINE_FIELDS}
-        key = {name: value for name, value in values.items() if name != "description"}
         quantity = line.quantity
         for entry in credited:
-            if entry[0] == key and entry[1] > 0 and quantity > 0:
+            if entry[0] == key(line) and entry[1] > 0 and quantity > 0:
                 taken = min(entry[1], quantity)
                 entry[1] -= taken
                 quantity -= taken
@@ -506,24 +508,26 @@ def create_credit_note(invoice: Invoice, reason: str, lines: Iterable[Mapping[st
     issue_date = issue_date or dt.date.today()
     if issue_date < invoice.issue_date:
         raise BillingError(_l("A credit note cannot be dated before its invoice."), "issue_date")
+    if lines is None:
+        lines = _remaining_lines(invoice)
+        if not lines:
+            raise BillingError(_l("Nothing is left to credit on this invoice."), "lines")
     note = CreditNote(
         status=CreditNoteStatus.DRAFT.value,
-        invoice=invoice,
+        invoice_id=invoice.id,
         issue_date=issue_date,
         reason=reason[:2000],
         notes="",
         terms="",
     )
+    db.session.add(note)
+    note.invoice = invoice
     copy_billing_block(note, invoice.client)
     for name in ("bill_name", "bill_address", "bill_city", "bill_province", "bill_postal_code", "bill_country",
                  "bill_vat_number", "bill_tax_code", "bill_sdi_code", "bill_pec", "bill_kind", "currency",
                  "language"):
         setattr(note, name, getattr(invoice, name))  # the same buyer as the invoice it corrects
     _copy_invoice_terms(note, invoice)
-    if lines is None:
-        lines = _remaining_lines(invoice)
-        if not lines:
-            raise BillingError(_l("Nothing is left to credit on this invoice."), "lines")
     db.session.add(note)
     set_lines(note, lines)
     _check_credit_limit(note)
