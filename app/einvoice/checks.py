@@ -46,7 +46,7 @@ def check_lines(document) -> None:
             raise SdiCheckFailed("00445", _l("SdI rejects the nature %(nature)s since 2021: choose one of its "
                                              "subcodes (SdI error 00445).", nature=nature), field)
         if not line.tax_rate and not nature:
-            raise SdiCheckFailed("00400", _l("A line at 0 %% VAT needs a VAT nature (SdI error 00400)."), field)
+            raise SdiCheckFailed("00400", _l("A line without VAT (rate 0) needs a VAT nature (SdI error 00400)."), field)
         if line.tax_rate and nature:
             raise SdiCheckFailed("00401", _l("A line with VAT cannot have a VAT nature (SdI error 00401)."), field)
         gross = Decimal(line.quantity) * Decimal(line.unit_price) * (HUNDRED - Decimal(line.discount or 0)) / HUNDRED
@@ -86,8 +86,8 @@ def check_summary(document) -> None:
         raise SdiCheckFailed("00421", _l("The VAT summary's tax differs from the document's (SdI error 00421)."),
                              "lines")
     if document.pension_fund_amount and not document.pension_fund_tax_rate and not fund_nature:
-        raise SdiCheckFailed("00413", _l("A pension fund contribution at 0 %% VAT needs a VAT nature: add a 0 %% "
-                                         "line with one (SdI error 00413)."), "lines")
+        raise SdiCheckFailed("00413", _l("A pension fund contribution without VAT needs a VAT nature: add a line "
+                                         "without VAT that has one (SdI error 00413)."), "lines")
 
 
 def check_buyer(document) -> None:
