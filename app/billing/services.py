@@ -298,7 +298,7 @@ def _take_number(document: Document, kind: str, number_format: str) -> None:
 def _check_tax_blocks(document: TaxedDocument) -> None:
     if document.pension_fund_amount and not to_decimal(document.pension_fund_tax_rate) \
             and not pension_fund_nature(document.lines, tax_terms(document)):
-        raise BillingError(_l("The pension fund contribution bears no VAT: it takes the VAT nature of a 0 % line, "
+        raise BillingError(_l("The pension fund contribution bears no VAT: it takes the VAT nature of a zero-rate line, "
                               "and this document has none."), "lines")
     if document.net_to_pay < ZERO:
         raise BillingError(_l("The amount to pay cannot be negative."), "lines")

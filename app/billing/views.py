@@ -83,7 +83,7 @@ class LineRowForm(Form):
     discount = StringField(_l("Discount %"), default="0")
     tax_rate = StringField(_l("Tax rate %"))
     vat_nature = SelectField(_l("VAT nature"), choices=[("", "—")], default="",
-                             description=_l("Why a 0 % line bears no VAT"))
+                             description=_l("Why a zero-rate line bears no VAT"))
     vat_nature_reference = StringField(_l("Legal reference"), default="")
     remove = BooleanField(_l("Remove"))
 

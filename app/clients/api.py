@@ -60,6 +60,7 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, An
     return {
         "total_invoiced": str(figures["total_invoiced"]),
         "total_paid": str(figures["total_paid"]),
+        "total_credited": str(figures["total_credited"]),
         "balance_due": str(figures["balance_due"]),
         "overdue": str(figures["overdue"]),
         "invoices": {status: 0 for status in INVOICE_SUMMARY_STATUSES} | figures["invoices"],

@@ -106,6 +106,7 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     return {
         "total_invoiced": _money(account.get("total_invoiced")),
         "total_paid": _money(account.get("total_paid")),
+        "total_credited": _money(account.get("total_credited")),
         "balance_due": _money(account.get("balance_due")),
         "overdue": _money(account.get("overdue_balance")) + _money(account.get("fallen_due_balance")),
         "invoices": {status: count for status, count in invoices.items() if count},
