@@ -20,6 +20,7 @@ The meta-test at the bottom fails when a rule in app.url_map is not in the matri
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -31,6 +32,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 import factories
+from app.billing import services as billing
 from app.billing.models import Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
@@ -87,6 +89,9 @@ def world_ids(app):
 
 
 def _build_world(app: Flask) -> dict:
+    from einvoice_support import italian_company
+
+    italian_company()  # e-invoicing on: every finalized document has a FatturaPA file to hand out
     sm = app.appbuilder.sm
     ids: dict = {"users": {}, "clients": {}, "contacts": {}, "invoices": {}, "drafts": {}, "quotes": {},
                  "quote_drafts": {}, "tickets": {}}
@@ -125,8 +130,16 @@ def _build_world(app: Flask) -> dict:
     ids.update(outbox=outbox.id, stripe_event=event.id, checkout=checkout.id)
     ids["group"] = _add(sm.group_model(name="matrix-group", label="Matrix"))
     from app.company.services import get_company
+    from app.einvoice.services import current_file
 
     ids["company"] = get_company().id
+    invoice_a = db.session.get(Invoice, ids["invoices"]["A"])
+    note = billing.create_credit_note(invoice_a, "Reso")
+    billing.finalize_credit_note(note)
+    db.session.flush()
+    ids["einvoice_credit_note"] = note.id
+    ids["einvoice_file"] = current_file(invoice_a).id
+    ids["einvoice_file_name"] = current_file(invoice_a).file_name
     return ids
 
 
@@ -459,6 +472,24 @@ MATRIX[("InvoiceView.record_payment", "POST")] = admin(
     BILLING, REDIRECT)
 
 
+MATRIX.update({
+    ("EInvoiceView.files", "GET"): admin("GET", _static("/admin/sdi/"), BILLING),
+    ("EInvoiceView.download", "GET"): admin("GET", _with(lambda w, a, al: f"/admin/sdi/file/{w.ids['einvoice_file']}"),
+                                            BILLING),
+    ("EInvoiceView.document_xml", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/admin/sdi/invoice/{w.ids['invoices']['A']}/xml"), BILLING),
+    ("EInvoiceView.upload", "POST"): admin("POST", _with(lambda w, a, al: "/admin/sdi/receipts", data=lambda w, a, al: {
+        "receipt": (io.BytesIO(_delivery_receipt(w)), "RC.xml")}), BILLING, REDIRECT),
+})
+
+
+def _delivery_receipt(w: World) -> bytes:
+    """An RC for client A's invoice file: importing it again changes nothing, for any actor."""
+    return (f'<types:RicevutaConsegna xmlns:types="http://www.fatturapa.gov.it/sdi/messaggi/v1.0" versione="1.0">'
+            f'<IdentificativoSdI>1</IdentificativoSdI><NomeFile>{w.ids["einvoice_file_name"]}</NomeFile>'
+            f'<MessageId>matrix</MessageId></types:RicevutaConsegna>').encode()
+
+
 # --- the REST API ------------------------------------------------------------------------------------
 
 def _invoice_json(w, a, al):
@@ -540,6 +571,18 @@ MATRIX.update({
 })
 
 
+MATRIX.update({
+    ("EInvoiceApi.invoice_xml", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/invoice/{w.ids['invoices']['A']}/fatturapa"), BILLING),
+    ("EInvoiceApi.credit_note_xml", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['einvoice_credit_note']}/fatturapa"), BILLING),
+    ("EInvoiceApi.export", "GET"): api("GET", _static("/api/v1/einvoice/export?from=2000-01-01&to=2100-12-31"),
+                                       BILLING),
+    ("EInvoiceApi.receipts", "POST"): api("POST", _with(lambda w, a, al: "/api/v1/sdi/receipts",
+                                                        data=lambda w, a, al: _delivery_receipt(w)), BILLING),
+})
+
+
 # --- the portal: `owner` is whose objects the call names --------------------------------------------
 
 def portal(method, build, ok, scoped=True, public=False) -> Case:
@@ -567,6 +610,8 @@ MATRIX.update({
                                       (200,)),
     ("portal.invoice_pdf", "GET"): portal("GET", _with(
         lambda w, o, al: f"/portal/invoices/{w.ids['invoices'][o]}/pdf"), (200,)),
+    ("portal.invoice_xml", "GET"): portal("GET", _with(
+        lambda w, o, al: f"/portal/invoices/{w.ids['invoices'][o]}/xml"), (200,)),
     ("portal.download_invoices", "POST"): portal("POST", _with(
         lambda w, o, al: "/portal/invoices/download", data=lambda w, o, al: {"ids": [str(w.ids["invoices"][o])]}),
         (200,)),

@@ -284,3 +284,24 @@ def test_property_the_xml_agrees_with_the_stored_totals(lines, withholding, fund
         expected = (Decimal(block.findtext("ImponibileImporto")) * Decimal(rate) / 100).quantize(Decimal("0.01"))
         assert abs(expected - Decimal(block.findtext("Imposta"))) <= Decimal("0.01")
     db.session.rollback()
+
+
+@pytest.mark.postgres_only
+def test_files_finalized_concurrently_get_unique_names(app):
+    from app.billing.models import Invoice
+    from tests.factories import run_concurrently
+
+    italian_company()
+    ids = [make_invoice(make_client()).id for _ in range(10)]
+    db.session.commit()
+
+    def finalize(index: int) -> str:
+        invoice = db.session.get(Invoice, ids[index])
+        billing.finalize_invoice(invoice)
+        db.session.commit()
+        return invoice.sdi_file_name
+
+    names = run_concurrently(app, 10, finalize)
+    assert all(isinstance(name, str) for name in names), names
+    assert len(set(names)) == 10
+    assert sorted(name[-9:-4] for name in names) == [f"0000{n}" if n < 10 else "0000A" for n in range(1, 11)]

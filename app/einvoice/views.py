@@ -93,5 +93,4 @@ def sdi_status_label(status: str) -> str:
 
 def register(appbuilder) -> None:
     current_app.add_template_global(sdi_status_label)
-    appbuilder.add_view(EInvoiceView, "SdI", label=_l("E-invoices (SdI)"), icon="fa-exchange",
-                        category="Invoices", category_label=_l("Invoices"))
+    appbuilder.add_view(EInvoiceView, "SdI", label=_l("E-invoices (SdI)"), icon="fa-exchange", category="")
