@@ -260,8 +260,8 @@ class Invoice(TaxedDocument, BillingDocument, Model):
         back_populates="invoice", order_by="Payment.date", lazy="selectin"
     )
     quote: Mapped["Quote | None"] = relationship(back_populates="invoices", foreign_keys=[quote_id])
-    credit_notes: Mapped[list["CreditNote"]] = relationship(back_populates="invoice", order_by="CreditNote.id",
-                                                            lazy="selectin")
+    # Loaded when asked for (the invoice's page, crediting): lists of invoices never need them.
+    credit_notes: Mapped[list["CreditNote"]] = relationship(back_populates="invoice", order_by="CreditNote.id")
 
     @property
     def document_type(self) -> str:
