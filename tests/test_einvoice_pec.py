@@ -3,8 +3,6 @@ real SMTP server (aiosmtpd), once; SdI's receipts are read from a real IMAP serv
 (Debian's dovecot, started here with its own configuration, certificate and user)."""
 from __future__ import annotations
 
-import email
-import email.policy
 import imaplib
 import os
 import shutil

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from app.billing.models import CreditNote, Invoice
 from app.billing.services import BillingError
 from app.billing.signals import document_finalized, document_finalizing
-from app.billing.totals import pension_fund_nature, tax_terms, vat_summary, STAMP_DUTY_NATURE, WITHHELD_PENSION_FUND
+from app.billing.totals import STAMP_DUTY_NATURE, WITHHELD_PENSION_FUND, pension_fund_nature, tax_terms, vat_summary
 from app.company.models import CompanySettings
 from app.company.services import get_company
 from app.einvoice import checks, fatturapa

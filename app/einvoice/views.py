@@ -4,14 +4,16 @@ and the XML download the invoice and credit note pages link to by endpoint name
 """
 from __future__ import annotations
 
+from io import BytesIO
+
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from io import BytesIO
 from sqlalchemy import select
 
+from app.company.services import get_company
 from app.einvoice import services
 from app.einvoice.api import MAX_RECEIPT_BYTES, apply_receipt
 from app.einvoice.models import EInvoiceFile
@@ -43,7 +45,7 @@ class EInvoiceView(BaseView):
     def files(self):
         rows = db.session.scalars(select(EInvoiceFile).order_by(EInvoiceFile.id.desc()).limit(FILES_SHOWN)).all()
         return self.render_template("admin/sdi.html", files=rows, status_labels=STATUS_LABELS,
-                                    enabled=services.enabled(services.get_company()))
+                                    enabled=services.enabled(get_company()))
 
     @expose("/file/<int:pk>")
     @has_access
