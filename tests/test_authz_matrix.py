@@ -33,7 +33,7 @@ from werkzeug.security import generate_password_hash
 
 import factories
 from app.billing import services as billing
-from app.billing.models import Invoice, Payment, Quote
+from app.billing.models import CreditNote, Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
 from app.mail import services as mail
@@ -138,6 +138,8 @@ def _build_world(app: Flask) -> dict:
     billing.finalize_credit_note(note)
     db.session.flush()
     ids["einvoice_credit_note"] = note.id
+    # A draft credit note of client A, on an invoice with everything left to credit.
+    ids["credit_note_draft"] = billing.create_credit_note(factories.make_invoice(client_a, finalize=True), "Reso").id
     ids["einvoice_file"] = current_file(invoice_a).id
     ids["einvoice_file_name"] = current_file(invoice_a).file_name
     return ids
@@ -554,6 +556,63 @@ def _fresh_override(w: World) -> int:
     client = w.fresh_client()
     mail.save_client_template(client, "invoice", "S", "B")
     return client.id
+
+
+# --- credit notes and company settings ---------------------------------------------------------------
+
+def _fresh_credit_note(w: World) -> int:
+    return billing.create_credit_note(w.fresh_sent("invoice"), "Reso").id
+
+
+def _credit_note_target(w: World, actor: str, allowed: bool) -> int:
+    return _fresh_credit_note(w) if allowed else w.ids["credit_note_draft"]
+
+
+def _credit_note_form(w: World) -> dict:
+    return {"issue_date": dt.date.today().isoformat(), "reason": "Reso parziale", "notes": "",
+            "lines-0-description": "Riga", "lines-0-quantity": "1", "lines-0-unit_price": "10",
+            "lines-0-discount": "0", "lines-0-tax_rate": "22", "lines-0-vat_nature": "",
+            "lines-0-vat_nature_reference": ""}
+
+
+MATRIX.update(crud("/creditnoteview", "CreditNoteView", read=BILLING, write=BILLING,
+                   existing=_ids("credit_note_draft"), fresh=_fresh_credit_note, form=_credit_note_form,
+                   action="finalize"))
+MATRIX.update(crud("/creditnotelineview", "CreditNoteLineView", read=BILLING, write=None,
+                   existing=lambda w: db.session.get(CreditNote, w.ids["credit_note_draft"]).lines[0].id))
+MATRIX.update({
+    ("CreditNoteView.new_for_client", "POST"): absent(
+        "POST", _with(lambda w, a, al: f"/creditnoteview/new/{w.ids['clients']['A']}", data={}),
+        status=(302, 403, 404)),
+    ("CreditNoteView.pdf", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/creditnoteview/pdf/{w.ids['einvoice_credit_note']}"), BILLING),
+    ("CreditNoteView.send", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/creditnoteview/send/{w.ids['credit_note_draft']}"), BILLING),
+    ("CreditNoteView.send", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/creditnoteview/send/{_credit_note_target(w, a, al)}",
+                      data=lambda w, a, al: {"contact_ids": [str(w.ids["contacts"]["A"])]}), BILLING, REDIRECT),
+    ("InvoiceView.new_credit_note", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/invoiceview/credit-note/{w.ids['invoices']['A']}"), BILLING),
+    ("InvoiceView.new_credit_note", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/invoiceview/credit-note/{_doc('invoice', 'sent')(w, a, al)}",
+                      data={"reason": "Reso"}), BILLING, REDIRECT),
+    ("InvoiceApi.credit_note", "POST"): api(
+        "POST", _with(lambda w, a, al: f"/api/v1/invoice/{_doc('invoice', 'sent')(w, a, al)}/credit-note",
+                      json={"reason": "Reso"}), BILLING, (201,)),
+    ("CreditNoteApi.get_list", "GET"): api("GET", _static("/api/v1/credit-note/"), BILLING),
+    ("CreditNoteApi.get", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['einvoice_credit_note']}"), BILLING),
+    ("CreditNoteApi.pdf", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['einvoice_credit_note']}/pdf"), BILLING),
+    ("CreditNoteApi.put", "PUT"): api(
+        "PUT", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['credit_note_draft']}",
+                     json={"notes": "Nota dall'API"}), BILLING),
+    ("CreditNoteApi.send", "POST"): api(
+        "POST", _with(lambda w, a, al: f"/api/v1/credit-note/{_credit_note_target(w, a, al)}/send", json={}),
+        BILLING),
+    ("CompanyApi.get", "GET"): api("GET", _static("/api/v1/company/"), ADMIN),
+    ("CompanyApi.put", "PUT"): api("PUT", _static("/api/v1/company/", json={"regime_fiscale": "RF01"}), ADMIN),
+})
 
 
 # --- public routes ---------------------------------------------------------------------------------

@@ -534,7 +534,7 @@ class CreditNoteView(DocumentView):
     kind = "credit_note"
     datamodel = BillingInterface(CreditNote, eager=[CreditNote.invoice])
     class_permission_name = "Invoice"
-    method_permission_name = {**READ_WRITE, "finalize": "write", "send": "write"}
+    method_permission_name = {**READ_WRITE, "finalize": "write", "send": "write", "new_for_client": "write"}
     list_title = _l("Credit notes")
     show_title = _l("Credit note")
     edit_title = _l("Edit draft credit note")
@@ -558,6 +558,11 @@ class CreditNoteView(DocumentView):
     def add(self):
         flash(_("Open an invoice and choose Credit note."), "info")
         return redirect(url_for("InvoiceView.list"))
+
+    @expose("/new/<int:client_id>", methods=["POST"])
+    @has_access
+    def new_for_client(self, client_id: int):
+        abort(404)  # a credit note starts from its invoice, never from a client
 
     def actions_for(self, note: CreditNote) -> set[str]:
         return {"finalize"} if note.status == "draft" else set()
