@@ -77,6 +77,19 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "fatture@clientela.local")
 
+    # The PEC mailbox of the "pec" e-invoicing channel (docs/einvoice.md): files leave to SdI
+    # from PEC_ADDRESS through PEC_SMTP_* (else through MAIL_*), receipts are read over IMAP.
+    PEC_ADDRESS = os.environ.get("PEC_ADDRESS", "")
+    PEC_SMTP_SERVER = os.environ.get("PEC_SMTP_SERVER", "")
+    PEC_SMTP_PORT = int(os.environ.get("PEC_SMTP_PORT", "465"))
+    PEC_USE_TLS = _env_bool("PEC_USE_TLS")
+    PEC_USE_SSL = _env_bool("PEC_USE_SSL", True)  # PEC providers listen on 465 (SMTPS)
+    PEC_USERNAME = os.environ.get("PEC_USERNAME") or None
+    PEC_PASSWORD = os.environ.get("PEC_PASSWORD") or None
+    PEC_IMAP_SERVER = os.environ.get("PEC_IMAP_SERVER", "")
+    PEC_IMAP_PORT = int(os.environ.get("PEC_IMAP_PORT", "993"))
+    PEC_IMAP_SSL = _env_bool("PEC_IMAP_SSL", True)  # IMAPS on 993; false: STARTTLS
+
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")

@@ -89,6 +89,7 @@ def _load_models() -> None:
     import app.billing.models  # noqa: F401
     import app.clients.models  # noqa: F401
     import app.company.models  # noqa: F401
+    import app.einvoice.models  # noqa: F401
     import app.mail.models  # noqa: F401
     import app.payments.models  # noqa: F401
     import app.periodic  # noqa: F401  (the embedded default's periodic claims)
@@ -108,8 +109,11 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.billing import views as billing_views
     from app.clients import api as clients_api
     from app.clients import views as clients_views
+    from app.company import api as company_api
     from app.company import views as company_views
     from app.dashboard import client as client_dashboard
+    from app.einvoice import api as einvoice_api
+    from app.einvoice import views as einvoice_views
     from app.mail import api as mail_api
     from app.mail import views as mail_views
     from app.payments import admin as payments_admin
@@ -126,9 +130,12 @@ def _register_views(appbuilder: AppBuilder) -> None:
     client_dashboard.register(appbuilder)
     mail_views.register(appbuilder)
     payments_admin.register(appbuilder)
+    einvoice_views.register(appbuilder)
     tickets_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
+    company_api.register(appbuilder)
+    einvoice_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 
@@ -138,14 +145,18 @@ def _init_capabilities(app: Flask) -> None:
     signal receivers through which a lower capability's events reach a higher one
     (docs/development.md, "Layers")."""
     from app import billing, mail, pdf, portal
+    from app.einvoice.services import init_app as init_einvoice
     from app.health import bp as health_bp
+    from app.mail.pec import init_app as init_pec
     from app.payments.views import init_app as init_payments
     from app.tickets.portal import bp as tickets_portal_bp
 
     app.register_blueprint(health_bp)
     billing.init_app(app)
     pdf.init_app(app)
+    init_einvoice(app)  # SdI's checks on finalizing, the FatturaPA file on finalized
     mail.init_app(app)
+    init_pec(app)  # with the PEC channel, each new file is mailed to SdI
     portal.init_app(app)
     app.register_blueprint(tickets_portal_bp)
     init_payments(app)

@@ -39,7 +39,7 @@ from app.billing.models import (
     QuoteStatus,
 )
 from app.billing.numbering import format_number, next_number
-from app.billing.totals import compute_totals, line_amount
+from app.billing.totals import NO_TERMS, TaxTerms, compute_totals, line_amount
 from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
 from app.company.models import CompanySettings
@@ -128,6 +128,7 @@ class Service:
     high: int
     quantities: tuple[str, ...]
     tax_rate: str
+    vat_nature: str = ""  # why a 0 % service bears no VAT
 
 
 BUSINESS_SERVICES = [
@@ -149,7 +150,7 @@ BUSINESS_SERVICES = [
     Service("Pernottamento in struttura convenzionata", 70, 160, ("2", "4", "6"), "10"),
     Service("Manuali tecnici a stampa", 15, 45, ("5", "10", "30"), "4"),
     Service("Abbonamento annuale a rivista di settore", 60, 180, ("1", "2"), "4"),
-    Service("Formazione del personale (esente art. 10 DPR 633/72)", 400, 2500, ("1", "2"), "0"),
+    Service("Formazione del personale (esente art. 10 DPR 633/72)", 400, 2500, ("1", "2"), "0", "N4"),
 ]
 PERSONAL_SERVICES = [
     Service("Consulenza fiscale e dichiarazione dei redditi", 120, 450, ("1",), "22"),
@@ -160,15 +161,14 @@ PERSONAL_SERVICES = [
     Service("Libri scolastici", 12, 40, ("1", "3", "6"), "4"),
 ]
 EU_SERVICES = [
-    Service("Software development services", 55, 95, ("16", "40", "80"), "0"),
-    Service("IT consulting (day rate)", 650, 1100, ("1", "3", "5"), "0"),
-    Service("Managed hosting, yearly", 600, 2400, ("1",), "0"),
-    Service("Technical translation (page)", 20, 35, ("10", "30"), "0"),
+    Service("Software development services", 55, 95, ("16", "40", "80"), "0", "N2.1"),
+    Service("IT consulting (day rate)", 650, 1100, ("1", "3", "5"), "0", "N2.1"),
+    Service("Managed hosting, yearly", 600, 2400, ("1",), "0", "N2.1"),
+    Service("Technical translation (page)", 20, 35, ("10", "30"), "0", "N2.1"),
 ]
 REVERSE_CHARGE_NOTE = "Operazione non soggetta a IVA ai sensi dell'art. 7-ter DPR 633/72 – reverse charge."
-# Italian stamp duty: exempt invoices above €77.47 carry €2 of "imposta di bollo".
-STAMP_DUTY_THRESHOLD = Decimal("77.47")
-STAMP_DUTY = Service("Imposta di bollo assolta in modo virtuale", 2, 2, ("1",), "0")
+# Stamp duty (2.00 over 77.47 without VAT) follows the company's setting, as on any invoice:
+# app.billing.totals adds it, and the e-invoice carries it as an N1 line.
 
 INVOICE_SCENARIOS = ("draft", "sent", "partial", "paid", "overdue", "cancelled")
 INVOICE_WEIGHTS = (8, 12, 10, 50, 14, 6)
@@ -198,6 +198,8 @@ class _Line(NamedTuple):
     unit_price: Decimal
     discount: Decimal
     tax_rate: Decimal
+    vat_nature: str = ""
+    vat_nature_reference: str = ""
 
 
 def create_demo_data(clients: int = 25, invoices_per_client: int = 6, *, seed: int | None = None,
@@ -548,16 +550,25 @@ class _DemoGenerator:
                 unit_price=Decimal(rng.randint(service.low * 100, service.high * 100)).scaleb(-2),
                 discount=Decimal(rng.choice((0, 0, 0, 0, 0, 5, 10))),
                 tax_rate=Decimal(service.tax_rate),
+                vat_nature=service.vat_nature,
             ))
-        exempt = sum((line_amount(l.quantity, l.unit_price, l.discount) for l in lines if not l.tax_rate), ZERO)
-        if client["country"] == "IT" and exempt > STAMP_DUTY_THRESHOLD:
-            lines.append(_Line(STAMP_DUTY.description, Decimal(1), Decimal("2.00"), ZERO, Decimal(0)))
         return lines
 
-    def _document(self, client: dict, issue_date: dt.date, lines: list[_Line]) -> dict:
-        totals = compute_totals(lines)
+    def _document(self, client: dict, issue_date: dt.date, lines: list[_Line], *, invoice: bool = False) -> dict:
+        """A document's row; an invoice with the tax blocks finalization would fix (the demo
+        company has no withholding nor pension fund; stamp duty as its settings say)."""
+        terms = TaxTerms(stamp_duty_auto=self.company.stamp_duty == "auto",
+                         stamp_duty_charged=bool(self.company.stamp_duty_charged_to_client),
+                         split_payment=bool(client.get("split_payment"))) if invoice else NO_TERMS
+        totals = compute_totals(lines, terms)
         created = self._at(issue_date)
+        taxes = {
+            "stamp_duty_auto": terms.stamp_duty_auto, "stamp_duty_charged": terms.stamp_duty_charged,
+            "stamp_duty_amount": totals.stamp_duty_amount, "split_payment": terms.split_payment,
+            "net_to_pay": totals.net_to_pay,
+        } if invoice else {}
         return {
+            **taxes,
             "client_id": client["id"],
             "number": None, "year": None, "sequence": None,
             "issue_date": issue_date,
@@ -573,6 +584,7 @@ class _DemoGenerator:
             "bill_tax_code": client["tax_code"],
             "bill_sdi_code": client["sdi_code"],
             "bill_pec": client["pec"],
+            "bill_kind": client["kind"],
             "notes": REVERSE_CHARGE_NOTE if client["country"] != "IT" else "",
             "terms": self.company.default_terms,
             "subtotal": totals.subtotal,
@@ -609,7 +621,7 @@ class _DemoGenerator:
             "paid": lambda: self._days_ago(0, 540),
             "cancelled": lambda: self._days_ago(0, 400),
         }[scenario]()
-        invoice = self._document(client, issue, self._lines(client))
+        invoice = self._document(client, issue, self._lines(client), invoice=True)
         invoice["due_date"] = issue + dt.timedelta(days=terms)
         invoice["status"] = {"overdue": InvoiceStatus.SENT.value}.get(scenario, scenario)
         invoice["quote_id"] = None
@@ -622,7 +634,7 @@ class _DemoGenerator:
         invoice["_payments"] = self._payments(invoice, scenario)
         paid = sum((p["amount"] for p in invoice["_payments"]), ZERO)
         invoice["amount_paid"] = paid
-        invoice["balance"] = invoice["total"] - paid
+        invoice["balance"] = invoice["net_to_pay"] - paid
         # History as the periodic mark-overdue task would have left it.
         invoice["overdue_marked"] = (invoice["status"] in OPEN_INVOICE_STATUSES
                                      and invoice["due_date"] < self.today)
@@ -632,7 +644,7 @@ class _DemoGenerator:
         return invoice
 
     def _payments(self, invoice: dict, scenario: str) -> list[dict]:
-        rng, total = self.rng, invoice["total"]
+        rng, total = self.rng, invoice["net_to_pay"]
         if scenario == "paid":
             if rng.random() < 0.25 and total >= Decimal("2.00"):
                 first = round_cents(total * Decimal(rng.randint(30, 70)) / 100)

@@ -5,8 +5,9 @@ BENCH_DATABASE_URL is set, else a SQLite file in instance/), reusing an already 
 database unless BENCH_RESEED=1. Then measures, in one run: client summary and 360 page for
 the large client against a small one, the client list against the same page over no client, the business
 dashboard, the portal statement, ZIPs of 50 and 500 cached invoice PDFs (time and peak
-memory growth), a PDF render against bare wkhtmltopdf on the same HTML, and portal
-statement throughput under gunicorn against /healthz on the same server. Prints a table
+memory growth), a PDF render against bare wkhtmltopdf on the same HTML, the FatturaPA XML of
+an invoice against that render, and portal statement throughput under gunicorn against
+/healthz on the same server. Prints a table
 and writes bench/results.json. Each row says its target and whether it was met.
 BENCH_ONLY=client_list measures only the client list against its floor (after seeding) and
 leaves bench/results.json as it was.
@@ -346,11 +347,18 @@ def measure_pdf(app, report: Report, client_id: int) -> None:
         html = service.render_html(invoice)
         ours = median_ms(lambda: render.html_to_pdf(service.render_html(invoice)), repeat=5)
         binary = render.wkhtmltopdf_path()
+        # What finalizing adds for the e-invoice: build the FatturaPA file and validate it.
+        from app.einvoice.schema import schema_errors
+        from app.einvoice.services import build_xml
+
+        xml = median_ms(lambda: schema_errors(build_xml(invoice, "BENCH")), repeat=7)
     bare = median_ms(lambda: subprocess.run([binary, "--quiet", "-", "-"], input=html.encode(), check=True,
                                             capture_output=True), repeat=5)
     report.add("PDF: bare wkhtmltopdf on the same HTML", bare, "ms")
     report.add("PDF: Clientela render (HTML + hardened wkhtmltopdf)", ours, "ms")
     report.add("PDF render / bare wkhtmltopdf", ours / bare, "×", "≤ 1.1", ours / bare <= 1.1)
+    report.add("XML generation per invoice (build + XSD validation)", xml, "ms", "≤ 5 % of a PDF",
+               xml <= ours * 0.05, f"{xml / ours:.1%} of the PDF render")
 
 
 # ── under gunicorn ─────────────────────────────────────────────────────────────────────────

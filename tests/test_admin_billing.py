@@ -271,3 +271,37 @@ def test_italian_labels_agree_with_the_document_they_describe(web):
     assert re.search(r'status-sent">Inviata<', invoices)
     assert re.search(r'status-sent">Inviato<', quotes)
     assert re.search(r">Pagato</t[dh]>", shown)
+
+
+def test_a_credit_note_is_drafted_from_the_invoice_page_edited_and_finalized(staff):
+    invoice = make_invoice(lines=[{"description": "Sviluppo", "quantity": "2", "unit_price": "100", "tax_rate": "22"}],
+                           finalize=True)
+    db.session.commit()
+    page = staff.get(f"/invoiceview/show/{invoice.id}").get_data(as_text=True)
+    assert f"/invoiceview/credit-note/{invoice.id}" in page
+
+    assert staff.get(f"/invoiceview/credit-note/{invoice.id}").status_code == 200
+    response = staff.post(f"/invoiceview/credit-note/{invoice.id}", data={"reason": "Reso"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    [note] = invoice.credit_notes
+    assert response.headers["Location"].endswith(f"/creditnoteview/show/{note.id}")
+
+    edit = staff.post(f"/creditnoteview/edit/{note.id}", data={
+        "issue_date": note.issue_date.isoformat(), "reason": "Reso parziale", "notes": "",
+        "lines-0-description": "Sviluppo", "lines-0-quantity": "1", "lines-0-unit_price": "100",
+        "lines-0-discount": "0", "lines-0-tax_rate": "22", "lines-0-vat_nature": "", "lines-0-vat_nature_reference": "",
+    })
+    assert edit.status_code == 302, edit.get_data(as_text=True)
+    db.session.expire_all()
+    assert note.total == Decimal("122.00") and note.reason == "Reso parziale"
+
+    shown = staff.get(f"/creditnoteview/show/{note.id}").get_data(as_text=True)
+    assert "Credits invoice" in shown and "Reso parziale" in shown
+    finalized = staff.post(f"/creditnoteview/action/finalize/{note.id}")
+    assert finalized.status_code == 302
+    db.session.expire_all()
+    assert note.status == "sent" and note.number
+    assert invoice.balance == Decimal("122.00")
+    assert staff.get("/creditnoteview/list/").status_code == 200
+    assert "Credited" in staff.get(f"/invoiceview/show/{invoice.id}").get_data(as_text=True)

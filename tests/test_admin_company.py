@@ -30,6 +30,10 @@ def settings_form(**overrides) -> dict[str, object]:
         "currency": "eur", "default_tax_rate": "22", "payment_terms_days": "30", "quote_validity_days": "30",
         "invoice_number_format": "{year}/{seq:04d}", "quote_number_format": "P{year}/{seq:04d}", "locale": "it",
         "sender_email": "", "support_email": "", "default_terms": "",
+        "credit_note_number_format": "NC{year}/{seq:04d}", "regime_fiscale": "RF01", "withholding_rate": "0",
+        "withholding_type": "RT01", "withholding_reason": "A", "pension_fund_type": "", "pension_fund_rate": "0",
+        "pension_fund_tax_rate": "22", "stamp_duty": "auto", "stamp_duty_charged_to_client": "y",
+        "einvoice_channel": "export", "sdi_pec_address": "sdi01@pec.fatturapa.it", "transmitter_id": "",
     }
     data.update(overrides)
     return data

@@ -49,6 +49,7 @@ def test_summary_figures_for_a_mixed_set_of_documents(web):
         # sent 122 + partial 1220 + paid 122 + overdue 122
         "total_invoiced": "1586.00",
         "total_paid": "644.00",
+        "total_credited": "0.00",
         "balance_due": "942.00",
         "overdue": "100.00",  # the part of the balance due past its due date
         "currency": "EUR",

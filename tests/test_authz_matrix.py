@@ -21,6 +21,7 @@ The meta-test at the bottom fails when a rule in app.url_map is not in the matri
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -32,7 +33,8 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from tests.support import factories
-from app.billing.models import Invoice, Payment, Quote
+from app.billing import services as billing
+from app.billing.models import CreditNote, Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
 from app.mail import services as mail
@@ -88,6 +90,9 @@ def world_ids(app):
 
 
 def _build_world(app: Flask) -> dict:
+    from einvoice_support import italian_company
+
+    italian_company()  # e-invoicing on: every finalized document has a FatturaPA file to hand out
     sm = app.appbuilder.sm
     ids: dict = {"users": {}, "clients": {}, "contacts": {}, "invoices": {}, "drafts": {}, "quotes": {},
                  "quote_drafts": {}, "tickets": {}}
@@ -126,8 +131,18 @@ def _build_world(app: Flask) -> dict:
     ids.update(outbox=outbox.id, stripe_event=event.id, checkout=checkout.id)
     ids["group"] = _add(sm.group_model(name="matrix-group", label="Matrix"))
     from app.company.services import get_company
+    from app.einvoice.services import current_file
 
     ids["company"] = get_company().id
+    invoice_a = db.session.get(Invoice, ids["invoices"]["A"])
+    note = billing.create_credit_note(invoice_a, "Reso")
+    billing.finalize_credit_note(note)
+    db.session.flush()
+    ids["einvoice_credit_note"] = note.id
+    # A draft credit note of client A, on an invoice with everything left to credit.
+    ids["credit_note_draft"] = billing.create_credit_note(factories.make_invoice(client_a, finalize=True), "Reso").id
+    ids["einvoice_file"] = current_file(invoice_a).id
+    ids["einvoice_file_name"] = current_file(invoice_a).file_name
     return ids
 
 
@@ -460,6 +475,24 @@ MATRIX[("InvoiceView.record_payment", "POST")] = admin(
     BILLING, REDIRECT)
 
 
+MATRIX.update({
+    ("EInvoiceView.files", "GET"): admin("GET", _static("/admin/sdi/"), BILLING),
+    ("EInvoiceView.download", "GET"): admin("GET", _with(lambda w, a, al: f"/admin/sdi/file/{w.ids['einvoice_file']}"),
+                                            BILLING),
+    ("EInvoiceView.document_xml", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/admin/sdi/invoice/{w.ids['invoices']['A']}/xml"), BILLING),
+    ("EInvoiceView.upload", "POST"): admin("POST", _with(lambda w, a, al: "/admin/sdi/receipts", data=lambda w, a, al: {
+        "receipt": (io.BytesIO(_delivery_receipt(w)), "RC.xml")}), BILLING, REDIRECT),
+})
+
+
+def _delivery_receipt(w: World) -> bytes:
+    """An RC for client A's invoice file: importing it again changes nothing, for any actor."""
+    return (f'<types:RicevutaConsegna xmlns:types="http://www.fatturapa.gov.it/sdi/messaggi/v1.0" versione="1.0">'
+            f'<IdentificativoSdI>1</IdentificativoSdI><NomeFile>{w.ids["einvoice_file_name"]}</NomeFile>'
+            f'<MessageId>matrix</MessageId></types:RicevutaConsegna>').encode()
+
+
 # --- the REST API ------------------------------------------------------------------------------------
 
 def _invoice_json(w, a, al):
@@ -526,6 +559,63 @@ def _fresh_override(w: World) -> int:
     return client.id
 
 
+# --- credit notes and company settings ---------------------------------------------------------------
+
+def _fresh_credit_note(w: World) -> int:
+    return billing.create_credit_note(w.fresh_sent("invoice"), "Reso").id
+
+
+def _credit_note_target(w: World, actor: str, allowed: bool) -> int:
+    return _fresh_credit_note(w) if allowed else w.ids["credit_note_draft"]
+
+
+def _credit_note_form(w: World) -> dict:
+    return {"issue_date": dt.date.today().isoformat(), "reason": "Reso parziale", "notes": "",
+            "lines-0-description": "Riga", "lines-0-quantity": "1", "lines-0-unit_price": "10",
+            "lines-0-discount": "0", "lines-0-tax_rate": "22", "lines-0-vat_nature": "",
+            "lines-0-vat_nature_reference": ""}
+
+
+MATRIX.update(crud("/creditnoteview", "CreditNoteView", read=BILLING, write=BILLING,
+                   existing=_ids("credit_note_draft"), fresh=_fresh_credit_note, form=_credit_note_form,
+                   action="finalize"))
+MATRIX.update(crud("/creditnotelineview", "CreditNoteLineView", read=BILLING, write=None,
+                   existing=lambda w: db.session.get(CreditNote, w.ids["credit_note_draft"]).lines[0].id))
+MATRIX.update({
+    ("CreditNoteView.new_for_client", "POST"): absent(
+        "POST", _with(lambda w, a, al: f"/creditnoteview/new/{w.ids['clients']['A']}", data={}),
+        status=(302, 403, 404)),
+    ("CreditNoteView.pdf", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/creditnoteview/pdf/{w.ids['einvoice_credit_note']}"), BILLING),
+    ("CreditNoteView.send", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/creditnoteview/send/{w.ids['credit_note_draft']}"), BILLING),
+    ("CreditNoteView.send", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/creditnoteview/send/{_credit_note_target(w, a, al)}",
+                      data=lambda w, a, al: {"contact_ids": [str(w.ids["contacts"]["A"])]}), BILLING, REDIRECT),
+    ("InvoiceView.new_credit_note", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/invoiceview/credit-note/{w.ids['invoices']['A']}"), BILLING),
+    ("InvoiceView.new_credit_note", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/invoiceview/credit-note/{_doc('invoice', 'sent')(w, a, al)}",
+                      data={"reason": "Reso"}), BILLING, REDIRECT),
+    ("InvoiceApi.credit_note", "POST"): api(
+        "POST", _with(lambda w, a, al: f"/api/v1/invoice/{_doc('invoice', 'sent')(w, a, al)}/credit-note",
+                      json={"reason": "Reso"}), BILLING, (201,)),
+    ("CreditNoteApi.get_list", "GET"): api("GET", _static("/api/v1/credit-note/"), BILLING),
+    ("CreditNoteApi.get", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['einvoice_credit_note']}"), BILLING),
+    ("CreditNoteApi.pdf", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['einvoice_credit_note']}/pdf"), BILLING),
+    ("CreditNoteApi.put", "PUT"): api(
+        "PUT", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['credit_note_draft']}",
+                     json={"notes": "Nota dall'API"}), BILLING),
+    ("CreditNoteApi.send", "POST"): api(
+        "POST", _with(lambda w, a, al: f"/api/v1/credit-note/{_credit_note_target(w, a, al)}/send", json={}),
+        BILLING),
+    ("CompanyApi.get", "GET"): api("GET", _static("/api/v1/company/"), ADMIN),
+    ("CompanyApi.put", "PUT"): api("PUT", _static("/api/v1/company/", json={"regime_fiscale": "RF01"}), ADMIN),
+})
+
+
 # --- public routes ---------------------------------------------------------------------------------
 
 MATRIX.update({
@@ -538,6 +628,18 @@ MATRIX.update({
         "POST", _static("/webhooks/stripe", json={"id": "evt_forged", "type": "checkout.session.completed"}),
         NOBODY, "absent", absent_status=(400,),
         config={"STRIPE_SECRET_KEY": "sk_test_matrix", "STRIPE_WEBHOOK_SECRET": "whsec_matrix"}),
+})
+
+
+MATRIX.update({
+    ("EInvoiceApi.invoice_xml", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/invoice/{w.ids['invoices']['A']}/fatturapa"), BILLING),
+    ("EInvoiceApi.credit_note_xml", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/credit-note/{w.ids['einvoice_credit_note']}/fatturapa"), BILLING),
+    ("EInvoiceApi.export", "GET"): api("GET", _static("/api/v1/einvoice/export?from=2000-01-01&to=2100-12-31"),
+                                       BILLING),
+    ("EInvoiceApi.receipts", "POST"): api("POST", _with(lambda w, a, al: "/api/v1/sdi/receipts",
+                                                        data=lambda w, a, al: _delivery_receipt(w)), BILLING),
 })
 
 
@@ -568,6 +670,8 @@ MATRIX.update({
                                       (200,)),
     ("portal.invoice_pdf", "GET"): portal("GET", _with(
         lambda w, o, al: f"/portal/invoices/{w.ids['invoices'][o]}/pdf"), (200,)),
+    ("portal.invoice_xml", "GET"): portal("GET", _with(
+        lambda w, o, al: f"/portal/invoices/{w.ids['invoices'][o]}/xml"), (200,)),
     ("portal.download_invoices", "POST"): portal("POST", _with(
         lambda w, o, al: "/portal/invoices/download", data=lambda w, o, al: {"ids": [str(w.ids["invoices"][o])]}),
         (200,)),

@@ -23,7 +23,7 @@ from app.extensions import db
 from tests.support.factories import TODAY, line, make_client, make_invoice, run_concurrently
 
 ZERO_ACCOUNT = {"total_invoiced": Decimal("0.00"), "total_paid": Decimal("0.00"), "balance_due": Decimal("0.00"),
-                "overdue_balance": Decimal("0.00")}
+                "overdue_balance": Decimal("0.00"), "total_credited": Decimal("0.00")}
 # Not a figure: a cache key that only ever moves forward (tested on its own below).
 NOT_AGGREGATED = {"client_id", "version"}
 
@@ -70,6 +70,7 @@ def summary_from_the_documents(client_id: int, today: dt.date) -> dict[str, obje
     return {
         "total_invoiced": sum((invoice.total for invoice in billed), Decimal("0.00")),
         "total_paid": sum((invoice.amount_paid for invoice in billed), Decimal("0.00")),
+        "total_credited": sum((invoice.amount_credited for invoice in billed), Decimal("0.00")),
         "balance_due": sum((i.balance for i in invoices if i.status in ("sent", "partial")), Decimal("0.00")),
         "overdue": sum((i.balance for i in invoices if i.is_overdue(today)), Decimal("0.00")),
         "invoices": counts,
@@ -297,8 +298,9 @@ def test_marking_overdue_moves_invoices_in_the_rollup_and_leaves_the_summary_as_
     assert (account["invoices_overdue"], account["invoices_partial"], account["invoices_sent"]) == (1, 0, 1)
     assert account["overdue_balance"] == Decimal("100.00")
     assert client_summary(client_id, TODAY) == before == {
-        "total_invoiced": Decimal("244.00"), "total_paid": Decimal("22.00"), "balance_due": Decimal("222.00"),
-        "overdue": Decimal("100.00"), "invoices": {"sent": 1, "overdue": 1}, "quotes": {}}
+        "total_invoiced": Decimal("244.00"), "total_paid": Decimal("22.00"), "total_credited": Decimal("0.00"),
+        "balance_due": Decimal("222.00"), "overdue": Decimal("100.00"), "invoices": {"sent": 1, "overdue": 1},
+        "quotes": {}}
     assert mark_overdue_invoices(TODAY) == 0  # nothing left to mark: the next run reads nothing
 
     # A new due date is judged afresh: the mark goes, and the invoice is no longer overdue.

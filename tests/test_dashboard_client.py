@@ -69,8 +69,8 @@ def test_a_client_without_documents_has_zero_figures():
     client = make_client()
     db.session.commit()
     assert client_summary(client.id) == {
-        "total_invoiced": Decimal("0.00"), "total_paid": Decimal("0.00"), "balance_due": Decimal("0.00"),
-        "overdue": Decimal("0.00"), "invoices": {}, "quotes": {},
+        "total_invoiced": Decimal("0.00"), "total_paid": Decimal("0.00"), "total_credited": Decimal("0.00"),
+        "balance_due": Decimal("0.00"), "overdue": Decimal("0.00"), "invoices": {}, "quotes": {},
     }
 
 

@@ -14,7 +14,7 @@ from stdnum.it import codicefiscale, iva
 from app.activity.models import Activity
 from app.billing.models import Invoice, InvoiceStatus, NumberSequence, Payment, Quote, QuoteStatus
 from app.billing.services import finalize_invoice, new_invoice
-from app.billing.totals import compute_totals, line_amount
+from app.billing.totals import STAMP_DUTY, STAMP_DUTY_THRESHOLD, document_totals, line_amount
 from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
 from app.company.services import get_company
@@ -83,7 +83,7 @@ def test_demo_totals_follow_the_billing_rules():
         assert document.lines, document
         for line in document.lines:
             assert line.amount == line_amount(line.quantity, line.unit_price, line.discount)
-        totals = compute_totals(document.lines)
+        totals = document_totals(document)
         assert (document.subtotal, document.tax_total, document.total) == (
             totals.subtotal, totals.tax_total, totals.total)
         assert document.bill_name == document.client.name
@@ -92,7 +92,8 @@ def test_demo_totals_follow_the_billing_rules():
     for invoice in db.session.scalars(select(Invoice)):
         paid = sum((p.amount for p in invoice.payments), Decimal("0.00"))
         assert invoice.amount_paid == paid
-        assert invoice.balance == invoice.total - paid
+        assert invoice.net_to_pay == document_totals(invoice).net_to_pay
+        assert invoice.balance == invoice.net_to_pay - paid
         assert all(invoice.issue_date <= p.date <= TODAY for p in invoice.payments)
         if invoice.status == InvoiceStatus.PAID.value:
             assert invoice.balance == 0 and invoice.payments
@@ -180,3 +181,19 @@ def test_demo_accepts_tiny_runs(invoices_per_client):
     summary = create_demo_data(clients=2, invoices_per_client=invoices_per_client, seed=1, today=TODAY)
     assert summary.invoices == db.session.scalar(select(func.count(Invoice.id))) == 2 * invoices_per_client
     assert summary.payments == db.session.scalar(select(func.count(Payment.id)))
+
+
+def test_demo_lines_without_vat_name_their_nature_and_stamp_duty_follows_the_rule():
+    """Every 0 % line says why (an e-invoice needs it); stamp duty is the rule's, never a 0 % line."""
+    create_demo_data(clients=25, invoices_per_client=6, seed=5, today=TODAY)
+
+    invoices = db.session.scalars(select(Invoice)).all()
+    lines = [line for invoice in invoices for line in invoice.lines]
+    assert all(line.vat_nature for line in lines if not line.tax_rate)
+    assert all(not line.vat_nature for line in lines if line.tax_rate)
+    assert not any("bollo" in line.description.lower() for line in lines)
+    stamped = [invoice for invoice in invoices if invoice.stamp_duty_amount]
+    assert stamped, "the demo shows stamp duty somewhere"
+    for invoice in invoices:
+        vat_free = sum((line.amount for line in invoice.lines if not line.tax_rate), Decimal("0.00"))
+        assert invoice.stamp_duty_amount == (STAMP_DUTY if vat_free > STAMP_DUTY_THRESHOLD else 0)

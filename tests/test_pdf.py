@@ -489,3 +489,31 @@ def test_without_a_lease_the_loser_of_the_first_insert_reads_the_winners_row(app
     db.session.expire_all()
     stored = db.session.query(DocumentPdf).one()
     assert results == [stored.content, stored.content]
+
+
+def test_the_invoice_pdf_prints_the_tax_blocks_and_the_net_to_pay():
+    company = get_company()
+    company.withholding_rate, company.pension_fund_type, company.pension_fund_rate = Decimal("20"), "TC22", Decimal("4")
+    invoice = make_invoice(finalize=True, lines=[line("Parcella", 1, "1000", 22),
+                                                 line("Formazione", 1, "100", 0, vat_nature="N4")])
+
+    text = pdf_text(pdf_for(invoice))
+
+    with force_locale("it"):
+        for label in ("Ritenuta d'acconto", "Contributo cassa previdenziale", "Netto a pagare", "Imposta di bollo"):
+            assert label in text, label
+    assert money_it("44.00") in text  # INPS 4 % of the fees (1100)
+    assert money_it(str(invoice.net_to_pay)) in text
+    assert "N4" in text and "art. 10 DPR 633/72" in text  # the nature and its default reference
+
+
+def test_a_credit_note_pdf_names_the_invoice_it_credits_and_its_reason():
+    invoice = make_invoice(finalize=True, lines=[line("Servizio", 1, "1000", 22)])
+    note = billing.create_credit_note(invoice, "Reso della merce")
+    billing.finalize_credit_note(note)
+
+    text = pdf_text(pdf_for(note))
+
+    assert "Nota di credito" in text and note.number in text and invoice.number in text
+    assert "Reso della merce" in text and money_it("1220.00") in text
+    assert pdf_filename(note) == f"Nota_di_credito_{note.number.replace('/', '-')}.pdf"

@@ -55,6 +55,16 @@ def _fixed(path: str, data: dict | None = None):
     return lambda world, owner: (path, data)
 
 
+def _xml_path(world: World, owner: str) -> tuple[str, None]:
+    """The invoice's FatturaPA file, made as finalizing makes it once the company is Italian."""
+    from app.einvoice.services import issue_file
+    from einvoice_support import italian_company
+
+    italian_company()
+    issue_file(world.invoices[owner])
+    return f"/portal/invoices/{world.invoices[owner].id}/xml", None
+
+
 MATRIX: dict[str, Case] = {
     "portal.login": Case("GET", _fixed("/portal/login"), 200, public=True, scoped_object=False),
     "portal.auth": Case(
@@ -70,6 +80,7 @@ MATRIX: dict[str, Case] = {
     "portal.invoice": Case("GET", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}", None), 200),
     "portal.invoice_pdf": Case("GET", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}/pdf", None), 200,
                                content_type="application/pdf"),
+    "portal.invoice_xml": Case("GET", _xml_path, 200, content_type="application/xml"),
     "portal.download_invoices": Case("POST", lambda w, o: ("/portal/invoices/download", {"ids": [w.invoices[o].id]}),
                                      200, content_type="application/zip"),
     "portal.quotes": Case("GET", _fixed("/portal/quotes"), 200, scoped_object=False),
@@ -130,7 +141,7 @@ def test_route_answers_each_actor_only_with_their_own_data(app, web, world, endp
         assert f"/invoices/{world.drafts[actor].id}\"" not in page, "drafts never reach the portal"
 
 
-@pytest.mark.parametrize("path", ["/portal/invoices/{id}", "/portal/invoices/{id}/pdf"])
+@pytest.mark.parametrize("path", ["/portal/invoices/{id}", "/portal/invoices/{id}/pdf", "/portal/invoices/{id}/xml"])
 def test_a_draft_invoice_is_not_found_even_by_its_own_client(web, world, path):
     sign_in(web, world.contacts["A"])
     assert web.get(path.format(id=world.drafts["A"].id)).status_code == 404

@@ -37,7 +37,7 @@ EXPECTED = {
         ("Dashboard", "can_read"),
         ("Clients", "menu_access"), ("Invoices", "menu_access"), ("Quotes", "menu_access"),
         ("Payments", "menu_access"), ("Outbox", "menu_access"), ("Online payments", "menu_access"),
-        ("Stripe checkouts", "menu_access"), ("Stripe events", "menu_access"),
+        ("Stripe checkouts", "menu_access"), ("Stripe events", "menu_access"), ("SdI", "menu_access"),
         *API_DOCS,
         *SELF_SERVICE,
     },

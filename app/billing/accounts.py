@@ -74,7 +74,7 @@ OVERDUE = "overdue"
 # marked overdue (which then count neither as sent nor as partial).
 INVOICE_STATUSES = (*(status.value for status in InvoiceStatus), OVERDUE)
 QUOTE_STATUSES = tuple(status.value for status in QuoteStatus)
-MONEY_COLUMNS = ("total_invoiced", "total_paid", "balance_due", "overdue_balance")
+MONEY_COLUMNS = ("total_invoiced", "total_paid", "balance_due", "overdue_balance", "total_credited")
 
 
 def _count() -> Mapped[int]:
@@ -97,6 +97,8 @@ class ClientAccount(Model):
     total_invoiced: Mapped[Decimal] = _money()
     total_paid: Mapped[Decimal] = _money()
     balance_due: Mapped[Decimal] = _money()
+    # What sent credit notes took off those invoices (their net to pay).
+    total_credited: Mapped[Decimal] = _money()
     # The part of balance_due on invoices marked overdue.
     overdue_balance: Mapped[Decimal] = _money()
     # Moves with every change to the client's documents (a cache key, not a count).
@@ -124,7 +126,7 @@ class ClientAccount(Model):
 
 # The columns whose old value the listener needs; billing.models marks them active_history,
 # so a change made without reading the attribute first still knows what it replaced.
-INVOICE_TRACKED = ("client_id", "status", "total", "amount_paid", "balance", "overdue_marked")
+INVOICE_TRACKED = ("client_id", "status", "total", "amount_paid", "amount_credited", "balance", "overdue_marked")
 QUOTE_TRACKED = ("client_id", "status")
 PAYMENT_TRACKED = ("client_id",)
 
@@ -136,6 +138,7 @@ def _invoice_contribution(values: dict[str, object]) -> dict[str, object]:
     if status in BILLED_INVOICE_STATUSES:
         contribution["total_invoiced"] = Decimal(values["total"] or 0)
         contribution["total_paid"] = Decimal(values["amount_paid"] or 0)
+        contribution["total_credited"] = Decimal(values["amount_credited"] or 0)
     if status in OPEN_INVOICE_STATUSES:
         contribution["balance_due"] = Decimal(values["balance"] or 0)
     if marked_overdue:
@@ -267,6 +270,7 @@ def account_aggregates(client_ids: Iterable[int] | None = None) -> dict[int, dic
         total_of(Invoice.amount_paid, Invoice.status.in_(BILLED_INVOICE_STATUSES)),
         total_of(Invoice.balance, Invoice.status.in_(OPEN_INVOICE_STATUSES)),
         total_of(Invoice.balance, marked_overdue),
+        total_of(Invoice.amount_credited, Invoice.status.in_(BILLED_INVOICE_STATUSES)),
         *(func.count(case((shown == status, Invoice.id))) for status in INVOICE_STATUSES),
     ]
     invoices = select(Invoice.client_id, *invoice_columns).group_by(Invoice.client_id)
@@ -373,6 +377,7 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     return {
         "total_invoiced": stored_amount(account.get("total_invoiced")),
         "total_paid": stored_amount(account.get("total_paid")),
+        "total_credited": stored_amount(account.get("total_credited")),
         "balance_due": stored_amount(account.get("balance_due")),
         "overdue": stored_amount(account.get("overdue_balance")) + stored_amount(account.get("fallen_due_balance")),
         "invoices": {status: count for status, count in invoices.items() if count},

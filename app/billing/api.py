@@ -21,9 +21,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.billing import accounts
-from app.billing.models import Invoice, Quote
+from app.billing.models import CreditNote, Invoice, Quote
 from app.billing.printing import document_pdf
 from app.billing.schemas import (
+    CreditNoteInputSchema,
+    CreditNotePostSchema,
+    CreditNoteSchema,
     InvoiceInputSchema,
     InvoicePostSchema,
     InvoiceSchema,
@@ -37,28 +40,30 @@ from app.billing.services import (
     BillingError,
     BillingErrors,
     copy_billing_block,
+    create_credit_note,
     new_invoice,
     new_quote,
     record_payment,
+    set_credit_note_lines,
     set_lines,
 )
 from app.billing.signals import send_requested
 from app.clients.models import Client
-from app.clients.schemas import (
-    API_RESPONSES,
-    ID_IN_PATH,
-    json_body,
-    model_api_descriptions,
-    refused,
-    use_accept_language,
-)
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi, ClientelaModelRestApi
+from app.rest import API_RESPONSES, ID_IN_PATH, json_body, model_api_descriptions, refused, use_accept_language
 from app.security.limits import MAX_ID
 from app.security.roles import READ_WRITE
 
 # The document actions beside FAB's CRUD, on the same two actions as everything else.
-DOCUMENT_PERMISSIONS = {**READ_WRITE, "send": "write", "payment": "write", "pdf": "read"}
+DOCUMENT_PERMISSIONS = {**READ_WRITE, "send": "write", "payment": "write", "pdf": "read", "credit_note": "write"}
+# What the invoice and credit-note read shapes add: the tax blocks and SdI's state.
+TAX_COLUMNS = [
+    "document_type", "withholding_rate", "withholding_type", "withholding_reason", "withholding_amount",
+    "pension_fund_type", "pension_fund_rate", "pension_fund_tax_rate", "pension_fund_amount",
+    "stamp_duty_amount", "stamp_duty_charged", "split_payment", "net_to_pay",
+    "sdi_status", "sdi_file_name", "sdi_errors",
+]
 
 UNKNOWN_CLIENT = _l("There is no client with this id.")
 ARCHIVED_CLIENT = _l("This client is archived: restore it before billing it.")
@@ -225,20 +230,77 @@ class InvoiceApi(BillingDocumentApi):
     openapi_spec_component_schemas = (PaymentInputSchema, PaymentSchema)
     search_columns = [*BillingDocumentApi.search_columns, "due_date"]
 
+    include_route_methods = include_route_methods | {"credit_note"}
+    openapi_spec_component_schemas = (*openapi_spec_component_schemas, CreditNotePostSchema)
+
     list_columns = show_columns = [
         "id", "number", "client_id", "status", "issue_date", "due_date", "currency", "lines",
-        "subtotal", "tax_total", "total", "amount_paid", "balance", "notes", "terms",
+        "subtotal", "tax_total", "total", "amount_paid", "amount_credited", "balance", "notes", "terms",
+        *TAX_COLUMNS,
     ]
     add_columns = edit_columns = ["client_id", "issue_date", "due_date", "notes", "terms", "lines"]
     order_columns = ["id", "number", "issue_date", "due_date", "status", "total", "balance"]
     list_model_schema = show_model_schema = InvoiceSchema()
     add_model_schema = InvoicePostSchema()
     edit_model_schema = InvoiceInputSchema()
-    openapi_spec_methods = {**BillingDocumentApi.openapi_spec_methods, **model_api_descriptions("InvoiceApi")}
+    openapi_spec_methods = {**BillingDocumentApi.openapi_spec_methods, **model_api_descriptions("InvoiceApi"),
+                            "credit_note": {"post": {"parameters": [ID_IN_PATH]}}}
     deadline_field = "due_date"
 
     def create(self, client: Client, **values: Any) -> Invoice:
         return new_invoice(client, **values)
+
+    @expose("/<int:pk>/credit-note", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("credit_note")
+    def credit_note(self, pk: int):
+        """Make a draft credit note against a finalized invoice
+        ---
+        post:
+          description: >-
+            reason is required; lines (the shape of the invoice's) default to every line of
+            the invoice not yet credited. A credit note above what is left to credit is a 422.
+            The draft takes the invoice's tax blocks; POST /api/v1/credit-note/{id}/send
+            finalizes it and lowers the invoice's balance.
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  $ref: '#/components/schemas/CreditNotePostSchema'
+          responses:
+            201:
+              description: The draft credit note
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+                      result:
+                        $ref: '#/components/schemas/CreditNoteApi.get'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            422:
+              $ref: '#/components/responses/422_fields'
+        """
+        invoice = self.datamodel.get(pk, self._base_filters)
+        if invoice is None:
+            return self.response_404()
+        try:
+            values = CreditNotePostSchema().load(json_body())
+            note = create_credit_note(invoice, values["reason"], values["lines"], issue_date=values["issue_date"])
+            db.session.flush()
+        except (ValidationError, BillingError) as err:
+            return refused(self, err)
+        db.session.commit()
+        return self.response(201, id=note.id, result=CreditNoteSchema().dump(note))
 
     @expose("/<int:pk>/payment", methods=["POST"])
     @protect()
@@ -314,6 +376,46 @@ class QuoteApi(BillingDocumentApi):
         return new_quote(client, **values)
 
 
+class CreditNoteApi(BillingDocumentApi):
+    """Credit notes: made from an invoice (POST /api/v1/invoice/<id>/credit-note), read, a
+    draft's lines and reason changed, sent (finalized and emailed), printed. Under the
+    Invoice permissions: whoever may invoice may credit."""
+
+    resource_name = "credit-note"
+    datamodel = SQLAInterface(CreditNote)
+    class_permission_name = "Invoice"
+    include_route_methods = {"get", "get_list", "put", "send", "pdf"}
+    search_columns = [*BillingDocumentApi.search_columns, "invoice_id"]
+
+    list_columns = show_columns = [
+        "id", "number", "invoice_id", "client_id", "status", "issue_date", "currency", "reason", "lines",
+        "subtotal", "tax_total", "total", "notes", *TAX_COLUMNS,
+    ]
+    edit_columns = ["issue_date", "reason", "notes", "lines"]
+    order_columns = ["id", "number", "issue_date", "status", "total"]
+    list_model_schema = show_model_schema = CreditNoteSchema()
+    edit_model_schema = CreditNoteInputSchema()
+    openapi_spec_methods = {**BillingDocumentApi.openapi_spec_methods, **model_api_descriptions("CreditNoteApi")}
+
+    def _update(self, document: CreditNote, values: dict[str, Any]) -> None:
+        if not document.is_draft:
+            locked = sorted(set(values) - {"notes"})
+            if locked:
+                raise BillingErrors({name: LOCKED for name in locked})
+        if "issue_date" in values:
+            if values["issue_date"] < document.invoice.issue_date:
+                raise BillingError(_l("A credit note cannot be dated before its invoice."), "issue_date")
+            document.issue_date = values["issue_date"]
+        if "reason" in values:
+            if not values["reason"].strip():
+                raise BillingError(_l("Say why the invoice is credited."), "reason")
+            document.reason = values["reason"].strip()
+        if "notes" in values:
+            document.notes = values["notes"]
+        if "lines" in values:
+            set_credit_note_lines(document, values["lines"])
+
+
 def _client(client_id: int) -> Client:
     """The client a document is for; an unknown or archived one is an error on `client_id`."""
     # An id beyond any row (MAX_ID) is unknown; asking the database would fail with a 500.
@@ -337,6 +439,7 @@ def summary_result(client_id: int, today: dt.date | None = None) -> dict[str, An
     return {
         "total_invoiced": str(figures["total_invoiced"]),
         "total_paid": str(figures["total_paid"]),
+        "total_credited": str(figures["total_credited"]),
         "balance_due": str(figures["balance_due"]),
         "overdue": str(figures["overdue"]),
         "invoices": {status: 0 for status in accounts.INVOICE_STATUSES} | figures["invoices"],
@@ -392,4 +495,5 @@ class ClientSummaryApi(ClientelaBaseApi):
 def register(appbuilder) -> None:
     appbuilder.add_api(InvoiceApi)
     appbuilder.add_api(QuoteApi)
+    appbuilder.add_api(CreditNoteApi)
     appbuilder.add_api(ClientSummaryApi)

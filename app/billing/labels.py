@@ -27,6 +27,21 @@ QUOTE_STATUS_LABELS = {
     "rejected": _l("Rejected"),
     "expired": _l("Expired"),
 }
+CREDIT_NOTE_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "sent": lazy_pgettext("credit note", "Sent"),
+}
+# Where a document's FatturaPA file stands with SdI (app.einvoice writes the state).
+SDI_STATUS_LABELS = {
+    "not_sent": _l("Not sent to SdI"),
+    "sent": lazy_pgettext("sdi", "Sent"),
+    "delivered": _l("Delivered"),
+    "not_delivered": _l("Not delivered (available in the client's tax area)"),
+    "rejected": _l("Rejected by SdI"),
+    "accepted": _l("Accepted by the public administration"),
+    "refused": _l("Refused by the public administration"),
+    "expired": _l("No answer within the term"),
+}
 METHOD_LABELS = {
     PaymentMethod.BANK_TRANSFER.value: _l("Bank transfer"),
     PaymentMethod.CASH.value: _l("Cash"),
@@ -37,6 +52,10 @@ METHOD_LABELS = {
 STATUS_STYLES = {
     "draft": "default", "sent": "info", "partial": "warning", "paid": "success", "cancelled": "default",
     "overdue": "danger", "accepted": "success", "rejected": "danger", "expired": "default",
+}
+SDI_STATUS_STYLES = {
+    "not_sent": "default", "sent": "info", "delivered": "success", "not_delivered": "warning",
+    "rejected": "danger", "accepted": "success", "refused": "danger", "expired": "default",
 }
 
 
@@ -52,3 +71,13 @@ def invoice_status_chip(status: str) -> Markup:
 
 def quote_status_chip(status: str) -> Markup:
     return status_chip(status, QUOTE_STATUS_LABELS)
+
+
+def credit_note_status_chip(status: str) -> Markup:
+    return status_chip(status, CREDIT_NOTE_STATUS_LABELS)
+
+
+def sdi_status_label(status: str) -> Markup:
+    return Markup('<span class="label label-{} sdi-status-{}">{}</span>').format(
+        SDI_STATUS_STYLES.get(status, "default"), status, SDI_STATUS_LABELS.get(status, status)
+    )

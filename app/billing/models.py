@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     LargeBinary,
     Numeric,
     String,
@@ -62,6 +63,33 @@ class QuoteStatus(str, enum.Enum):
     EXPIRED = "expired"
 
 
+class CreditNoteStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SENT = "sent"
+
+
+class SdiStatus(str, enum.Enum):
+    """Where a document's FatturaPA file stands with the Sistema di Interscambio (app.einvoice
+    writes it; billing only stores and shows it)."""
+
+    NOT_SENT = "not_sent"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    NOT_DELIVERED = "not_delivered"
+    REJECTED = "rejected"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+
+
+# The VAT natures of a 0 % line (FatturaPA 1.2.x, from 2021): the plain N2, N3 and N6 are
+# no longer accepted by SdI (error 00445), so they are not offered.
+VAT_NATURES = (
+    "N1", "N2.1", "N2.2", "N3.1", "N3.2", "N3.3", "N3.4", "N3.5", "N3.6", "N4", "N5",
+    "N6.1", "N6.2", "N6.3", "N6.4", "N6.5", "N6.6", "N6.7", "N6.8", "N6.9", "N7",
+)
+
+
 class PaymentMethod(str, enum.Enum):
     STRIPE = "stripe"
     BANK_TRANSFER = "bank_transfer"
@@ -74,7 +102,7 @@ def _money(**kwargs) -> Mapped[Decimal]:
 
 
 class BillingDocument:
-    """Columns shared by invoices and quotes: numbering, billing snapshot, notes, totals."""
+    """Columns shared by invoices, quotes and credit notes: numbering, billing snapshot, notes, totals."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -95,6 +123,7 @@ class BillingDocument:
     bill_tax_code: Mapped[str] = mapped_column(String(30), default="")
     bill_sdi_code: Mapped[str] = mapped_column(String(7), default="")
     bill_pec: Mapped[str] = mapped_column(String(200), default="")
+    bill_kind: Mapped[str] = mapped_column(String(30), default="business", server_default="business")
 
     notes: Mapped[str] = mapped_column(Text, default="")
     terms: Mapped[str] = mapped_column(Text, default="")
@@ -139,12 +168,50 @@ class LineItem:
     discount: Mapped[Decimal] = mapped_column(Numeric(*RATE_PRECISION), default=ZERO)
     tax_rate: Mapped[Decimal] = mapped_column(Numeric(*RATE_PRECISION), default=Decimal("22.00"))
     amount: Mapped[Decimal] = _money()
+    # Why a 0 % line carries no VAT (one of VAT_NATURES; "" on a taxed line) and the law it
+    # cites on the e-invoice ("" = the default reference of the nature, app.billing.natures).
+    vat_nature: Mapped[str] = mapped_column(String(5), default="", server_default="")
+    vat_nature_reference: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     def __repr__(self) -> str:
         return self.description[:40]
 
 
-class Invoice(BillingDocument, Model):
+def _rate(**kwargs) -> Mapped[Decimal]:
+    return mapped_column(Numeric(*RATE_PRECISION), default=ZERO, server_default="0", **kwargs)
+
+
+class TaxedDocument:
+    """What invoices and credit notes carry beyond a quote: the Italian tax blocks, fixed at
+    finalization from the company settings and the client's flags (a later change to either
+    never alters an issued document), and the document's state with SdI."""
+
+    withholding_rate: Mapped[Decimal] = _rate()
+    withholding_type: Mapped[str] = mapped_column(String(4), default="", server_default="")
+    withholding_reason: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    withholding_amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0")
+    pension_fund_type: Mapped[str] = mapped_column(String(4), default="", server_default="")
+    pension_fund_rate: Mapped[Decimal] = _rate()
+    pension_fund_tax_rate: Mapped[Decimal] = _rate()
+    pension_fund_amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0")
+    # Whether the bollo virtuale applies by the rule (company setting "auto"), the amount due
+    # (0.00 or 2.00) and whether the client pays it (then it is in `total`, and the
+    # e-invoice has it as an N1 line).
+    stamp_duty_auto: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stamp_duty_amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0")
+    stamp_duty_charged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    split_payment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What the client pays: total less withholding, less VAT under split payment.
+    net_to_pay: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0",
+                                                active_history=True)
+
+    sdi_status: Mapped[str] = mapped_column(String(20), default=SdiStatus.NOT_SENT.value,
+                                            server_default=SdiStatus.NOT_SENT.value)
+    sdi_file_name: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    sdi_errors: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+
+
+class Invoice(TaxedDocument, BillingDocument, Model):
     __tablename__ = "invoice"
     __table_args__ = (
         UniqueConstraint("year", "sequence", name="uq_invoice_year_sequence"),
@@ -175,6 +242,9 @@ class Invoice(BillingDocument, Model):
                                         active_history=True)
     due_date: Mapped[dt.date] = mapped_column(Date)
     amount_paid: Mapped[Decimal] = _money(active_history=True)
+    # What sent credit notes took off the invoice (their net to pay): balance counts it down.
+    amount_credited: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0",
+                                                     active_history=True)
     balance: Mapped[Decimal] = _money(active_history=True)
     quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id"), nullable=True, index=True)
     # Set by the periodic `mark-overdue` task once an open invoice is past its due date, and
@@ -190,6 +260,12 @@ class Invoice(BillingDocument, Model):
         back_populates="invoice", order_by="Payment.date", lazy="selectin"
     )
     quote: Mapped["Quote | None"] = relationship(back_populates="invoices", foreign_keys=[quote_id])
+    # Loaded when asked for (the invoice's page, crediting): lists of invoices never need them.
+    credit_notes: Mapped[list["CreditNote"]] = relationship(back_populates="invoice", order_by="CreditNote.id")
+
+    @property
+    def document_type(self) -> str:
+        return "TD01"
 
     def is_overdue(self, today: dt.date | None = None) -> bool:
         return self.status in OPEN_INVOICE_STATUSES and self.due_date < (today or dt.date.today())
@@ -247,6 +323,41 @@ class QuoteLine(LineItem, Model):
 
     quote_id: Mapped[int] = mapped_column(ForeignKey("quote.id", ondelete="CASCADE"), index=True)
     quote: Mapped[Quote] = relationship(back_populates="lines")
+
+
+class CreditNote(TaxedDocument, BillingDocument, Model):
+    """A nota di credito (TD04) against one invoice: its own gapless yearly numbers; once
+    sent it lowers the invoice's balance by its net to pay."""
+
+    __tablename__ = "credit_note"
+    __table_args__ = (
+        UniqueConstraint("year", "sequence", name="uq_credit_note_year_sequence"),
+        UniqueConstraint("number", name="uq_credit_note_number"),
+        Index("ix_credit_note_client_issue_date", "client_id", "issue_date", "id"),
+    )
+
+    status: Mapped[str] = mapped_column(String(20), default=CreditNoteStatus.DRAFT.value, index=True,
+                                        active_history=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    invoice: Mapped[Invoice] = relationship(back_populates="credit_notes")
+    lines: Mapped[list["CreditNoteLine"]] = relationship(
+        back_populates="credit_note", cascade="all, delete-orphan", order_by="CreditNoteLine.position",
+        lazy="selectin",
+    )
+
+    @property
+    def document_type(self) -> str:
+        return "TD04"
+
+
+class CreditNoteLine(LineItem, Model):
+    __tablename__ = "credit_note_line"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
+
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_note.id", ondelete="CASCADE"), index=True)
+    credit_note: Mapped[CreditNote] = relationship(back_populates="lines")
 
 
 class Payment(Model):
@@ -315,11 +426,19 @@ class DocumentPdf(Model):
     rendered_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
 
-def line_document(session: Session, line: InvoiceLine | QuoteLine) -> Invoice | Quote | None:
+LINE_CLASSES = (InvoiceLine, QuoteLine, CreditNoteLine)
+DOCUMENT_CLASSES = (Invoice, Quote, CreditNote)
+
+
+def line_document(session: Session, line: InvoiceLine | QuoteLine | CreditNoteLine
+                  ) -> Invoice | Quote | CreditNote | None:
     """The document a line belongs (or belonged, if just removed from it) to; for flush hooks."""
-    relation, document_class, key = (
-        ("invoice", Invoice, line.invoice_id) if isinstance(line, InvoiceLine) else ("quote", Quote, line.quote_id)
-    )
+    if isinstance(line, InvoiceLine):
+        relation, document_class, key = "invoice", Invoice, line.invoice_id
+    elif isinstance(line, QuoteLine):
+        relation, document_class, key = "quote", Quote, line.quote_id
+    else:
+        relation, document_class, key = "credit_note", CreditNote, line.credit_note_id
     document = getattr(line, relation)
     if document is None:
         removed_from = inspect(line).attrs[relation].history.deleted

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 
 from app.billing.models import PaymentMethod
-from app.clients.schemas import REQUIRED, ApiSchema, text
+from app.rest import REQUIRED, ApiSchema, text
 
 DATE_ERRORS = {**REQUIRED, "invalid": _l("Not a valid date: use YYYY-MM-DD.")}
 INTEGER_ERRORS = {**REQUIRED, "invalid": _l("Must be a whole number.")}
@@ -31,7 +31,14 @@ class LineSchema(Schema):
     unit_price = money()
     discount = decimal(2)
     tax_rate = decimal(2)
+    vat_nature = fields.String()
+    vat_nature_reference = fields.String()
     amount = money()
+
+
+class SdiErrorSchema(Schema):
+    code = fields.String()
+    description = fields.String()
 
 
 class DocumentSchema(Schema):
@@ -51,9 +58,31 @@ class DocumentSchema(Schema):
     terms = fields.String()
 
 
-class InvoiceSchema(DocumentSchema):
+class TaxedDocumentSchema(DocumentSchema):
+    """Invoices and credit notes: the Italian tax blocks fixed at finalization, and SdI's state."""
+
+    document_type = fields.String(dump_only=True)
+    withholding_rate = decimal(2)
+    withholding_type = fields.String()
+    withholding_reason = fields.String()
+    withholding_amount = money()
+    pension_fund_type = fields.String()
+    pension_fund_rate = decimal(2)
+    pension_fund_tax_rate = decimal(2)
+    pension_fund_amount = money()
+    stamp_duty_amount = money()
+    stamp_duty_charged = fields.Boolean()
+    split_payment = fields.Boolean()
+    net_to_pay = money()
+    sdi_status = fields.String()
+    sdi_file_name = fields.String()
+    sdi_errors = fields.List(fields.Nested(SdiErrorSchema))
+
+
+class InvoiceSchema(TaxedDocumentSchema):
     due_date = fields.Date()
     amount_paid = money()
+    amount_credited = money()
     balance = money()
     # Derived from the due date, never stored: an open invoice past due.
     overdue = fields.Method("_is_overdue", metadata={"type": "boolean"})
@@ -64,6 +93,11 @@ class InvoiceSchema(DocumentSchema):
 
 class QuoteSchema(DocumentSchema):
     valid_until = fields.Date()
+
+
+class CreditNoteSchema(TaxedDocumentSchema):
+    invoice_id = fields.Integer()
+    reason = fields.String()
 
 
 class PaymentSchema(Schema):
@@ -83,6 +117,8 @@ class LineInputSchema(ApiSchema):
     unit_price = fields.Raw()
     discount = fields.Raw()
     tax_rate = fields.Raw()
+    vat_nature = fields.Raw()
+    vat_nature_reference = fields.Raw()
 
 
 class DocumentInputSchema(ApiSchema):
@@ -118,3 +154,22 @@ class PaymentInputSchema(ApiSchema):
     method = fields.String(load_default=PaymentMethod.BANK_TRANSFER.value, error_messages=REQUIRED)
     date = fields.Date(load_default=None, error_messages=DATE_ERRORS)
     reference = text(load_default="")
+
+
+class CreditNotePostSchema(ApiSchema):
+    """The body of POST /api/v1/invoice/<id>/credit-note: why, and optionally which lines
+    (by default every line of the invoice not yet credited)."""
+
+    reason = text(required=True)
+    issue_date = fields.Date(load_default=None, error_messages=DATE_ERRORS)
+    lines = fields.List(fields.Nested(LineInputSchema), load_default=None,
+                        error_messages={"invalid": _l("Must be a list.")})
+
+
+class CreditNoteInputSchema(ApiSchema):
+    """The body of PUT /api/v1/credit-note/<id> (a draft): every key optional."""
+
+    reason = text()
+    issue_date = fields.Date(error_messages=DATE_ERRORS)
+    notes = text()
+    lines = fields.List(fields.Nested(LineInputSchema), error_messages={"invalid": _l("Must be a list.")})

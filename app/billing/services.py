@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from app.activity import services as activity
 from app.billing.models import (
+    BILLED_INVOICE_STATUSES,
     OPEN_INVOICE_STATUSES,
+    VAT_NATURES,
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteStatus,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -24,21 +29,26 @@ from app.billing.models import (
     Quote,
     QuoteLine,
     QuoteStatus,
+    DOCUMENT_CLASSES,
+    LINE_CLASSES,
     line_document,
 )
+from app.billing.natures import RETIRED_NATURES
 from app.billing.numbering import format_number, next_number
-from app.billing.signals import document_finalized, payment_recorded
+from app.billing.signals import document_finalized, document_finalizing, payment_recorded
 from app.billing import revisions  # noqa: F401  (registers the flush listener that bumps document revisions)
 from app.billing import accounts  # noqa: F401  (registers the flush listener that keeps client rollups)
-from app.billing.totals import apply_totals, compute_totals, line_amount
+from app.billing.totals import apply_totals, compute_totals, line_amount, pension_fund_nature, tax_terms
 from app.clients.models import Client
+from app.company.models import CompanySettings
 from app.company.services import get_company
 from app.errors import Refusal
 from app.extensions import db
 from app.i18n import format_money
 from app.money import CENT, ZERO, to_decimal
 
-LINE_FIELDS = ("description", "quantity", "unit_price", "discount", "tax_rate")
+LINE_FIELDS = ("description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature", "vat_nature_reference")
+MAX_NATURE_REFERENCE = 100  # RiferimentoNormativo's length in FatturaPA
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
@@ -57,7 +67,11 @@ class BillingErrors(BillingError):
         return {key: str(value) for key, value in self.errors.items()}
 
 
-def copy_billing_block(document: Invoice | Quote, client: Client) -> None:
+TaxedDocument = Invoice | CreditNote
+Document = Invoice | Quote | CreditNote
+
+
+def copy_billing_block(document: Document, client: Client) -> None:
     """Fill the "Fatturato a" block from the client's profile (done once, on creation)."""
     document.client = client
     document.client_id = client.id
@@ -71,6 +85,7 @@ def copy_billing_block(document: Invoice | Quote, client: Client) -> None:
     document.bill_tax_code = client.tax_code or ""
     document.bill_sdi_code = client.sdi_code or ""
     document.bill_pec = client.pec or ""
+    document.bill_kind = client.kind or "business"
     document.currency = client.currency or document.currency or "EUR"
     document.language = client.language or "it"
 
@@ -149,13 +164,42 @@ def clean_line(data: Mapping[str, object], prefix: str = "") -> tuple[dict[str, 
             errors[prefix + name] = messages[name]
             continue
         values[name] = value
+    nature, nature_errors = _clean_nature(data, values.get("tax_rate"))
+    values["vat_nature"] = nature
+    errors.update({prefix + key: message for key, message in nature_errors.items()})
+    reference = str(data.get("vat_nature_reference") or "").strip()
+    if len(reference) > MAX_NATURE_REFERENCE:
+        errors[prefix + "vat_nature_reference"] = _l("The legal reference can be at most %(n)d characters.",
+                                                     n=MAX_NATURE_REFERENCE)
+    values["vat_nature_reference"] = reference if nature else ""
     return values, errors
 
 
-def set_lines(document: Invoice | Quote, lines: Iterable[Mapping[str, object]]) -> None:
+def _clean_nature(data: Mapping[str, object], rate: Decimal | None) -> tuple[str, dict[str, object]]:
+    """A 0 % line says why it bears no VAT (its nature); a taxed line has none (SdI 00400/00401)."""
+    nature = str(data.get("vat_nature") or "").strip().upper()
+    if nature in RETIRED_NATURES:
+        return nature, {"vat_nature": _l("%(nature)s is no longer accepted by SdI: choose one of its subcodes "
+                                         "(%(nature)s.1, %(nature)s.2 …).", nature=nature)}
+    if nature and nature not in VAT_NATURES:
+        return nature, {"vat_nature": _l("Unknown VAT nature: use one of N1, N2.1, N2.2, N3.1–N3.6, N4, N5, "
+                                         "N6.1–N6.9, N7.")}
+    if rate is None:
+        return nature, {}
+    if not rate and not nature:
+        return nature, {"vat_nature": _l("A line at 0 % VAT needs a VAT nature (why no VAT is charged).")}
+    if rate and nature:
+        return nature, {"vat_nature": _l("A VAT nature is only for lines at 0 % VAT.")}
+    return nature, {}
+
+
+LINE_CLASS = {Invoice: InvoiceLine, Quote: QuoteLine, CreditNote: CreditNoteLine}
+
+
+def set_lines(document: Document, lines: Iterable[Mapping[str, object]]) -> None:
     """Replace a draft's lines and recompute its totals; nothing changes if any line is invalid."""
     assert_editable(document)
-    line_class = InvoiceLine if isinstance(document, Invoice) else QuoteLine
+    line_class = LINE_CLASS[type(document)]
     cleaned, errors = [], {}
     for index, data in enumerate(lines):
         values, line_errors = clean_line(data, prefix=f"lines.{index}.")
@@ -173,23 +217,48 @@ def set_lines(document: Invoice | Quote, lines: Iterable[Mapping[str, object]]) 
     if abs(compute_totals(new_lines).total) > MAX_AMOUNT:
         raise BillingError(_l("The document's total is too large."), "lines")
     document.lines = new_lines
+    if isinstance(document, Invoice):
+        fix_tax_terms(document)  # a draft shows what it would ask if finalized now
     apply_totals(document)
 
 
-def assert_editable(document: Invoice | Quote) -> None:
+def fix_tax_terms(invoice: Invoice, company: CompanySettings | None = None) -> None:
+    """Copy onto an invoice the tax blocks it applies: the company's withholding (when the
+    client is a withholding agent), pension fund and stamp duty, the client's split payment.
+    Done again at finalization; an issued invoice keeps them whatever changes later."""
+    company = company or get_company()
+    client = invoice.client
+    withholds = bool(client.withholding_agent) and to_decimal(company.withholding_rate) > ZERO
+    invoice.withholding_rate = company.withholding_rate if withholds else ZERO
+    invoice.withholding_type = company.withholding_type if withholds else ""
+    invoice.withholding_reason = company.withholding_reason if withholds else ""
+    fund = bool(company.pension_fund_type) and to_decimal(company.pension_fund_rate) > ZERO
+    invoice.pension_fund_type = company.pension_fund_type if fund else ""
+    invoice.pension_fund_rate = company.pension_fund_rate if fund else ZERO
+    invoice.pension_fund_tax_rate = company.pension_fund_tax_rate if fund else ZERO
+    invoice.stamp_duty_auto = company.stamp_duty == "auto"
+    invoice.stamp_duty_charged = bool(company.stamp_duty_charged_to_client)
+    invoice.split_payment = bool(client.split_payment)
+
+
+def assert_editable(document: Document) -> None:
     if document.status != "draft":
         raise BillingError(_l("A finalized document's amounts are locked."), "lines")
 
 
 def finalize_invoice(invoice: Invoice) -> Invoice:
-    """Give the draft its number and lock its amounts (status sent)."""
+    """Fix the draft's tax blocks, give it its number and lock its amounts (status sent).
+
+    A draft reopened after SdI rejected it (`reopen_for_correction`) keeps its number."""
     if invoice.status != InvoiceStatus.DRAFT.value:
         return invoice
-    _take_number(invoice, "invoice", get_company().invoice_number_format)
+    company = get_company()
+    fix_tax_terms(invoice, company)
+    _take_number(invoice, "invoice", company.invoice_number_format)
     invoice.status = InvoiceStatus.SENT.value
     refresh_invoice_status(invoice)
     activity.record("invoice_sent", invoice.client_id, invoice_id=invoice.id, number=invoice.number)
-    document_finalized.send(invoice)  # the PDF module renders the final PDF in a job
+    document_finalized.send(invoice)  # the PDF module renders the final PDF; einvoice makes the XML
     return invoice
 
 
@@ -203,25 +272,45 @@ def finalize_quote(quote: Quote) -> Quote:
     return quote
 
 
-def _take_number(document: Invoice | Quote, kind: str, number_format: str) -> None:
-    """Check a draft can be finalized, then give it the next number of its issue year."""
+def _take_number(document: Document, kind: str, number_format: str) -> None:
+    """Check a draft can be finalized, then give it the next number of its issue year
+    (unless it already has one: a document reopened for correction keeps it)."""
     if not document.lines:
         raise BillingError(_l("Add at least one line before finalizing."), "lines")
     apply_totals(document)
     if document.total < ZERO:
         raise BillingError(_l("The total cannot be negative."), "lines")
+    if isinstance(document, (Invoice, CreditNote)):
+        _check_tax_blocks(document)
+        document_finalizing.send(document)  # a receiver (SdI's checks) may refuse: nothing is numbered
+    if document.number:
+        if document.issue_date.year != document.year:
+            raise BillingError(_l("A corrected document keeps its number, so its issue date must stay in %(year)s.",
+                                  year=document.year), "issue_date")
+        document.sent_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        return
     document.year = document.issue_date.year
     document.sequence = next_number(kind, document.year)
     document.number = format_number(number_format, document.year, document.sequence)
     document.sent_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def _check_tax_blocks(document: TaxedDocument) -> None:
+    if document.pension_fund_amount and not to_decimal(document.pension_fund_tax_rate) \
+            and not pension_fund_nature(document.lines, tax_terms(document)):
+        raise BillingError(_l("The pension fund contribution bears no VAT: it takes the VAT nature of a zero-rate line, "
+                              "and this document has none."), "lines")
+    if document.net_to_pay < ZERO:
+        raise BillingError(_l("The amount to pay cannot be negative."), "lines")
+
+
 def refresh_invoice_status(invoice: Invoice) -> None:
-    """Derive paid/partial/sent from the payments (drafts and cancelled stay as they are)."""
+    """Derive paid/partial/sent from the payments and credit notes (drafts and cancelled stay
+    as they are): paid once nothing is left of the net to pay."""
     apply_totals(invoice)
     if invoice.status in (InvoiceStatus.DRAFT.value, InvoiceStatus.CANCELLED.value):
         return
-    if invoice.total > ZERO and invoice.balance <= ZERO or invoice.total == ZERO:
+    if invoice.net_to_pay > ZERO and invoice.balance <= ZERO or invoice.net_to_pay <= ZERO:
         invoice.status = InvoiceStatus.PAID.value
     elif invoice.amount_paid > ZERO:
         invoice.status = InvoiceStatus.PARTIAL.value
@@ -367,6 +456,153 @@ def convert_quote(quote: Quote) -> Invoice:
     return invoice
 
 
+# ── Credit notes ───────────────────────────────────────────────────────────────────────────
+
+CREDITABLE_INVOICE_STATUSES = BILLED_INVOICE_STATUSES  # finalized and not cancelled
+
+
+def credited_total(invoice: Invoice, *, exclude: CreditNote | None = None) -> Decimal:
+    """What the invoice's sent credit notes have credited (their totals, VAT included)."""
+    return sum((note.total for note in invoice.credit_notes
+                if note.status == CreditNoteStatus.SENT.value and note is not exclude), ZERO)
+
+
+def left_to_credit(invoice: Invoice) -> Decimal:
+    return invoice.total - credited_total(invoice)
+
+
+def _remaining_lines(invoice: Invoice) -> list[dict[str, object]]:
+    """The invoice's lines less the quantities its sent credit notes already credited (a line
+    of a credit note takes off the first invoice line with the same price, discount, rate
+    and nature)."""
+    def key(line) -> tuple:
+        return tuple(getattr(line, name) for name in LINE_FIELDS if name not in ("description", "quantity"))
+
+    credited: list[list] = [
+        [key(line), line.quantity]
+        for note in invoice.credit_notes if note.status == CreditNoteStatus.SENT.value for line in note.lines
+    ]
+    remaining = []
+    for line in invoice.lines:
+        values = {name: getattr(line, name) for name in LINE_FIELDS}
+        quantity = line.quantity
+        for entry in credited:
+            if entry[0] == key(line) and entry[1] > 0 and quantity > 0:
+                taken = min(entry[1], quantity)
+                entry[1] -= taken
+                quantity -= taken
+        if quantity > 0:
+            remaining.append({**values, "quantity": quantity})
+    return remaining
+
+
+def create_credit_note(invoice: Invoice, reason: str, lines: Iterable[Mapping[str, object]] | None = None,
+                       *, issue_date: dt.date | None = None) -> CreditNote:
+    """A draft credit note against a finalized invoice, with the invoice's tax blocks (it
+    corrects that invoice) and by default every line not yet credited. The caller commits."""
+    if invoice.status not in CREDITABLE_INVOICE_STATUSES:
+        raise BillingError(_l("Only a finalized, not cancelled invoice can be credited."), "invoice_id")
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError(_l("Say why the invoice is credited."), "reason")
+    issue_date = issue_date or dt.date.today()
+    if issue_date < invoice.issue_date:
+        raise BillingError(_l("A credit note cannot be dated before its invoice."), "issue_date")
+    if lines is None:
+        lines = _remaining_lines(invoice)
+        if not lines:
+            raise BillingError(_l("Nothing is left to credit on this invoice."), "lines")
+    note = CreditNote(
+        status=CreditNoteStatus.DRAFT.value,
+        invoice_id=invoice.id,
+        issue_date=issue_date,
+        reason=reason[:2000],
+        notes="",
+        terms="",
+    )
+    db.session.add(note)
+    note.invoice = invoice
+    copy_billing_block(note, invoice.client)
+    for name in ("bill_name", "bill_address", "bill_city", "bill_province", "bill_postal_code", "bill_country",
+                 "bill_vat_number", "bill_tax_code", "bill_sdi_code", "bill_pec", "bill_kind", "currency",
+                 "language"):
+        setattr(note, name, getattr(invoice, name))  # the same buyer as the invoice it corrects
+    _copy_invoice_terms(note, invoice)
+    db.session.add(note)
+    set_lines(note, lines)
+    _check_credit_limit(note)
+    db.session.flush()
+    activity.record("credit_note_created", invoice.client_id, invoice_id=invoice.id, number=invoice.number)
+    return note
+
+
+def _copy_invoice_terms(note: CreditNote, invoice: Invoice) -> None:
+    for name in ("withholding_rate", "withholding_type", "withholding_reason", "pension_fund_type",
+                 "pension_fund_rate", "pension_fund_tax_rate", "stamp_duty_auto", "stamp_duty_charged",
+                 "split_payment"):
+        setattr(note, name, getattr(invoice, name))
+
+
+def _check_credit_limit(note: CreditNote) -> None:
+    left = left_to_credit(note.invoice)
+    if note.total > left:
+        raise BillingError(
+            _l("This credit note is more than what is left to credit on the invoice (%(left)s).",
+               left=format_money(left, note.currency)), "lines")
+
+
+def set_credit_note_lines(note: CreditNote, lines: Iterable[Mapping[str, object]]) -> None:
+    set_lines(note, lines)
+    _check_credit_limit(note)
+
+
+def finalize_credit_note(note: CreditNote) -> CreditNote:
+    """Number the draft (its own gapless yearly sequence) and take it off the invoice's balance."""
+    if note.status != CreditNoteStatus.DRAFT.value:
+        return note
+    invoice = lock_invoice(note.invoice_id) or note.invoice
+    if invoice.status not in CREDITABLE_INVOICE_STATUSES:
+        raise BillingError(_l("Only a finalized, not cancelled invoice can be credited."), "invoice_id")
+    _copy_invoice_terms(note, invoice)
+    apply_totals(note)
+    _check_credit_limit(note)
+    _take_number(note, "credit_note", get_company().credit_note_number_format)
+    note.status = CreditNoteStatus.SENT.value
+    _refresh_credited(invoice)
+    activity.record("credit_note_sent", note.client_id, invoice_id=invoice.id, number=note.number,
+                    amount=note.net_to_pay)
+    document_finalized.send(note)
+    return note
+
+
+def _refresh_credited(invoice: Invoice) -> None:
+    invoice.amount_credited = sum((note.net_to_pay for note in invoice.credit_notes
+                                   if note.status == CreditNoteStatus.SENT.value), ZERO)
+    refresh_invoice_status(invoice)
+
+
+# ── Corrections after SdI rejected a file ──────────────────────────────────────────────────
+
+def reopen_for_correction(document: TaxedDocument) -> TaxedDocument:
+    """Make a finalized invoice or credit note editable again, keeping its number: SdI
+    rejected its file, so legally it was never issued and may be sent again under the same
+    number. Finalizing it again sends document_finalizing and document_finalized again."""
+    if document.status == "draft":
+        return document
+    if isinstance(document, Invoice) and document.status == InvoiceStatus.CANCELLED.value:
+        raise BillingError(_l("A cancelled invoice cannot be corrected."), "status")
+    if isinstance(document, Invoice) and any(n.status == CreditNoteStatus.SENT.value for n in document.credit_notes):
+        raise BillingError(_l("An invoice with credit notes cannot be corrected."), "status")
+    document.status = "draft"
+    if isinstance(document, CreditNote):
+        _refresh_credited(lock_invoice(document.invoice_id) or document.invoice)
+    db.session.flush()  # from here on the amounts are a draft's: editable
+    kind = "invoice" if isinstance(document, Invoice) else "credit_note"
+    activity.record(f"{kind}_reopened", document.client_id, invoice_id=getattr(document, "invoice_id", document.id),
+                    number=document.number)
+    return document
+
+
 def expire_quotes(today: dt.date | None = None) -> int:
     """Mark sent quotes past their validity as expired; returns how many."""
     today = today or dt.date.today()
@@ -383,11 +619,13 @@ class LockedDocumentError(BillingError):
     """Raised at flush when something bypassed the services and touched a finalized document."""
 
 
-# What "the amounts are locked" covers on the document itself; paid and balance still move.
+# What "the amounts are locked" covers on the document itself; paid, credited and balance still move.
 LOCKED_DOCUMENT_COLUMNS = ("subtotal", "tax_total", "total", "currency", "client_id")
+LOCKED_TAX_COLUMNS = ("net_to_pay", "withholding_amount", "pension_fund_amount", "stamp_duty_amount",
+                      "withholding_rate", "pension_fund_rate", "split_payment", "stamp_duty_charged")
 
 
-def _was_finalized(document: Invoice | Quote) -> bool:
+def _was_finalized(document: Document) -> bool:
     """True if the document was already past draft before the changes now being flushed."""
     state = inspect(document)
     if not state.persistent:
@@ -401,13 +639,14 @@ def _was_finalized(document: Invoice | Quote) -> bool:
 def _refuse_changes_to_locked_documents(session: Session, _context, _instances) -> None:
     """Safety net under every view and API: a finalized document's lines and amounts never change."""
     for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, (InvoiceLine, QuoteLine)):
+        if isinstance(obj, LINE_CLASSES):
             if obj in session.dirty and not session.is_modified(obj):
                 continue
             document = line_document(session, obj)
             if document is not None and _was_finalized(document):
                 raise LockedDocumentError(_l("A finalized document's amounts are locked."), "lines")
-        elif isinstance(obj, (Invoice, Quote)) and obj in session.dirty and _was_finalized(obj):
+        elif isinstance(obj, DOCUMENT_CLASSES) and obj in session.dirty and _was_finalized(obj):
             state = inspect(obj)
-            if any(state.attrs[name].history.has_changes() for name in LOCKED_DOCUMENT_COLUMNS):
+            columns = LOCKED_DOCUMENT_COLUMNS + (LOCKED_TAX_COLUMNS if hasattr(obj, "net_to_pay") else ())
+            if any(state.attrs[name].history.has_changes() for name in columns):
                 raise LockedDocumentError(_l("A finalized document's amounts are locked."), "lines")

@@ -27,18 +27,27 @@ from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, Length
 
 from app.billing import services
-from app.billing.labels import METHOD_LABELS, invoice_status_chip, quote_status_chip
-from app.billing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Quote, QuoteLine
+from app.billing.labels import (
+    METHOD_LABELS,
+    credit_note_status_chip,
+    invoice_status_chip,
+    quote_status_chip,
+    sdi_status_label,
+)
+from app.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, PaymentMethod, Quote, QuoteLine
+from app.billing.natures import nature_choices
 from app.billing.printing import document_pdf
 from app.billing.signals import send_requested
-from app.billing.totals import compute_totals
+from app.billing.totals import document_totals
 from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaModelView
 from app.i18n import format_date, format_money
 from app.security.roles import READ_WRITE
 
-MONEY_COLUMNS = frozenset({"subtotal", "tax_total", "total", "amount_paid", "balance", "amount", "unit_price"})
+MONEY_COLUMNS = frozenset({"subtotal", "tax_total", "total", "amount_paid", "balance", "amount", "unit_price",
+                           "amount_credited", "withholding_amount", "pension_fund_amount", "stamp_duty_amount",
+                           "net_to_pay"})
 
 def _document_currency(item) -> str:
     document = getattr(item, "invoice", None) or getattr(item, "quote", None) or item
@@ -76,7 +85,14 @@ class LineRowForm(Form):
     unit_price = StringField(_l("Unit price"))
     discount = StringField(_l("Discount %"), default="0")
     tax_rate = StringField(_l("Tax rate %"))
+    vat_nature = SelectField(_l("VAT nature"), choices=[("", "—")], default="",
+                             description=_l("Why a zero-rate line bears no VAT"))
+    vat_nature_reference = StringField(_l("Legal reference"), default="")
     remove = BooleanField(_l("Remove"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vat_nature.choices = [("", "—"), *nature_choices()]
 
     def is_blank(self) -> bool:
         return not (self.description.data or "").strip() and not (self.unit_price.data or "").strip()
@@ -112,7 +128,11 @@ class LineRowsField(FieldList):
         return valid
 
     def populate_obj(self, obj, name) -> None:
-        services.set_lines(obj, [row.values() for row in self.kept_rows()])
+        lines = [row.values() for row in self.kept_rows()]
+        if isinstance(obj, CreditNote):
+            services.set_credit_note_lines(obj, lines)  # within what is left to credit
+        else:
+            services.set_lines(obj, lines)
 
 
 def _plain(value) -> str:
@@ -156,6 +176,18 @@ class QuoteForm(DocumentForm):
         return valid
 
 
+class CreditNoteForm(DynamicForm):
+    issue_date = _date(_l("Issue date"))
+    reason = StringField(_l("Reason"), widget=BS3TextAreaFieldWidget(), validators=[InputRequired()])
+    notes = StringField(_l("Notes"), widget=BS3TextAreaFieldWidget(), default="")
+    lines = LineRowsField(_l("Lines"), description=_l("Tick Remove to delete a line; save to get another empty row."))
+
+
+class NewCreditNoteForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[InputRequired(), Length(max=2000)], widget=BS3TextAreaFieldWidget(),
+                         description=_l("Printed on the credit note, for example: returned goods, billing error."))
+
+
 class PaymentForm(FlaskForm):
     amount = StringField(_l("Amount"), validators=[InputRequired()], widget=BS3TextFieldWidget())
     date = DateField(_l("Date"), validators=[InputRequired()], widget=DatePickerWidget(), default=dt.date.today)
@@ -176,7 +208,11 @@ COMMON_LABELS = {
     "bill_pec": _l("PEC"), "lines": _l("Lines"), "description": _l("Description"), "quantity": _l("Quantity"),
     "unit_price": _l("Unit price"), "discount": _l("Discount %"), "tax_rate": _l("Tax rate %"),
     "amount": _l("Amount"), "date": _l("Date"), "method": _l("Method"), "reference": _l("Reference"),
-    "invoice": _l("Invoice"), "quote": _l("Quote"),
+    "invoice": _l("Invoice"), "quote": _l("Quote"), "reason": _l("Reason"), "credit_notes": _l("Credit notes"),
+    "amount_credited": _l("Credited"), "withholding_amount": _l("Withholding tax"),
+    "pension_fund_amount": _l("Pension fund contribution"), "stamp_duty_amount": _l("Stamp duty"),
+    "net_to_pay": _l("Net to pay"), "split_payment": _l("Split payment"), "sdi_status": _l("SdI status"),
+    "sdi_file_name": _l("FatturaPA file"), "vat_nature": _l("VAT nature"),
 }
 DATE_FORMATTERS = {name: format_date for name in ("issue_date", "due_date", "valid_until", "date")}
 BILLING_BLOCK = ["bill_name", "bill_address", "bill_city", "bill_province", "bill_postal_code", "bill_country",
@@ -248,7 +284,7 @@ class DocumentView(ClientelaModelView):
         widgets = self._show(pk)
         return self.render_template(
             self.show_template, pk=pk, title=self.show_title, widgets=widgets, related_views=self._related_views,
-            document=document, kind=self.kind, totals=compute_totals(document.lines), view_name=self.__class__.__name__,
+            document=document, kind=self.kind, totals=document_totals(document), view_name=self.__class__.__name__,
             money=lambda value: format_money(value, document.currency), labels=COMMON_LABELS,
         )
 
@@ -341,18 +377,19 @@ class InvoiceView(DocumentView):
     datamodel = BillingInterface(Invoice, eager=[Invoice.payments])
     class_permission_name = "Invoice"
     method_permission_name = {**READ_WRITE, "new_for_client": "write", "record_payment": "write",
-                              "finalize": "write", "cancel": "write", "send": "write"}
+                              "finalize": "write", "cancel": "write", "send": "write", "new_credit_note": "write"}
     list_title = _l("Invoices")
     show_title = _l("Invoice")
     edit_title = _l("Edit draft invoice")
     formatters_columns = {**DocumentView.formatters_columns, "status": invoice_status_chip,
-                          "display_status": invoice_status_chip}
+                          "display_status": invoice_status_chip, "sdi_status": sdi_status_label}
 
     list_columns = ["number", "client", "issue_date", "due_date", "display_status", "total", "balance"]
     order_columns = ["number", "issue_date", "due_date", "total", "balance"]
     show_fieldsets = [
-        (_l("Invoice"), {"fields": ["number", "display_status", "issue_date", "due_date", "client"]}),
-        (_l("Totals"), {"fields": ["subtotal", "tax_total", "total", "amount_paid", "balance"]}),
+        (_l("Invoice"), {"fields": ["number", "display_status", "issue_date", "due_date", "client", "sdi_status"]}),
+        (_l("Totals"), {"fields": ["subtotal", "pension_fund_amount", "tax_total", "stamp_duty_amount", "total",
+                                   "withholding_amount", "net_to_pay", "amount_credited", "amount_paid", "balance"]}),
         (_l("Billed to"), {"fields": BILLING_BLOCK, "expanded": False}),
         (_l("Notes"), {"fields": ["notes", "terms"], "expanded": False}),
     ]
@@ -397,6 +434,26 @@ class InvoiceView(DocumentView):
                 return redirect(url_for("InvoiceView.show", pk=invoice.id))
         return self.render_template("admin/record_payment.html", form=form, invoice=invoice,
                                     title=_("Record payment"), balance=format_money(invoice.balance, invoice.currency))
+
+    @expose("/credit-note/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def new_credit_note(self, pk: int):
+        """"Nota di credito": a draft crediting every line not yet credited, to edit before sending."""
+        invoice = self._document(pk)
+        form = NewCreditNoteForm()
+        if form.validate_on_submit():
+            try:
+                note = services.create_credit_note(invoice, form.reason.data)
+            except services.BillingError as error:
+                db.session.rollback()
+                form.reason.errors = [*form.reason.errors, str(error.message)]
+            else:
+                db.session.commit()
+                flash(_("Credit note drafted: check its lines, then send it."), "success")
+                return redirect(url_for("CreditNoteView.show", pk=note.id))
+        return self.render_template("admin/new_credit_note.html", form=form, invoice=invoice,
+                                    title=_("New credit note"),
+                                    left=format_money(services.left_to_credit(invoice), invoice.currency))
 
 
 class QuoteLineView(ClientelaModelView):
@@ -460,6 +517,61 @@ class QuoteView(DocumentView):
                            next_url=lambda invoice: url_for("InvoiceView.show", pk=invoice.id))
 
 
+class CreditNoteLineView(ClientelaModelView):
+    datamodel = SQLAInterface(CreditNoteLine)
+    class_permission_name = "Invoice"
+    method_permission_name = READ_WRITE
+    base_permissions = ["can_read"]
+    list_columns = ["description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature", "amount"]
+    label_columns = COMMON_LABELS
+
+
+class CreditNoteView(DocumentView):
+    """Credit notes, made from their invoice's page; a draft's lines can be edited, then it is
+    sent (finalized and emailed) like an invoice. Under the Invoice permissions."""
+
+    kind = "credit_note"
+    datamodel = BillingInterface(CreditNote, eager=[CreditNote.invoice])
+    class_permission_name = "Invoice"
+    method_permission_name = {**READ_WRITE, "finalize": "write", "send": "write", "new_for_client": "write"}
+    list_title = _l("Credit notes")
+    show_title = _l("Credit note")
+    edit_title = _l("Edit draft credit note")
+    formatters_columns = {**DocumentView.formatters_columns, "status": credit_note_status_chip,
+                          "sdi_status": sdi_status_label}
+    list_columns = ["number", "invoice", "client", "issue_date", "status", "total"]
+    order_columns = ["number", "issue_date", "total"]
+    show_fieldsets = [
+        (_l("Credit note"), {"fields": ["number", "status", "issue_date", "invoice", "client", "reason",
+                                        "sdi_status"]}),
+        (_l("Totals"), {"fields": ["subtotal", "pension_fund_amount", "tax_total", "stamp_duty_amount", "total",
+                                   "withholding_amount", "net_to_pay"]}),
+        (_l("Billed to"), {"fields": BILLING_BLOCK, "expanded": False}),
+        (_l("Notes"), {"fields": ["notes"], "expanded": False}),
+    ]
+    edit_form = CreditNoteForm
+    edit_columns = ["issue_date", "reason", "lines", "notes"]
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        flash(_("Open an invoice and choose Credit note."), "info")
+        return redirect(url_for("InvoiceView.list"))
+
+    @expose("/new/<int:client_id>", methods=["POST"])
+    @has_access
+    def new_for_client(self, client_id: int):
+        abort(404)  # a credit note starts from its invoice, never from a client
+
+    def actions_for(self, note: CreditNote) -> set[str]:
+        return {"finalize"} if note.status == "draft" else set()
+
+    @action("finalize", _l("Finalize"), _l("Finalize? The credit note gets its number and lowers the invoice's "
+                                           "balance."), "fa-check", multiple=False)
+    def finalize(self, item):
+        return self._apply(item, services.finalize_credit_note, _("Credit note finalized."))
+
+
 class PaymentView(ClientelaModelView):
     """Payments, read-only: they are recorded from the invoice (or arrive from Stripe)."""
 
@@ -478,13 +590,16 @@ class PaymentView(ClientelaModelView):
     formatters_columns = {**DATE_FORMATTERS, "method": lambda method: METHOD_LABELS.get(method, method)}
 
 
-InvoiceView.related_views = [InvoiceLineView, PaymentView]
+InvoiceView.related_views = [InvoiceLineView, PaymentView, CreditNoteView]
+CreditNoteView.related_views = [CreditNoteLineView]
 QuoteView.related_views = [QuoteLineView]
 
 
 def register(appbuilder) -> None:
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o")
     appbuilder.add_view(QuoteView, "Quotes", label=_l("Quotes"), icon="fa-file-o")
+    appbuilder.add_view(CreditNoteView, "Credit notes", label=_l("Credit notes"), icon="fa-undo")
     appbuilder.add_view(PaymentView, "Payments", label=_l("Payments"), icon="fa-money")
+    appbuilder.add_view_no_menu(CreditNoteLineView)
     appbuilder.add_view_no_menu(InvoiceLineView)
     appbuilder.add_view_no_menu(QuoteLineView)

@@ -16,19 +16,19 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.clients.models import Client
-from app.clients.schemas import (
-    API_RESPONSES,
-    ClientInputSchema,
-    ClientSchema,
-    field_errors,
-    json_body,
-    model_api_descriptions,
-    refused,
-    use_accept_language,
+from app.clients.schemas import ClientInputSchema, ClientSchema
+from app.clients.services import (
+    CLIENT_FIELDS,
+    CLIENT_FLAGS,
+    ClientRefused,
+    ContactData,
+    client_errors,
+    create_client,
+    update_client,
 )
-from app.clients.services import CLIENT_FIELDS, ClientRefused, ContactData, client_errors, create_client, update_client
 from app.extensions import db
 from app.fab.base import ClientelaModelRestApi
+from app.rest import API_RESPONSES, field_errors, json_body, model_api_descriptions, refused, use_accept_language
 from app.security.roles import READ_WRITE
 
 CONTACT_IN_USE = _l("This contact cannot be removed: other records refer to it.")
@@ -42,8 +42,8 @@ class ClientApi(ClientelaModelRestApi):
     # Clients are archived, never deleted over the API (their invoices must keep their client).
     include_route_methods = {"get", "get_list", "post", "put"}
 
-    list_columns = show_columns = ["id", *CLIENT_FIELDS, "archived", "contacts"]
-    add_columns = edit_columns = [*CLIENT_FIELDS, "archived", "contacts"]
+    list_columns = show_columns = ["id", *CLIENT_FIELDS, *CLIENT_FLAGS, "archived", "contacts"]
+    add_columns = edit_columns = [*CLIENT_FIELDS, *CLIENT_FLAGS, "archived", "contacts"]
     search_columns = ["name", "kind", "email", "city", "province", "country", "vat_number", "tax_code", "archived"]
     order_columns = ["id", "name", "city", "country", "created_at"]
     base_order = ("name", "asc")

@@ -5,13 +5,14 @@ import datetime as dt
 import enum
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
 class ClientKind(str, enum.Enum):
     BUSINESS = "business"
     INDIVIDUAL = "individual"
+    PUBLIC_ADMINISTRATION = "public_administration"
 
 
 class Client(Model):
@@ -31,6 +32,12 @@ class Client(Model):
     tax_code: Mapped[str] = mapped_column(String(30), default="")
     sdi_code: Mapped[str] = mapped_column(String(7), default="")
     pec: Mapped[str] = mapped_column(String(200), default="")
+    # Scissione dei pagamenti (art. 17-ter DPR 633/72): the client pays the VAT to the State,
+    # so it pays us the taxable amount only.
+    split_payment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Sostituto d'imposta: withholds the company's ritenuta d'acconto (app.clients.validation
+    # gives Italian businesses and public administrations true by default, never a private person).
+    withholding_agent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     language: Mapped[str] = mapped_column(String(5), default="it")
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     notes: Mapped[str] = mapped_column(Text, default="")

@@ -22,6 +22,8 @@ CLIENT_FIELDS = (
     "name", "kind", "email", "phone", "address", "city", "province", "postal_code", "country",
     "vat_number", "tax_code", "sdi_code", "pec", "language", "currency", "notes",
 )
+# Its yes/no fields (e-invoicing), kept apart: a missing value takes a default by kind.
+CLIENT_FLAGS = ("split_payment", "withholding_agent")
 
 NO_CONTACT = _l("Add at least one contact.")
 NOT_ONE_PRIMARY = _l("Mark exactly one contact as primary.")
@@ -131,7 +133,9 @@ def client_errors(client: Client, values: Mapping[str, object],
 def _check(client: Client, values: Mapping[str, object],
            contacts: Sequence[ContactData] | None) -> tuple[dict[str, object], dict[str, object]]:
     current = {name: getattr(client, name) or "" for name in CLIENT_FIELDS}
-    result = clean_client_fields({**current, **{k: v for k, v in values.items() if k in CLIENT_FIELDS}})
+    current.update({name: getattr(client, name) for name in CLIENT_FLAGS})  # None on a new client: the default
+    given = {k: v for k, v in values.items() if k in CLIENT_FIELDS or k in CLIENT_FLAGS}
+    result = clean_client_fields({**current, **given})
     errors = dict(result.errors)
     if contacts is not None:
         errors.update(contact_errors(contacts, client))
@@ -149,5 +153,7 @@ def _checked(client: Client, values: Mapping[str, object], contacts: Sequence[Co
 def _apply(client: Client, cleaned: Mapping[str, object], values: Mapping[str, object]) -> None:
     for name in CLIENT_FIELDS:
         setattr(client, name, cleaned[name] or "")
+    for name in CLIENT_FLAGS:
+        setattr(client, name, cleaned[name])
     if "archived" in values:
         client.archived = bool(values["archived"])

@@ -15,7 +15,9 @@ from flask_babel import lazy_gettext as _l
 from app.clients.models import ClientKind
 from app.taxids import clean_tax_code, clean_vat_number
 
-SDI_CODE = re.compile(r"^[A-Z0-9]{6,7}$")
+SDI_CODE = re.compile(r"^[A-Z0-9]{7}$")
+PA_OFFICE_CODE = re.compile(r"^[A-Z0-9]{6}$")  # a public administration's codice univoco ufficio (IPA)
+TRUE_TEXT = frozenset({"1", "true", "on", "y", "yes", "si", "sì"})
 IT_POSTAL_CODE = re.compile(r"^\d{5}$")
 IT_PROVINCE = re.compile(r"^[A-Z]{2}$")
 
@@ -61,8 +63,9 @@ def clean_client_fields(data: dict[str, object]) -> CleanResult:
 
     kind = text("kind") or ClientKind.BUSINESS.value
     if kind not in {k.value for k in ClientKind}:
-        errors["kind"] = _l("Choose business or individual.")
+        errors["kind"] = _l("Choose business, individual or public administration.")
     values["kind"] = kind
+    public = kind == ClientKind.PUBLIC_ADMINISTRATION.value
 
     try:
         values["vat_number"] = clean_vat_number(text("vat_number"), country)
@@ -78,6 +81,8 @@ def clean_client_fields(data: dict[str, object]) -> CleanResult:
             errors["vat_number"] = _l("An Italian business needs its VAT number (Partita IVA).")
         if kind == ClientKind.INDIVIDUAL.value and not values.get("tax_code") and "tax_code" not in errors:
             errors["tax_code"] = _l("An Italian individual needs a codice fiscale.")
+        if public and not values.get("tax_code") and not values.get("vat_number") and "tax_code" not in errors:
+            errors["tax_code"] = _l("A public administration needs its codice fiscale.")
 
     for name, required in (("email", True), ("pec", False)):
         try:
@@ -95,9 +100,24 @@ def clean_client_fields(data: dict[str, object]) -> CleanResult:
             errors["province"] = _l("Use the two-letter province code (for example MI).")
         values["province"] = province
     sdi = text("sdi_code").upper()
-    if sdi and not SDI_CODE.match(sdi):
+    if public:
+        if sdi and not PA_OFFICE_CODE.match(sdi):
+            errors["sdi_code"] = _l("A public administration's office code (codice univoco ufficio) has 6 letters "
+                                    "or digits.")
+        elif not sdi and country == "IT":
+            errors["sdi_code"] = _l("A public administration is invoiced through its office code (6 letters or "
+                                    "digits, from IPA).")
+    elif sdi and not SDI_CODE.match(sdi):
         errors["sdi_code"] = _l("The SDI code has 7 letters or digits (6 for public administrations).")
     values["sdi_code"] = sdi
+
+    # A private person never withholds nor splits VAT; an Italian business or public
+    # administration withholds the ritenuta unless told otherwise (None: not told).
+    withholding_default = country == "IT" and kind != ClientKind.INDIVIDUAL.value
+    for name, default in (("withholding_agent", withholding_default), ("split_payment", False)):
+        raw = values.get(name)
+        flag = default if raw is None else raw if isinstance(raw, bool) else str(raw).strip().lower() in TRUE_TEXT
+        values[name] = flag and kind != ClientKind.INDIVIDUAL.value
 
     language = text("language") or "it"
     if language not in ("it", "en"):

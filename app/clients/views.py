@@ -7,7 +7,7 @@ comes back with everything the person typed. Contacts are edited inline, in the 
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.const import PERMISSION_PREFIX
@@ -23,7 +23,7 @@ from wtforms.validators import Length
 
 from app.activity import services as activity
 from app.clients.models import Client, ClientKind
-from app.clients.services import CLIENT_FIELDS, ContactData, contact_errors, replace_contacts
+from app.clients.services import CLIENT_FIELDS, CLIENT_FLAGS, ContactData, contact_errors, replace_contacts
 from app.clients.signals import client_deleting
 from app.clients.validation import clean_client_fields
 from app.dashboard.lists import BALANCE_DUE, ClientListInterface
@@ -116,12 +116,20 @@ def _text(label, max_length: int, description="") -> StringField:
                        widget=BS3TextFieldWidget(), default="")
 
 
+FORM_FIELDS = (*CLIENT_FIELDS, *CLIENT_FLAGS)
+
+KIND_LABELS = {
+    ClientKind.BUSINESS.value: _l("Business"),
+    ClientKind.INDIVIDUAL.value: _l("Individual"),
+    ClientKind.PUBLIC_ADMINISTRATION.value: _l("Public administration"),
+}
+
+
 class ClientForm(DynamicForm):
     """The client profile; the field checks here are shape only, the rule is clean_client_fields."""
 
     name = _text(_l("Name"), 200)
-    kind = SelectField(_l("Kind"), choices=[(ClientKind.BUSINESS.value, _l("Business")),
-                                            (ClientKind.INDIVIDUAL.value, _l("Individual"))],
+    kind = SelectField(_l("Kind"), choices=list(KIND_LABELS.items()),
                        widget=Select2Widget(), default=ClientKind.BUSINESS.value)
     email = _text(_l("Email"), 200, _l("Where invoices and statements are sent."))
     phone = _text(_l("Phone"), 50)
@@ -132,8 +140,12 @@ class ClientForm(DynamicForm):
     country = _text(_l("Country"), 2, _l("Two-letter ISO code, for example IT."))
     vat_number = _text(_l("VAT number"), 30)
     tax_code = _text(_l("Codice fiscale"), 30)
-    sdi_code = _text(_l("SDI code"), 7)
+    sdi_code = _text(_l("SDI code"), 7, _l("7 characters; a public administration's office code has 6."))
     pec = _text(_l("PEC"), 200)
+    split_payment = BooleanField(_l("Split payment"), description=_l(
+        "Scissione dei pagamenti: the client pays the VAT to the State and only the taxable amount to you."))
+    withholding_agent = BooleanField(_l("Withholding agent"), default=True, description=_l(
+        "Sostituto d'imposta: withholds your ritenuta d'acconto. Never a private person."))
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, widget=Select2Widget(), default="it")
     currency = _text(_l("Currency"), 3)
     notes = StringField(_l("Notes"), widget=BS3TextAreaFieldWidget(), default="")
@@ -142,12 +154,12 @@ class ClientForm(DynamicForm):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators=extra_validators)
-        result = clean_client_fields({name: self[name].data for name in CLIENT_FIELDS})
+        result = clean_client_fields({name: self[name].data for name in FORM_FIELDS})
         for name, message in result.errors.items():
             target = self[name] if name in self else self["name"]
             target.errors = [*target.errors, str(message)]
         if result.ok:
-            for name in CLIENT_FIELDS:
+            for name in FORM_FIELDS:
                 self[name].data = result.values[name]
         return valid and result.ok
 
@@ -197,6 +209,7 @@ class ClientView(ClientelaModelView):
         "postal_code": _l("Postal code"), "country": _l("Country"), "vat_number": _l("VAT number"),
         "tax_code": _l("Codice fiscale"), "sdi_code": _l("SDI code"), "pec": _l("PEC"),
         "language": _l("Language"), "currency": _l("Currency"), "notes": _l("Notes"),
+        "split_payment": _l("Split payment"), "withholding_agent": _l("Withholding agent"),
         "archived": _l("Archived"), "contacts": _l("Contacts"), "created_at": _l("Created"),
         BALANCE_DUE: _l("Balance due"),
     }
@@ -209,22 +222,26 @@ class ClientView(ClientelaModelView):
         "contacts": _contacts,
         "archived": _archived_chip,
         "created_at": lambda value: format_date(value.date() if value else None),
-        "kind": lambda value: _("Individual") if value == ClientKind.INDIVIDUAL.value else _("Business"),
+        "kind": lambda value: str(KIND_LABELS.get(value, KIND_LABELS[ClientKind.BUSINESS.value])),
+        "split_payment": lambda value: _("Yes") if value else _("No"),
+        "withholding_agent": lambda value: _("Yes") if value else _("No"),
     }
 
     add_form = edit_form = ClientForm
-    add_columns = edit_columns = list(CLIENT_FIELDS) + ["contacts"]
+    add_columns = edit_columns = [*FORM_FIELDS, "contacts"]
     add_fieldsets = edit_fieldsets = [
         (_l("Client"), {"fields": ["name", "kind", "email", "phone", "language", "currency"]}),
         (_l("Billing address"), {"fields": ["address", "city", "province", "postal_code", "country"]}),
-        (_l("Tax and e-invoicing"), {"fields": ["vat_number", "tax_code", "sdi_code", "pec"]}),
+        (_l("Tax and e-invoicing"), {"fields": ["vat_number", "tax_code", "sdi_code", "pec", "split_payment",
+                                                "withholding_agent"]}),
         (_l("Contacts"), {"fields": ["contacts"]}),
         (_l("Notes"), {"fields": ["notes"], "expanded": False}),
     ]
     show_fieldsets = [
         (_l("Client"), {"fields": ["name", "kind", "email", "phone", "language", "currency", "archived"]}),
         (_l("Billing address"), {"fields": ["address", "city", "province", "postal_code", "country"]}),
-        (_l("Tax and e-invoicing"), {"fields": ["vat_number", "tax_code", "sdi_code", "pec"]}),
+        (_l("Tax and e-invoicing"), {"fields": ["vat_number", "tax_code", "sdi_code", "pec", "split_payment",
+                                                "withholding_agent"]}),
         (_l("Contacts"), {"fields": ["contacts"]}),
         (_l("Notes"), {"fields": ["notes", "created_at"]}),
     ]

@@ -14,13 +14,21 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from stdnum import exceptions as stdnum_errors
-from stdnum import iban
 from wtforms import BooleanField, DecimalField, FileField, IntegerField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.company.models import CompanySettings
-from app.company.services import format_number, get_company, logo_mime
+from app.company.services import (
+    PENSION_FUNDS,
+    REGIMI_FISCALI,
+    TAX_SETTING_FIELDS,
+    WITHHOLDING_TYPES,
+    check_number_format,
+    clean_iban,
+    clean_tax_settings,
+    get_company,
+    logo_mime,
+)
 from app.extensions import db
 from app.fab.base import ClientelaModelView
 from app.i18n import LANGUAGE_CHOICES
@@ -63,14 +71,20 @@ def _email(label) -> StringField:
 
 
 def _number_format(form, field) -> None:
-    pattern = (field.data or "").strip()
-    if "{seq" not in pattern:
-        raise ValidationError(_("The format needs {seq}, the progressive number (for example {year}/{seq:04d})."))
     try:
-        format_number(pattern, 2026, 1)
-    except (KeyError, ValueError, IndexError, AttributeError):
-        raise ValidationError(_("Use only {year}, {yy} and {seq} (for example {year}/{seq:04d}).")) from None
-    field.data = pattern
+        field.data = check_number_format(field.data or "")
+    except ValueError as error:
+        raise ValidationError(str(error.args[0])) from None
+
+
+def _percent(label, description="") -> DecimalField:
+    return DecimalField(label, places=2, widget=BS3TextFieldWidget(), description=description,
+                        validators=[InputRequired(), NumberRange(min=0, max=100, message=_l(
+                            "Use a percentage between 0 and 100."))])
+
+
+def _choice(label, choices, description="") -> SelectField:
+    return SelectField(label, choices=choices, widget=Select2Widget(), description=description)
 
 
 class CompanyForm(DynamicForm):
@@ -104,6 +118,27 @@ class CompanyForm(DynamicForm):
                                         description=_l("{year}, {yy} and {seq}; for example {year}/{seq:04d}."))
     quote_number_format = StringField(_l("Quote number format"), widget=BS3TextFieldWidget(),
                                       validators=[InputRequired(), Length(max=50), _number_format])
+    credit_note_number_format = StringField(_l("Credit note number format"), widget=BS3TextFieldWidget(),
+                                            validators=[InputRequired(), Length(max=50), _number_format])
+    regime_fiscale = _choice(_l("Fiscal regime"), [(code, code) for code in REGIMI_FISCALI],
+                             _l("RF01 ordinary; RF19 flat-rate (forfettario)."))
+    withholding_rate = _percent(_l("Withholding tax %"), _l(
+        "Ritenuta d'acconto applied when the client is a withholding agent; 0 for none (20 for most professionals)."))
+    withholding_type = _choice(_l("Withholding type"), [(code, code) for code in WITHHOLDING_TYPES],
+                               _l("RT01 for persons, RT02 for companies."))
+    withholding_reason = _text(_l("Payment reason"), 2, _l("CausalePagamento of the Certificazione Unica: A for "
+                                                           "professional services."))
+    pension_fund_type = _choice(_l("Pension fund"), [("", "—"), *((code, code) for code in PENSION_FUNDS)],
+                                _l("TC22 is INPS gestione separata; other funds TC01–TC21."))
+    pension_fund_rate = _percent(_l("Pension fund contribution %"), _l("For example 4 for INPS."))
+    pension_fund_tax_rate = _percent(_l("VAT rate of the contribution %"))
+    stamp_duty = _choice(_l("Stamp duty"), [("auto", _l("Automatic (over 77.47 EUR without VAT)")), ("off", _l("Off"))])
+    stamp_duty_charged_to_client = BooleanField(_l("Charge the stamp duty to the client"), default=True)
+    einvoice_channel = _choice(_l("E-invoice channel"), [("export", _l("Export (upload to SdI yourself or through "
+                                                                       "your accountant)")),
+                                                         ("pec", _l("PEC (sent to SdI from the PEC mailbox)"))])
+    sdi_pec_address = _text(_l("SdI PEC address"), 200, _l("Where the PEC channel sends the files."))
+    transmitter_id = _text(_l("Transmitter id"), 28, _l("IdTrasmittente; empty for the company's VAT number."))
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, widget=Select2Widget())
     sender_email = _email(_l("Sender email"))
     support_email = _email(_l("Support email"))
@@ -117,7 +152,7 @@ class CompanyForm(DynamicForm):
         checks = (
             (self.vat_number, lambda value: clean_vat_number(value, country)),
             (self.tax_code, lambda value: clean_tax_code(value, country)),
-            (self.iban, _clean_iban),
+            (self.iban, clean_iban),
         )
         for field, clean in checks:
             try:
@@ -128,6 +163,12 @@ class CompanyForm(DynamicForm):
         if len(self.currency.data) != 3 or not self.currency.data.isalpha():
             self.currency.errors = [*self.currency.errors, _("Use a three-letter currency code (for example EUR).")]
             valid = False
+        values, errors = clean_tax_settings({name: self[name].data for name in TAX_SETTING_FIELDS})
+        for name, message in errors.items():
+            self[name].errors = [*self[name].errors, str(message)]
+            valid = False
+        for name, value in values.items():
+            self[name].data = value
         return valid
 
     def populate_obj(self, obj: CompanySettings) -> None:
@@ -136,20 +177,19 @@ class CompanyForm(DynamicForm):
             obj.logo, obj.logo_mime = None, ""
 
 
-def _clean_iban(value: str) -> str:
-    compact = iban.compact(value)
-    if not compact:
-        return ""
-    try:
-        return iban.validate(compact)
-    except stdnum_errors.ValidationError:
-        raise ValueError(_("This is not a valid IBAN.")) from None
-
-
 def _logo_preview(logo: bytes | None) -> Markup:
     if not logo:
         return Markup("<em>{}</em>").format(_("No logo"))
     return Markup("{} ({} KB)").format(_("Logo uploaded"), max(1, len(logo) // 1024))
+
+
+EINVOICE_FIELDSETS = [
+    (_l("Electronic invoicing and Italian taxes"), {"fields": [
+        "regime_fiscale", "withholding_rate", "withholding_type", "withholding_reason", "pension_fund_type",
+        "pension_fund_rate", "pension_fund_tax_rate", "stamp_duty", "stamp_duty_charged_to_client",
+        "einvoice_channel", "sdi_pec_address", "transmitter_id",
+    ]}),
+]
 
 
 class CompanySettingsView(ClientelaModelView):
@@ -164,9 +204,11 @@ class CompanySettingsView(ClientelaModelView):
                                      "email", "phone", "website"]}),
         (_l("Tax and bank"), {"fields": ["vat_number", "tax_code", "iban", "bank_name"]}),
         (_l("Invoices"), {"fields": ["currency", "default_tax_rate", "payment_terms_days", "quote_validity_days",
-                                      "invoice_number_format", "quote_number_format", "locale", "default_terms"]}),
+                                      "invoice_number_format", "quote_number_format", "credit_note_number_format",
+                                      "locale", "default_terms"]}),
         (_l("Logo"), {"fields": ["logo", "remove_logo"]}),
         (_l("Email"), {"fields": ["sender_email", "support_email"]}),
+        *EINVOICE_FIELDSETS,
     ]
     show_fieldsets = [
         (_l("Company"), {"fields": ["legal_name", "address", "city", "province", "postal_code", "country",
@@ -175,6 +217,7 @@ class CompanySettingsView(ClientelaModelView):
         (_l("Invoices"), {"fields": ["currency", "default_tax_rate", "payment_terms_days", "quote_validity_days",
                                       "invoice_number_format", "quote_number_format", "locale"]}),
         (_l("Email"), {"fields": ["sender_email", "support_email"]}),
+        *EINVOICE_FIELDSETS,
     ]
     edit_columns = [name for _title, fieldset in edit_fieldsets for name in fieldset["fields"]]
     label_columns = {name: getattr(CompanyForm, name).args[0] for name in edit_columns}

@@ -17,12 +17,12 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 
 from app.clients.models import Client
-from app.clients.schemas import API_RESPONSES, ID_IN_PATH
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi
 from app.mail import services as mail
 from app.mail.models import CLIENT_KINDS, EMAIL_KINDS
 from app.mail.sandbox import TemplateRefused
+from app.rest import API_RESPONSES, ID_IN_PATH
 from app.security.roles import READ_WRITE
 
 LANGUAGES = ("it", "en")

@@ -25,6 +25,24 @@ DEFAULT_TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Kind regards,\n{{ company_name }}",
         ),
     },
+    "credit_note": {
+        "it": (
+            "Nota di credito {{ document_number }} da {{ company_name }}",
+            "Gentile {{ contact_name }},\n\n"
+            "in allegato la nota di credito {{ document_number }} del {{ issue_date }} "
+            "di {{ document_total }}, relativa alla fattura {{ credited_invoice_number }}.\n\n"
+            "Il saldo aggiornato della fattura è {{ balance_due }}:\n{{ portal_link }}\n\n"
+            "Cordiali saluti,\n{{ company_name }}",
+        ),
+        "en": (
+            "Credit note {{ document_number }} from {{ company_name }}",
+            "Dear {{ contact_name }},\n\n"
+            "please find attached credit note {{ document_number }} of {{ issue_date }} "
+            "for {{ document_total }}, against invoice {{ credited_invoice_number }}.\n\n"
+            "The invoice's balance due is now {{ balance_due }}:\n{{ portal_link }}\n\n"
+            "Kind regards,\n{{ company_name }}",
+        ),
+    },
     "quote": {
         "it": (
             "Preventivo {{ document_number }} da {{ company_name }}",

@@ -20,6 +20,7 @@ from app.clients.models import Client
 class EmailKind(str, enum.Enum):
     INVOICE = "invoice"
     QUOTE = "quote"
+    CREDIT_NOTE = "credit_note"
     PAYMENT_RECEIPT = "payment_receipt"
     REMINDER = "reminder"
     TICKET_REPLY = "ticket_reply"
@@ -47,6 +48,7 @@ class OutboxStatus(str, enum.Enum):
 KIND_LABELS = {
     "invoice": _l("Invoice"),
     "quote": _l("Quote"),
+    "credit_note": _l("Credit note"),
     "payment_receipt": _l("Payment receipt"),
     "reminder": _l("Overdue reminder"),
     "ticket_reply": _l("Ticket reply"),
@@ -163,7 +165,7 @@ class OutboxAttachment(Model):
     filename: Mapped[str] = mapped_column(String(200))
     mime_type: Mapped[str] = mapped_column(String(100), default="application/pdf")
     content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    document_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)  # "invoice" | "quote"
+    document_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)  # "invoice" | "quote" | "credit_note"
     document_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     email: Mapped[OutboxEmail] = relationship(back_populates="attachments")

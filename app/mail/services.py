@@ -22,13 +22,14 @@ from sqlalchemy import and_, or_, select, update
 
 from app.activity import services as activity
 from app.billing.accounts import client_summary
-from app.billing.models import Invoice, Payment, Quote
-from app.billing.services import BillingError, finalize_invoice, finalize_quote
+from app.billing.models import CreditNote, Invoice, Payment, Quote
+from app.billing.services import BillingError, finalize_credit_note, finalize_invoice, finalize_quote
 from app.clients.models import Client, Contact
 from app.company.services import get_company
 from app.extensions import db, mail
 from app.i18n import format_date, format_money, normalize_language
 from app.jobs import discard, enqueue, keep_alive, lease_seconds, queue, retry_intervals
+from app.mail import pec
 from app.mail.defaults import DEFAULT_TEMPLATES
 from app.mail.links import sign_in_link
 from app.mail.models import (
@@ -176,14 +177,19 @@ def document_values(document: Invoice | Quote, language: str) -> dict[str, str]:
             due_date=format_date(document.due_date, language),
             days_overdue=str(max(overdue, 0)),
         )
+    elif isinstance(document, CreditNote):
+        values.update(document_kind=_("credit note"), credited_invoice_number=document.invoice.number or "",
+                      balance_due=money(document.invoice.balance))
     else:
         values.update(document_kind=_("quote"), valid_until=format_date(document.valid_until, language))
     return values
 
 
-def portal_target(document: Invoice | Quote | None) -> str:
+def portal_target(document: Invoice | Quote | CreditNote | None) -> str:
     if isinstance(document, Invoice):
         return f"/portal/invoices/{document.id}"
+    if isinstance(document, CreditNote):  # the portal shows a credit note on its invoice
+        return f"/portal/invoices/{document.invoice_id}"
     return "/portal/"
 
 
@@ -191,7 +197,8 @@ def magic_link(contact: Contact | None, document: Invoice | Quote | None = None,
     """A sign-in link into the portal for `contact`, landing on `document`; plain portal URL without one."""
     if contact is None:
         return f"{current_app.config['PUBLIC_BASE_URL']}/portal/login"
-    kind = "invoice" if isinstance(document, Invoice) else "quote" if isinstance(document, Quote) else "statement"
+    kind = ("invoice" if isinstance(document, (Invoice, CreditNote)) else "quote" if isinstance(document, Quote)
+            else "statement")
     return sign_in_link(contact, target=portal_target(document), purpose=purpose or kind)
 
 
@@ -271,17 +278,18 @@ def send_templated(kind: str, client: Client | None, to_email: str, context: Map
         status=OutboxStatus.QUEUED.value,
         client_id=client.id if client else None,
         contact_id=contact.id if contact else None,
-        invoice_id=document.id if isinstance(document, Invoice) else None,
+        invoice_id=(document.id if isinstance(document, Invoice)
+                    else document.invoice_id if isinstance(document, CreditNote) else None),
         quote_id=document.id if isinstance(document, Quote) else None,
     )
     for filename, mime_type, content in attachments:
         email.attachments.append(OutboxAttachment(filename=filename, mime_type=mime_type, content=content))
     if attach_document_pdf and document is not None:
-        from app.pdf.service import pdf_filename
+        from app.pdf.service import document_kind, pdf_filename
 
         email.attachments.append(OutboxAttachment(
             filename=pdf_filename(document), mime_type="application/pdf",
-            document_kind="invoice" if isinstance(document, Invoice) else "quote", document_id=document.id,
+            document_kind=document_kind(document), document_id=document.id,
         ))
     db.session.add(email)
     db.session.flush()
@@ -305,16 +313,20 @@ def _recipients(client: Client, contact_ids: list[int] | None) -> list[Contact]:
     return contacts
 
 
-def send_document(document: Invoice | Quote, contact_ids: list[int] | None = None) -> None:
+def send_document(document: Invoice | Quote | CreditNote, contact_ids: list[int] | None = None) -> None:
     """"Send by email": finalize a draft, then queue an email with the PDF and a magic link to
     each recipient (the primary contact by default). The caller commits."""
     is_invoice = isinstance(document, Invoice)
     recipients = _recipients(document.client, contact_ids)
     if is_invoice:
         finalize_invoice(document)
+        kind = "invoice"
+    elif isinstance(document, CreditNote):
+        finalize_credit_note(document)
+        kind = "credit_note"
     else:
         finalize_quote(document)
-    kind = "invoice" if is_invoice else "quote"
+        kind = "quote"
     # Each email's job renders the PDF it attaches (once, under the render lease): the render
     # job that finalizing queued would only race the first of them for the same PDF.
     discard(render_document_pdf, kind, document.id)
@@ -323,7 +335,8 @@ def send_document(document: Invoice | Quote, contact_ids: list[int] | None = Non
                        contact=contact, document=document, attach_document_pdf=True)
     document.sent_at = document.sent_at or _now()
     activity.record(f"{kind}_emailed", document.client_id,
-                    invoice_id=document.id if is_invoice else None, quote_id=None if is_invoice else document.id,
+                    invoice_id=document.id if is_invoice else getattr(document, "invoice_id", None),
+                    quote_id=document.id if isinstance(document, Quote) else None,
                     number=document.number, to=", ".join(contact.email for contact in recipients))
 
 
@@ -416,10 +429,9 @@ class _Connection(flask_mail.Connection):
 def _attachment_bytes(attachment: OutboxAttachment) -> bytes:
     if attachment.content is not None:
         return attachment.content
-    from app.pdf.service import pdf_for
+    from app.pdf.service import load_document, pdf_for
 
-    model = Invoice if attachment.document_kind == "invoice" else Quote
-    document = db.session.get(model, attachment.document_id)
+    document = load_document(attachment.document_kind, attachment.document_id)
     if document is None:
         raise LookupError(f"{attachment.document_kind} {attachment.document_id} no longer exists")
     return pdf_for(document, wait=False)
@@ -502,7 +514,7 @@ def deliver_email(email_id: int) -> str:
     if attempt is None:
         return "skipped"
     email = db.session.get(OutboxEmail, email_id, populate_existing=True)
-    if not smtp_configured():
+    if not (pec.smtp_configured() if pec.is_pec(email) else smtp_configured()):
         email.status = OutboxStatus.NOT_CONFIGURED.value
         email.error = "MAIL_SERVER is not set: recorded in the outbox only."
         db.session.commit()
@@ -516,7 +528,8 @@ def deliver_email(email_id: int) -> str:
                 email.message_id = new_message_id(email.sender)
             message = build_message(email)
             db.session.commit()  # the Message-ID, and a PDF rendered for it, before anything is sent
-            state = mail.init_mail(current_app.config, current_app.debug, current_app.testing)
+            config = pec.smtp_config() if pec.is_pec(email) else current_app.config
+            state = mail.init_mail(config, current_app.debug, current_app.testing)
             with _Connection(state) as connection:
                 connection.send(message)
             outcome["sent_at"] = _now()
@@ -527,6 +540,8 @@ def deliver_email(email_id: int) -> str:
             log.warning("email %s: attempt %s failed", email_id, attempt, exc_info=True)
             outcome = {"status": OutboxStatus.FAILED.value, "error": f"{type(exc).__name__}: {exc}"[:2000]}
     recorded = db.session.execute(update(OutboxEmail).where(*_held(email_id, attempt)).values(**outcome))
+    if recorded.rowcount == 1 and outcome["status"] == OutboxStatus.SENT.value and pec.is_pec(email):
+        pec.after_sent(email)  # in the transaction that records it sent: the file is now with SdI
     db.session.commit()
     if recorded.rowcount != 1:
         # Our lease lapsed (a stall longer than the lease) and another worker claimed the row;

@@ -27,8 +27,9 @@ from sqlalchemy import and_, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.billing.models import DocumentPdf, Invoice, Quote
-from app.billing.totals import compute_totals
+from app.billing.models import CreditNote, DocumentPdf, Invoice, Quote
+from app.billing.natures import DEFAULT_REFERENCES
+from app.billing.totals import document_totals
 from app.company.services import get_company, shown_logo_mime
 from app.extensions import db
 from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
@@ -38,19 +39,23 @@ from app.pdf import render
 TEMPLATE = "pdf/invoice.html"
 # Bump when the PDFs change for a reason the template source, the catalogs and the wkhtmltopdf
 # options do not show (a new context value, a Babel upgrade that formats money differently).
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: the Italian tax blocks, VAT natures and credit notes
 _WAIT_SECONDS = 0.2  # how often a worker waiting for another's render looks for its row
-DOCUMENT_CLASSES: dict[str, type[Invoice] | type[Quote]] = {"invoice": Invoice, "quote": Quote}
+DOCUMENT_CLASSES: dict[str, type[Invoice] | type[Quote] | type[CreditNote]] = {
+    "invoice": Invoice, "quote": Quote, "credit_note": CreditNote,
+}
 
 # File names are fixed words in the document's language, not UI strings.
 _FILENAME_WORDS = {
-    "it": {"invoice": "Fattura", "quote": "Preventivo", "draft": "bozza"},
-    "en": {"invoice": "Invoice", "quote": "Quote", "draft": "draft"},
+    "it": {"invoice": "Fattura", "quote": "Preventivo", "credit_note": "Nota_di_credito", "draft": "bozza"},
+    "en": {"invoice": "Invoice", "quote": "Quote", "credit_note": "Credit_note", "draft": "draft"},
 }
 _UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def document_kind(document: Invoice | Quote) -> str:
+def document_kind(document: Invoice | Quote | CreditNote) -> str:
+    if isinstance(document, CreditNote):
+        return "credit_note"
     return "invoice" if isinstance(document, Invoice) else "quote"
 
 
@@ -265,8 +270,21 @@ def _context(document: Invoice | Quote, language: str) -> dict[str, object]:
     def number(value: Decimal | None) -> str:
         return format_decimal(Decimal(value or 0), format="#,##0.###", locale=language)
 
-    totals = compute_totals(document.lines)
+    totals = document_totals(document)
     is_invoice = isinstance(document, Invoice)
+    is_credit_note = isinstance(document, CreditNote)
+    taxed = is_invoice or is_credit_note
+
+    def percent(value: Decimal | None) -> str:
+        return f"{number(value)}%"
+
+    # Each nature's reference once, under the lines (a 0 % line shows its nature code).
+    references = []
+    for line in document.lines:
+        if line.vat_nature:
+            entry = (line.vat_nature, line.vat_nature_reference or DEFAULT_REFERENCES.get(line.vat_nature, ""))
+            if entry not in references:
+                references.append(entry)
     return {
         "kind": document_kind(document),
         "document": document,
@@ -276,27 +294,46 @@ def _context(document: Invoice | Quote, language: str) -> dict[str, object]:
         "bill_country": locale.territories.get(document.bill_country or "", document.bill_country or ""),
         "issue_date": format_date(document.issue_date, language),
         "due_date": format_date(document.due_date, language) if is_invoice else "",
-        "valid_until": "" if is_invoice else format_date(document.valid_until, language),
+        "valid_until": format_date(document.valid_until, language) if isinstance(document, Quote) else "",
+        "credited_invoice": document.invoice.number if is_credit_note else "",
+        "credited_invoice_date": format_date(document.invoice.issue_date, language) if is_credit_note else "",
+        "reason": document.reason if is_credit_note else "",
         "lines": [
             {
                 "description": line.description,
                 "quantity": number(line.quantity),
                 "unit_price": money(line.unit_price),
                 "discount": f"{number(line.discount)}%" if line.discount else "",
-                "tax_rate": f"{number(line.tax_rate)}%",
+                "tax_rate": f"{number(line.tax_rate)}%" + (f" {line.vat_nature}" if line.vat_nature else ""),
                 "amount": money(line.amount),
             }
             for line in document.lines
         ],
         "any_discount": any(line.discount for line in document.lines),
         "taxes": [
-            {"rate": f"{number(tax.rate)}%", "taxable": money(tax.taxable), "tax": money(tax.tax)}
+            {"rate": percent(tax.rate) + (f" {tax.nature}" if tax.nature else ""), "taxable": money(tax.taxable),
+             "tax": money(tax.tax)}
             for tax in totals.taxes
         ],
+        "nature_references": references,
         "subtotal": money(totals.subtotal),
+        "pension_fund": (
+            {"type": document.pension_fund_type, "rate": percent(document.pension_fund_rate),
+             "amount": money(totals.pension_fund_amount)}
+            if taxed and totals.pension_fund_amount else None
+        ),
+        "stamp_duty": money(totals.stamp_duty_amount) if taxed and totals.stamp_duty_amount else "",
+        "stamp_duty_charged": taxed and bool(document.stamp_duty_charged),
         "tax_total": money(totals.tax_total),
         "total": money(totals.total),
+        "withholding": (
+            {"rate": percent(document.withholding_rate), "amount": money(totals.withholding_amount)}
+            if taxed and totals.withholding_amount else None
+        ),
+        "split_payment": money(totals.tax_total) if taxed and document.split_payment and totals.tax_total else "",
+        "net_to_pay": money(totals.net_to_pay) if taxed and totals.net_to_pay != totals.total else "",
         "amount_paid": money(document.amount_paid) if is_invoice and document.amount_paid else "",
+        "amount_credited": money(document.amount_credited) if is_invoice and document.amount_credited else "",
         "balance": money(document.balance) if is_invoice else "",
         "status": document.status,
     }

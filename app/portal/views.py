@@ -366,6 +366,19 @@ def invoice_pdf(invoice_id: int):
     return _pdf_response(_one(Invoice, invoice_id))
 
 
+@bp.get("/invoices/<int:invoice_id>/xml")
+@portal_login_required
+def invoice_xml(invoice_id: int):
+    """The invoice's FatturaPA file, scoped exactly like its PDF (a draft is never listed)."""
+    from app.einvoice.services import current_file
+
+    file = current_file(_one(Invoice, invoice_id))
+    if file is None:
+        abort(404)
+    return send_file(BytesIO(file.content), mimetype="application/xml", download_name=file.file_name,
+                     as_attachment=True)
+
+
 @bp.post("/invoices/download")
 @portal_login_required
 def download_invoices():

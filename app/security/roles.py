@@ -63,7 +63,7 @@ FAB_ROLES = {
         _exact("Payment", READ),
         _exact("Outbox", READ), _exact("Outbox", WRITE),
         _exact("Dashboard", READ),
-        *_menu("Clients", "Invoices", "Quotes", "Payments", "Outbox",
+        *_menu("Clients", "Invoices", "Quotes", "Payments", "Outbox", "SdI",
                "Online payments", "Stripe checkouts", "Stripe events"),
         *_API_DOCS,
         *_SELF_SERVICE,

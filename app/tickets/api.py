@@ -15,7 +15,9 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from marshmallow import Schema, ValidationError, fields
 
-from app.clients.schemas import (
+from app.extensions import db
+from app.fab.base import ClientelaModelRestApi
+from app.rest import (
     API_RESPONSES,
     ID_IN_PATH,
     ApiSchema,
@@ -25,8 +27,6 @@ from app.clients.schemas import (
     text,
     use_accept_language,
 )
-from app.extensions import db
-from app.fab.base import ClientelaModelRestApi
 from app.security.roles import READ_WRITE
 from app.tickets import services
 from app.tickets.models import Ticket

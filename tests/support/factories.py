@@ -73,10 +73,13 @@ def make_client(name: str | None = None, *, email: str | None = None, kind: str 
 
 
 def line(description: str = "Consulenza", quantity: object = "1", unit_price: object = "100.00",
-         tax_rate: object = "22", discount: object = "0") -> dict[str, object]:
-    """One line's input, as a form or the API would send it (Decimal strings)."""
+         tax_rate: object = "22", discount: object = "0", vat_nature: str | None = None) -> dict[str, object]:
+    """One line's input, as a form or the API would send it (Decimal strings). A 0 % line
+    needs a VAT nature: N4 (exempt) unless one is given."""
+    if vat_nature is None:
+        vat_nature = "" if Decimal(str(tax_rate).replace(",", ".")) else "N4"
     return {"description": description, "quantity": str(quantity), "unit_price": str(unit_price),
-            "tax_rate": str(tax_rate), "discount": str(discount)}
+            "tax_rate": str(tax_rate), "discount": str(discount), "vat_nature": vat_nature}
 
 
 def make_invoice(client: Client | None = None, *, lines: Iterable[Mapping[str, object]] = DEFAULT_LINES,
