@@ -80,6 +80,7 @@ def _load_models() -> None:
     import app.mail.models  # noqa: F401
     import app.payments.models  # noqa: F401
     import app.portal.models  # noqa: F401
+    import app.products.models  # noqa: F401
     import app.tickets.models  # noqa: F401
 
 
@@ -101,11 +102,14 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.mail import api as mail_api
     from app.mail import views as mail_views
     from app.payments import admin as payments_admin
+    from app.products import api as products_api
+    from app.products import views as products_views
     from app.tickets import api as tickets_api
     from app.tickets import views as tickets_views
 
     clients_views.register(appbuilder)
     billing_views.register(appbuilder)
+    products_views.register(appbuilder)
     company_views.register(appbuilder)
     client_dashboard.register(appbuilder)
     mail_views.register(appbuilder)
@@ -113,6 +117,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     tickets_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
+    products_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 

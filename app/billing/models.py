@@ -140,6 +140,12 @@ class LineItem:
     tax_rate: Mapped[Decimal] = mapped_column(Numeric(*RATE_PRECISION), default=Decimal("22.00"))
     amount: Mapped[Decimal] = _money()
 
+    @declared_attr
+    def product_id(cls) -> Mapped[int | None]:
+        # The catalogue product the line came from, if any (its values were copied onto the
+        # line). Indexed so that removing a product (SET NULL) need not scan every line.
+        return mapped_column(ForeignKey("product.id", ondelete="SET NULL"), nullable=True, index=True)
+
     def __repr__(self) -> str:
         return self.description[:40]
 

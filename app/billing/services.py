@@ -37,8 +37,9 @@ from app.errors import Refusal
 from app.extensions import db
 from app.i18n import format_money
 from app.money import ZERO, to_decimal
+from app.products import services as products
 
-LINE_FIELDS = ("description", "quantity", "unit_price", "discount", "tax_rate")
+LINE_FIELDS = ("product_id", "description", "quantity", "unit_price", "discount", "tax_rate")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
@@ -123,6 +124,7 @@ def clean_line(data: Mapping[str, object], prefix: str = "") -> tuple[dict[str, 
     """Validate one line's input; return (values, errors keyed by `prefix + field`)."""
     values: dict[str, object] = {}
     errors: dict[str, object] = {}
+    data = _with_product(data, prefix, values, errors)
     description = str(data.get("description") or "").strip()
     if not description:
         errors[prefix + "description"] = _l("Describe what is being billed.")
@@ -150,6 +152,29 @@ def clean_line(data: Mapping[str, object], prefix: str = "") -> tuple[dict[str, 
             continue
         values[name] = value
     return values, errors
+
+
+def _with_product(data: Mapping[str, object], prefix: str, values: dict[str, object],
+                  errors: dict[str, object]) -> Mapping[str, object]:
+    """A line naming `product_id` takes the product's description, price, rate and nature
+    wherever it gives none of its own. An archived product can no longer fill a line, but a
+    line that carries all its values keeps its link (old documents, converted quotes)."""
+    raw = data.get("product_id")
+    values["product_id"] = None
+    if raw is None or raw == "":
+        return data
+    product = products.find_product(raw)
+    if product is None:
+        errors[prefix + "product_id"] = _l("There is no product with this id.")
+        return data
+    values["product_id"] = product.id
+    own = {name: value for name, value in data.items() if value is not None and value != ""}
+    if product.archived and any(name not in own for name in products.LINE_VALUES if name != "vat_nature"):
+        errors[prefix + "product_id"] = _l("This product is archived: choose another one.")
+    taken = products.line_values(product)
+    if "tax_rate" in own:  # a nature explains the product's rate, not one the line chose
+        taken.pop("vat_nature")
+    return {**taken, **own}
 
 
 def set_lines(document: Invoice | Quote, lines: Iterable[Mapping[str, object]]) -> None:

@@ -33,6 +33,7 @@ from app.billing.totals import compute_totals
 from app.clients.models import Client
 from app.extensions import db
 from app.i18n import format_date, format_money
+from app.products.services import product_choices
 from app.security.roles import READ_WRITE
 
 MONEY_COLUMNS = frozenset({"subtotal", "tax_total", "total", "amount_paid", "balance", "amount", "unit_price"})
@@ -68,6 +69,9 @@ def _inline_rows(field, **_kwargs) -> Markup:
 
 
 class LineRowForm(Form):
+    # Choices are set per form (LineRowsField.process): the active products, and those the
+    # draft already uses. A product fills the description, price and rate left blank.
+    product_id = SelectField(_l("Product"), choices=[], validate_choice=False)
     description = StringField(_l("Description"))
     quantity = StringField(_l("Quantity"), default="1")
     unit_price = StringField(_l("Unit price"))
@@ -76,7 +80,7 @@ class LineRowForm(Form):
     remove = BooleanField(_l("Remove"))
 
     def is_blank(self) -> bool:
-        return not (self.description.data or "").strip() and not (self.unit_price.data or "").strip()
+        return not any((self[name].data or "").strip() for name in ("product_id", "description", "unit_price"))
 
     def values(self) -> dict[str, object]:
         return {name: (self[name].data or "").strip() for name in services.LINE_FIELDS}
@@ -94,6 +98,11 @@ class LineRowsField(FieldList):
         super().process(formdata, data, extra_filters)
         if not any(key.startswith(self.name + "-") for key in (formdata or {})):
             self.append_entry()  # a spare row for a new line
+        used = {int(entry.form.product_id.data) for entry in self.entries
+                if str(entry.form.product_id.data or "").isdigit()}
+        choices = [("", "—"), *product_choices(used)]
+        for entry in self.entries:
+            entry.form.product_id.choices = choices
 
     def kept_rows(self) -> list[LineRowForm]:
         return [entry.form for entry in self.entries if not entry.form.remove.data and not entry.form.is_blank()]
@@ -172,7 +181,7 @@ COMMON_LABELS = {
     "bill_vat_number": _l("VAT number"), "bill_tax_code": _l("Codice fiscale"), "bill_sdi_code": _l("SDI code"),
     "bill_pec": _l("PEC"), "lines": _l("Lines"), "description": _l("Description"), "quantity": _l("Quantity"),
     "unit_price": _l("Unit price"), "discount": _l("Discount %"), "tax_rate": _l("Tax rate %"),
-    "amount": _l("Amount"), "date": _l("Date"), "method": _l("Method"), "reference": _l("Reference"),
+    "amount": _l("Amount"), "product": _l("Product"), "date": _l("Date"), "method": _l("Method"), "reference": _l("Reference"),
     "invoice": _l("Invoice"), "quote": _l("Quote"),
 }
 DATE_FORMATTERS = {name: format_date for name in ("issue_date", "due_date", "valid_until", "date")}
