@@ -81,6 +81,7 @@ def _load_models() -> None:
     import app.payments.models  # noqa: F401
     import app.portal.models  # noqa: F401
     import app.products.models  # noqa: F401
+    import app.recurring.models  # noqa: F401
     import app.tickets.models  # noqa: F401
 
 
@@ -104,12 +105,15 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.payments import admin as payments_admin
     from app.products import api as products_api
     from app.products import views as products_views
+    from app.recurring import api as recurring_api
+    from app.recurring import views as recurring_views
     from app.tickets import api as tickets_api
     from app.tickets import views as tickets_views
 
     clients_views.register(appbuilder)
     billing_views.register(appbuilder)
     products_views.register(appbuilder)
+    recurring_views.register(appbuilder)
     company_views.register(appbuilder)
     client_dashboard.register(appbuilder)
     mail_views.register(appbuilder)
@@ -118,6 +122,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
     products_api.register(appbuilder)
+    recurring_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 

@@ -1,5 +1,5 @@
 """Work that runs on a clock: overdue marks and reminders, outbox retries, quote expiry,
-Stripe reconciling.
+recurring invoices, Stripe reconciling.
 
 Every `clientela worker` runs a small ticker thread. At each tick it claims the current
 period of each task with one Redis `SET NX` (key = task + period number) and enqueues the task
@@ -50,6 +50,12 @@ def retry_outbox_job() -> None:
     db.session.commit()
 
 
+def generate_recurring_job() -> None:
+    from app.recurring.services import generate_due
+
+    generate_due()  # commits each period's invoice on its own
+
+
 def reconcile_stripe_job() -> None:
     from app.payments.reconcile import reconcile_job
     from app.payments.services import stripe_configured
@@ -70,6 +76,8 @@ TASKS = (
     PeriodicTask("stripe-reconcile", 15 * 60, reconcile_stripe_job),
     # Hourly: the client summary counts by date only what fell due since the last run.
     PeriodicTask("mark-overdue", 3600, mark_overdue_job),
+    # Hourly: a day's invoices go out early in the day; each period is made once however often.
+    PeriodicTask("generate-recurring", 3600, generate_recurring_job),
     PeriodicTask("send-reminders", 24 * 3600, send_reminders_job),
     PeriodicTask("expire-quotes", 24 * 3600, expire_quotes_job),
 )

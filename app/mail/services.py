@@ -41,6 +41,7 @@ from app.mail.models import (
     OutboxStatus,
 )
 from app.mail.sandbox import RenderedEmail, TemplateRefused, render, sample_values, validate_template
+from app.recurring.signals import invoice_generated
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +363,14 @@ def send_payment_receipt(payment: Payment) -> None:
 @payment_recorded.connect
 def _receipt_for_every_payment(payment: Payment, **_kwargs) -> None:
     send_payment_receipt(payment)
+
+
+@invoice_generated.connect
+def _email_auto_sent_recurring_invoice(invoice: Invoice, auto_send: bool = False, **_kwargs) -> None:
+    """A schedule that sends automatically emails each invoice it makes, once: the email is
+    queued in the transaction that made the invoice and its period's key."""
+    if auto_send:
+        send_document(invoice)
 
 
 def send_portal_login_link(contact: Contact, url: str) -> None:
