@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.billing import services as billing
@@ -39,8 +40,9 @@ def staff(web):
 def test_a_product_at_zero_percent_needs_a_known_nature_and_a_taxed_one_has_none(app):
     with pytest.raises(Refusal) as refused:
         make_product(tax_rate="0")
-    assert refused.value.as_dict() == {"vat_nature": "A product with a zero VAT rate needs a nature (N1 … N7): "
-                                                     "why no VAT is charged."}
+    with force_locale("en"):
+        assert refused.value.as_dict() == {"vat_nature": "A product with a zero VAT rate needs a nature "
+                                                         "(N1 … N7): why no VAT is charged."}
     with pytest.raises(Refusal) as refused:
         make_product(tax_rate="0", vat_nature="N9")
     assert set(refused.value.as_dict()) == {"vat_nature"}
@@ -104,7 +106,8 @@ def test_an_archived_product_fills_no_new_line_but_stays_on_documents_that_have_
 
     with pytest.raises(Refusal) as refused:
         make_invoice(lines=[{"product_id": product.id}])
-    assert refused.value.as_dict() == {"lines.0.product_id": "This product is archived: choose another one."}
+    with force_locale("en"):
+        assert refused.value.as_dict() == {"lines.0.product_id": "This product is archived: choose another one."}
 
     invoice = billing.convert_quote(quote)  # the quote's lines carry their own values
     assert [(line.product_id, line.description) for line in invoice.lines] == [(product.id, "Assistenza mensile")]
@@ -113,7 +116,8 @@ def test_an_archived_product_fills_no_new_line_but_stays_on_documents_that_have_
 def test_an_unknown_product_is_an_error_at_the_line(app):
     with pytest.raises(Refusal) as refused:
         make_invoice(lines=[line(), {"product_id": 999999, "quantity": "1"}])
-    assert refused.value.as_dict()["lines.1.product_id"] == "There is no product with this id."
+    with force_locale("en"):
+        assert refused.value.as_dict()["lines.1.product_id"] == "There is no product with this id."
 
 
 # --- the API --------------------------------------------------------------------------------
@@ -216,3 +220,11 @@ def test_archive_is_an_action_and_the_list_searches_by_name(staff):
     assert db.session.get(Product, product.id).archived is True
     page = staff.get("/productview/list/?_flt_2_name=Hosting").get_data(as_text=True)
     assert "Hosting" in page and "Canone assistenza" not in page
+
+
+def test_the_api_reads_one_product(web):
+    product = make_product()
+    db.session.commit()
+    response = web.get(f"/api/v1/product/{product.id}", headers=api_headers(web))
+    assert response.status_code == 200
+    assert response.get_json()["result"]["unit_price"] == "250.00"

@@ -268,6 +268,24 @@ def test_a_schedule_is_made_from_the_client_page_and_shown_there(staff):
     assert f"/recurringinvoiceview/show/{made.id}" in page and "Monthly" in page
 
 
+def test_the_edit_form_moves_the_start_only_before_the_first_invoice(staff):
+    plan = schedule()
+    form = {"frequency": "monthly", "start_date": "2026-02-01", "end_date": "", "notes": "",
+            "lines-0-description": "Canone mensile", "lines-0-quantity": "1", "lines-0-unit_price": "300",
+            "lines-0-discount": "0", "lines-0-tax_rate": "22", "lines-0-product_id": ""}
+    assert staff.post(f"/recurringinvoiceview/edit/{plan.id}", data=form).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(RecurringInvoice, plan.id).next_date == dt.date(2026, 2, 1)
+
+    recurring.generate_due(dt.date(2026, 2, 1))
+    response = staff.post(f"/recurringinvoiceview/edit/{plan.id}", data={**form, "start_date": "2026-03-01"},
+                          follow_redirects=True)
+    assert "the start date can no longer change" in response.get_data(as_text=True), db.session.get(RecurringInvoice, plan.id).start_date
+    db.session.expire_all()
+    assert db.session.get(RecurringInvoice, plan.id).start_date == dt.date(2026, 2, 1)
+    assert "Canone mensile" in staff.get(f"/recurringinvoiceview/show/{plan.id}").get_data(as_text=True)
+
+
 def test_pause_resume_and_end_are_actions(staff):
     plan = schedule(start=dt.date.today())
     staff.post(f"/recurringinvoiceview/action/pause/{plan.id}")
@@ -281,3 +299,15 @@ def test_pause_resume_and_end_are_actions(staff):
     assert db.session.get(RecurringInvoice, plan.id).status == "ended"
     response = staff.post(f"/recurringinvoiceview/action/resume/{plan.id}", follow_redirects=True)
     assert "This schedule has ended." in response.get_data(as_text=True)
+
+
+def test_the_api_lists_and_reads_schedules_with_their_status(web):
+    plan = schedule()
+    recurring.generate_due(JAN_5)
+    headers = api_headers(web)
+    listed = web.get("/api/v1/recurring-invoice/", headers=headers)
+    assert listed.status_code == 200, listed.get_json()
+    [item] = listed.get_json()["result"]
+    assert (item["id"], item["status"], item["next_date"]) == (plan.id, "active", "2026-02-05")
+    one = web.get(f"/api/v1/recurring-invoice/{plan.id}", headers=headers).get_json()["result"]
+    assert one["last_invoice_id"] == invoices()[0].id and one["lines"][0]["description"] == "Canone mensile"

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.company.services import get_company
-from app.errors import Refusal
+from app.errors import FieldRefusals
 from app.extensions import db
 from app.money import CENT, to_decimal
 from app.products.models import Product
@@ -30,15 +30,8 @@ PRODUCT_FIELDS = ("name", "description", "unit", "unit_price", "tax_rate", "vat_
 LINE_VALUES = ("description", "unit_price", "tax_rate", "vat_nature")
 
 
-class ProductErrors(Refusal):
+class ProductErrors(FieldRefusals):
     """The fields a product's input got wrong, each with its message."""
-
-    def __init__(self, errors: Mapping[str, object]):
-        super().__init__(next(iter(errors.values())), next(iter(errors)))
-        self.errors = dict(errors)
-
-    def as_dict(self) -> dict[str, str]:
-        return {key: str(value) for key, value in self.errors.items()}
 
 
 def clean_product(data: Mapping[str, object]) -> tuple[dict[str, object], dict[str, object]]:

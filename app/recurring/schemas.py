@@ -6,19 +6,17 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 
-from app.billing.schemas import DATE_ERRORS, INTEGER_ERRORS, LineInputSchema, decimal, money
+from app.billing.schemas import DATE_ERRORS, INTEGER_ERRORS, LineInputSchema, LineSchema
 from app.clients.schemas import ApiSchema, text
 
 BOOLEAN_ERRORS = {"invalid": _l("Must be true or false.")}
 
 
-class TemplateLineSchema(Schema):
-    product_id = fields.Integer(allow_none=True)
-    description = fields.String()
-    quantity = decimal(3)
-    unit_price = money()
-    discount = decimal(2)
-    tax_rate = decimal(2)
+class TemplateLineSchema(LineSchema):
+    """An invoice line's shape, without an amount (the price may come from the product)."""
+
+    class Meta:
+        exclude = ("amount",)
 
 
 class RecurringInvoiceSchema(Schema):

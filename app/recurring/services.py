@@ -192,7 +192,8 @@ class Generated:
 
 def generate_due(today: dt.date | None = None) -> Generated:
     """Make every invoice due on `today` or earlier, one per period, each period committed on
-    its own. Periods missed while nothing ran are caught up, one invoice each."""
+    its own (so run it on its own: the CLI, the periodic job). Periods missed while nothing
+    ran are caught up, one invoice each."""
     today = today or dt.date.today()
     result = Generated()
     schedule_ids = db.session.scalars(

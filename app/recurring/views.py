@@ -15,6 +15,7 @@ from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, DatePickerWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -27,7 +28,7 @@ from app.errors import Refusal
 from app.extensions import db
 from app.i18n import format_date
 from app.recurring import services
-from app.recurring.models import Frequency, RecurringInvoice
+from app.recurring.models import Frequency, RecurringInvoice, RecurringLine
 from app.security.roles import READ_WRITE
 
 FREQUENCY_LABELS = {
@@ -126,10 +127,17 @@ class RecurringInvoiceView(ModelView):
         item.next_date = item.start_date
         item.active = True
 
+    def process_form(self, form, is_created: bool) -> None:
+        """Before FAB writes the form onto the row, keep the stored values: the rule decides
+        the change (whether the start may move, what the next date becomes) in `pre_update`."""
+        if not is_created:
+            stored = db.session.get(RecurringInvoice, request.view_args["pk"])
+            g.recurring_stored = {name: getattr(stored, name) for name in services.SCHEDULE_FIELDS}
+
     def pre_update(self, item: RecurringInvoice) -> None:
-        # The rule decides whether the start may move and what the next date becomes.
         values = {name: getattr(item, name) for name in services.SCHEDULE_FIELDS}
-        db.session.refresh(item, attribute_names=list(services.SCHEDULE_FIELDS))
+        for name, value in g.recurring_stored.items():
+            setattr(item, name, value)
         services.update_schedule(item, values)
 
     # -- pause, resume, end (checked here: FAB fetched the rows without base filters) --------
@@ -165,6 +173,22 @@ class RecurringInvoiceView(ModelView):
         return self._apply(items, services.end, _("Ended."))
 
 
+class RecurringLineView(ModelView):
+    """A schedule's line templates, read-only: they change through the schedule's form."""
+
+    datamodel = SQLAInterface(RecurringLine)
+    class_permission_name = "RecurringInvoice"
+    method_permission_name = READ_WRITE
+    base_permissions = ["can_read"]
+    list_columns = ["product", "description", "quantity", "unit_price", "discount", "tax_rate"]
+    label_columns = {"product": _l("Product"), "description": _l("Description"), "quantity": _l("Quantity"),
+                     "unit_price": _l("Unit price"), "discount": _l("Discount %"), "tax_rate": _l("Tax rate %")}
+
+
+RecurringInvoiceView.related_views = [RecurringLineView]
+
+
 def register(appbuilder) -> None:
+    appbuilder.add_view_no_menu(RecurringLineView)
     appbuilder.add_view(RecurringInvoiceView, "Recurring invoices", label=_l("Recurring invoices"),
                         icon="fa-repeat")
