@@ -181,7 +181,7 @@ COMMON_LABELS = {
     "bill_vat_number": _l("VAT number"), "bill_tax_code": _l("Codice fiscale"), "bill_sdi_code": _l("SDI code"),
     "bill_pec": _l("PEC"), "lines": _l("Lines"), "description": _l("Description"), "quantity": _l("Quantity"),
     "unit_price": _l("Unit price"), "discount": _l("Discount %"), "tax_rate": _l("Tax rate %"),
-    "amount": _l("Amount"), "product": _l("Product"), "date": _l("Date"), "method": _l("Method"), "reference": _l("Reference"),
+    "amount": _l("Amount"), "date": _l("Date"), "method": _l("Method"), "reference": _l("Reference"),
     "invoice": _l("Invoice"), "quote": _l("Quote"),
 }
 DATE_FORMATTERS = {name: format_date for name in ("issue_date", "due_date", "valid_until", "date")}

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Optional
 
-from app.billing.views import BillingInterface, LineRowsField
+from app.billing.views import COMMON_LABELS, BillingInterface, LineRowsField
 from app.clients.models import Client
 from app.errors import Refusal
 from app.extensions import db
@@ -181,8 +181,7 @@ class RecurringLineView(ModelView):
     method_permission_name = READ_WRITE
     base_permissions = ["can_read"]
     list_columns = ["product", "description", "quantity", "unit_price", "discount", "tax_rate"]
-    label_columns = {"product": _l("Product"), "description": _l("Description"), "quantity": _l("Quantity"),
-                     "unit_price": _l("Unit price"), "discount": _l("Discount %"), "tax_rate": _l("Tax rate %")}
+    label_columns = {**COMMON_LABELS, "product": _l("Product")}
 
 
 RecurringInvoiceView.related_views = [RecurringLineView]
