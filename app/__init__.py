@@ -94,6 +94,8 @@ def _load_models() -> None:
     import app.payments.models  # noqa: F401
     import app.periodic  # noqa: F401  (the embedded default's periodic claims)
     import app.portal.models  # noqa: F401
+    import app.products.models  # noqa: F401
+    import app.recurring.models  # noqa: F401
     import app.tickets.models  # noqa: F401
 
 
@@ -117,6 +119,10 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.mail import api as mail_api
     from app.mail import views as mail_views
     from app.payments import admin as payments_admin
+    from app.products import api as products_api
+    from app.products import views as products_views
+    from app.recurring import api as recurring_api
+    from app.recurring import views as recurring_views
     from app.tickets import api as tickets_api
     from app.tickets import views as tickets_views
 
@@ -126,6 +132,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
         mail_views.ClientEmailTemplateView,
     ])
     billing_views.register(appbuilder)
+    products_views.register(appbuilder)
+    recurring_views.register(appbuilder)
     company_views.register(appbuilder)
     client_dashboard.register(appbuilder)
     mail_views.register(appbuilder)
@@ -136,6 +144,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     billing_api.register(appbuilder)
     company_api.register(appbuilder)
     einvoice_api.register(appbuilder)
+    products_api.register(appbuilder)
+    recurring_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 
@@ -149,12 +159,14 @@ def _init_capabilities(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.mail.pec import init_app as init_pec
     from app.payments.views import init_app as init_payments
+    from app.recurring.periodic import init_app as init_recurring
     from app.tickets.portal import bp as tickets_portal_bp
 
     app.register_blueprint(health_bp)
     billing.init_app(app)
     pdf.init_app(app)
     init_einvoice(app)  # SdI's checks on finalizing, the FatturaPA file on finalized
+    init_recurring(app)  # schedules invoiced on the clock
     mail.init_app(app)
     init_pec(app)  # with the PEC channel, each new file is mailed to SdI
     portal.init_app(app)

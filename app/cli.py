@@ -161,6 +161,20 @@ def send_reminders_command() -> None:
     click.echo(f"Queued {send_reminders()} reminder(s).")
 
 
+@clientela.command("generate-recurring")
+@click.option("--date", "today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Make what is due on this day (YYYY-MM-DD; default today).")
+def generate_recurring_command(today) -> None:
+    """Make every recurring invoice due today or earlier, one per period (safe to run often:
+    a period already invoiced is never invoiced again; missed periods are caught up)."""
+    from app.recurring.services import generate_due
+
+    result = generate_due(today.date() if today else None)
+    click.echo(f"Made {len(result.invoice_ids)} recurring invoice(s).")
+    for schedule_id, message in result.failures:
+        click.echo(f"Recurring invoice {schedule_id} not made: {message}", err=True)
+
+
 @clientela.command("retry-outbox")
 def retry_outbox_command() -> None:
     """Queue again failed emails, and those whose job or worker was lost; safe to run often."""

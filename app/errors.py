@@ -1,5 +1,7 @@
-"""The one exception a business rule raises when it refuses a change."""
+"""The exceptions a business rule raises when it refuses a change."""
 from __future__ import annotations
+
+from typing import Mapping
 
 
 class Refusal(ValueError):
@@ -13,3 +15,14 @@ class Refusal(ValueError):
 
     def as_dict(self) -> dict[str, str]:
         return {self.field or "_schema": str(self.message)}
+
+
+class FieldRefusals(Refusal):
+    """Several field errors at once (a form with many fields); the first one is the message."""
+
+    def __init__(self, errors: Mapping[str, object]):
+        super().__init__(next(iter(errors.values())), next(iter(errors)))
+        self.errors = dict(errors)
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: str(value) for key, value in self.errors.items()}

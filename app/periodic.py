@@ -1,5 +1,5 @@
 """Work that runs on a clock: overdue marks and reminders, outbox retries, quote expiry,
-Stripe reconciling, SdI receipts from the PEC mailbox.
+recurring invoices, Stripe reconciling, SdI receipts from the PEC mailbox.
 
 Every `clientela worker` runs a small ticker thread. At each tick it claims the current
 period of each task with one Redis `SET NX` (key = task + period number) and enqueues the task

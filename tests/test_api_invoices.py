@@ -58,8 +58,8 @@ def test_create_an_invoice_with_lines_answers_totals_as_decimal_strings(web):
     # 300 + 90 at 22% → 85.80 tax; 37.05 at 4% → 1.48 tax (tax per rate, rounded half-up).
     assert (result["subtotal"], result["tax_total"], result["total"]) == ("427.05", "87.28", "514.33")
     assert (result["amount_paid"], result["balance"], result["overdue"]) == ("0.00", "514.33", False)
-    assert result["lines"][0] == {"description": "Sviluppo", "quantity": "2.000", "unit_price": "150.00",
-                                  "discount": "0.00", "tax_rate": "22.00", "vat_nature": "",
+    assert result["lines"][0] == {"product_id": None, "description": "Sviluppo", "quantity": "2.000",
+                                  "unit_price": "150.00", "discount": "0.00", "tax_rate": "22.00", "vat_nature": "",
                                   "vat_nature_reference": "", "amount": "300.00"}
     assert [line["amount"] for line in result["lines"]] == ["300.00", "90.00", "37.05"]
     assert result["notes"] == "Grazie!"

@@ -143,7 +143,22 @@ def _build_world(app: Flask) -> dict:
     ids["credit_note_draft"] = billing.create_credit_note(factories.make_invoice(client_a, finalize=True), "Reso").id
     ids["einvoice_file"] = current_file(invoice_a).id
     ids["einvoice_file_name"] = current_file(invoice_a).file_name
+    ids["product"] = _product().id
+    ids["schedule"] = _schedule(client_a).id
     return ids
+
+
+def _product():
+    from app.products.services import create_product
+
+    return create_product({"name": f"Prodotto {next(factories._counter)}", "unit_price": "10.00"})
+
+
+def _schedule(client: Client):
+    from app.recurring.services import create_schedule
+
+    return create_schedule(client, {"start_date": dt.date.today() + dt.timedelta(days=30),
+                                    "lines": [factories.line()]})
 
 
 @dataclass
@@ -341,6 +356,32 @@ MATRIX.update(crud("/invoicelineview", "InvoiceLineView", read=BILLING, write=No
 MATRIX.update(crud("/quotelineview", "QuoteLineView", read=BILLING, write=None,
                    existing=lambda w: db.session.get(Quote, w.ids["quotes"]["A"]).lines[0].id))
 MATRIX.update(crud("/paymentview", "PaymentView", read=BILLING, write=None, existing=_ids("payment")))
+def _without_routes_it_lacks(cases: dict) -> dict:
+    """Products and schedules are archived or ended, never deleted (and no view serves files)."""
+    return {key: case for key, case in cases.items() if key[0].rsplit(".", 1)[1] not in ("delete", "download")}
+
+
+MATRIX.update(_without_routes_it_lacks(crud(
+    "/productview", "ProductView", read=BILLING, write=BILLING, existing=_ids("product"),
+    fresh=lambda w: _product().id, action="archive",
+    form=lambda w: {"name": "Formazione", "unit_price": "80", "tax_rate": "22", "vat_nature": "", "unit": "ora",
+                    "description": ""})))
+MATRIX.update(_without_routes_it_lacks(crud(
+    "/recurringinvoiceview", "RecurringInvoiceView", read=BILLING, write=BILLING, existing=_ids("schedule"),
+    fresh=lambda w: _schedule(w.client("A")).id, action="pause",
+    form=lambda w: {"frequency": "monthly", "start_date": dt.date.today().isoformat(), "end_date": "", "notes": "",
+                    "lines-0-description": "Canone", "lines-0-quantity": "1", "lines-0-unit_price": "90",
+                    "lines-0-discount": "0", "lines-0-tax_rate": "22", "lines-0-product_id": ""})))
+MATRIX.update(crud("/recurringlineview", "RecurringLineView", read=BILLING, write=None,
+                   existing=lambda w: _schedule_lines(w)[0].id))
+
+
+def _schedule_lines(w: World):
+    from app.recurring.models import RecurringInvoice
+
+    return db.session.get(RecurringInvoice, w.ids["schedule"]).lines
+
+
 MATRIX.update(crud("/stripeeventview", "StripeEventView", read=BILLING, write=None, existing=_ids("stripe_event")))
 MATRIX.update(crud("/checkoutsessionview", "CheckoutSessionView", read=BILLING, write=None,
                    existing=_ids("checkout")))
@@ -548,6 +589,24 @@ for kind, resource in (("invoice", "Invoice"), ("quote", "Quote")):
         (f"{resource}Api.send", "POST"): api("POST", _with(
             lambda w, a, al, r=kind: f"/api/v1/{r}/{_doc(r, 'draft')(w, a, al)}/send", json={}), BILLING),
     })
+MATRIX.update({
+    ("ProductApi.get_list", "GET"): api("GET", _static("/api/v1/product/"), BILLING),
+    ("ProductApi.get", "GET"): api("GET", _with(lambda w, a, al: f"/api/v1/product/{w.ids['product']}"), BILLING),
+    ("ProductApi.post", "POST"): api("POST", _static("/api/v1/product/", json={"name": "Dall'API",
+                                                                              "unit_price": "5.00"}),
+                                     BILLING, (201,)),
+    ("ProductApi.put", "PUT"): api("PUT", _with(lambda w, a, al: "/api/v1/product/{}".format(
+        _product().id if al else w.ids["product"]), json={"archived": True}), BILLING),
+    ("RecurringInvoiceApi.get_list", "GET"): api("GET", _static("/api/v1/recurring-invoice/"), BILLING),
+    ("RecurringInvoiceApi.get", "GET"): api("GET", _with(
+        lambda w, a, al: f"/api/v1/recurring-invoice/{w.ids['schedule']}"), BILLING),
+    ("RecurringInvoiceApi.post", "POST"): api("POST", _with(
+        lambda w, a, al: "/api/v1/recurring-invoice/",
+        json=lambda w, a, al: {"client_id": w.ids["clients"]["A"], "start_date": "2030-01-01",
+                               "lines": [factories.line()]}), BILLING, (201,)),
+    ("RecurringInvoiceApi.put", "PUT"): api("PUT", _with(lambda w, a, al: "/api/v1/recurring-invoice/{}".format(
+        _schedule(w.client("A")).id if al else w.ids["schedule"]), json={"active": False}), BILLING),
+})
 MATRIX[("InvoiceApi.payment", "POST")] = api("POST", _with(
     lambda w, a, al: f"/api/v1/invoice/{_doc('invoice', 'sent')(w, a, al)}/payment",
     json={"amount": "10.00", "method": "cash"}), BILLING, (201,))

@@ -173,6 +173,12 @@ class LineItem:
     vat_nature: Mapped[str] = mapped_column(String(5), default="", server_default="")
     vat_nature_reference: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
+    @declared_attr
+    def product_id(cls) -> Mapped[int | None]:
+        # The catalogue product the line came from, if any (its values were copied onto the
+        # line). Indexed so that removing a product (SET NULL) need not scan every line.
+        return mapped_column(ForeignKey("product.id", ondelete="SET NULL"), nullable=True, index=True)
+
     def __repr__(self) -> str:
         return self.description[:40]
 

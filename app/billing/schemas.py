@@ -26,6 +26,7 @@ def money() -> fields.Decimal:
 
 
 class LineSchema(Schema):
+    product_id = fields.Integer(allow_none=True)
     description = fields.String()
     quantity = decimal(3)
     unit_price = money()
@@ -112,6 +113,7 @@ class PaymentSchema(Schema):
 class LineInputSchema(ApiSchema):
     """A line's keys are checked here; its values by the billing rules."""
 
+    product_id = fields.Raw()
     description = fields.Raw()
     quantity = fields.Raw()
     unit_price = fields.Raw()

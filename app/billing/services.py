@@ -14,8 +14,14 @@ from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from app.activity import services as activity
+from app.billing import (
+    accounts,  # noqa: F401  (registers the flush listener that keeps client rollups)
+    revisions,  # noqa: F401  (registers the flush listener that bumps document revisions)
+)
 from app.billing.models import (
     BILLED_INVOICE_STATUSES,
+    DOCUMENT_CLASSES,
+    LINE_CLASSES,
     OPEN_INVOICE_STATUSES,
     VAT_NATURES,
     CreditNote,
@@ -29,15 +35,11 @@ from app.billing.models import (
     Quote,
     QuoteLine,
     QuoteStatus,
-    DOCUMENT_CLASSES,
-    LINE_CLASSES,
     line_document,
 )
 from app.billing.natures import RETIRED_NATURES
 from app.billing.numbering import format_number, next_number
 from app.billing.signals import document_finalized, document_finalizing, payment_recorded
-from app.billing import revisions  # noqa: F401  (registers the flush listener that bumps document revisions)
-from app.billing import accounts  # noqa: F401  (registers the flush listener that keeps client rollups)
 from app.billing.totals import apply_totals, compute_totals, line_amount, pension_fund_nature, tax_terms
 from app.clients.models import Client
 from app.company.models import CompanySettings
@@ -46,8 +48,10 @@ from app.errors import Refusal
 from app.extensions import db
 from app.i18n import format_money
 from app.money import CENT, ZERO, to_decimal
+from app.products import services as products
 
-LINE_FIELDS = ("description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature", "vat_nature_reference")
+LINE_FIELDS = ("product_id", "description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature",
+               "vat_nature_reference")
 MAX_NATURE_REFERENCE = 100  # RiferimentoNormativo's length in FatturaPA
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -138,6 +142,7 @@ def clean_line(data: Mapping[str, object], prefix: str = "") -> tuple[dict[str, 
     """Validate one line's input; return (values, errors keyed by `prefix + field`)."""
     values: dict[str, object] = {}
     errors: dict[str, object] = {}
+    data = _with_product(data, prefix, values, errors)
     description = str(data.get("description") or "").strip()
     if not description:
         errors[prefix + "description"] = _l("Describe what is being billed.")
@@ -194,6 +199,29 @@ def _clean_nature(data: Mapping[str, object], rate: Decimal | None) -> tuple[str
 
 
 LINE_CLASS = {Invoice: InvoiceLine, Quote: QuoteLine, CreditNote: CreditNoteLine}
+
+
+def _with_product(data: Mapping[str, object], prefix: str, values: dict[str, object],
+                  errors: dict[str, object]) -> Mapping[str, object]:
+    """A line naming `product_id` takes the product's description, price, rate and nature
+    wherever it gives none of its own. An archived product can no longer fill a line, but a
+    line that carries all its values keeps its link (old documents, converted quotes)."""
+    raw = data.get("product_id")
+    values["product_id"] = None
+    if raw is None or raw == "":
+        return data
+    product = products.find_product(raw)
+    if product is None:
+        errors[prefix + "product_id"] = _l("There is no product with this id.")
+        return data
+    values["product_id"] = product.id
+    own = {name: value for name, value in data.items() if value is not None and value != ""}
+    if product.archived and any(name not in own for name in products.LINE_VALUES if name != "vat_nature"):
+        errors[prefix + "product_id"] = _l("This product is archived: choose another one.")
+    taken = products.line_values(product)
+    if "tax_rate" in own:  # a nature explains the product's rate, not one the line chose
+        taken.pop("vat_nature")
+    return {**taken, **own}
 
 
 def set_lines(document: Document, lines: Iterable[Mapping[str, object]]) -> None:

@@ -43,6 +43,7 @@ from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaModelView
 from app.i18n import format_date, format_money
+from app.products.services import product_choices
 from app.security.roles import READ_WRITE
 
 MONEY_COLUMNS = frozenset({"subtotal", "tax_total", "total", "amount_paid", "balance", "amount", "unit_price",
@@ -80,6 +81,9 @@ def _inline_rows(field, **_kwargs) -> Markup:
 
 
 class LineRowForm(Form):
+    # Choices are set per form (LineRowsField.process): the active products, and those the
+    # draft already uses. A product fills the description, price and rate left blank.
+    product_id = SelectField(_l("Product"), choices=[], validate_choice=False)
     description = StringField(_l("Description"))
     quantity = StringField(_l("Quantity"), default="1")
     unit_price = StringField(_l("Unit price"))
@@ -95,7 +99,7 @@ class LineRowForm(Form):
         self.vat_nature.choices = [("", "—"), *nature_choices()]
 
     def is_blank(self) -> bool:
-        return not (self.description.data or "").strip() and not (self.unit_price.data or "").strip()
+        return not any((self[name].data or "").strip() for name in ("product_id", "description", "unit_price"))
 
     def values(self) -> dict[str, object]:
         return {name: (self[name].data or "").strip() for name in services.LINE_FIELDS}
@@ -113,6 +117,11 @@ class LineRowsField(FieldList):
         super().process(formdata, data, extra_filters)
         if not any(key.startswith(self.name + "-") for key in (formdata or {})):
             self.append_entry()  # a spare row for a new line
+        used = {int(entry.form.product_id.data) for entry in self.entries
+                if str(entry.form.product_id.data or "").isdigit()}
+        choices = [("", "—"), *product_choices(used)]
+        for entry in self.entries:
+            entry.form.product_id.choices = choices
 
     def kept_rows(self) -> list[LineRowForm]:
         return [entry.form for entry in self.entries if not entry.form.remove.data and not entry.form.is_blank()]

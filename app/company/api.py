@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask_appbuilder.api import BaseApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.hooks import before_request
 from flask_babel import lazy_gettext as _l
 
@@ -22,6 +22,7 @@ from app.company.services import (
     get_company,
 )
 from app.extensions import db
+from app.fab.base import ClientelaBaseApi
 from app.i18n import SUPPORTED_LANGUAGES
 from app.money import to_decimal
 from app.rest import API_RESPONSES, json_body, use_accept_language
@@ -110,7 +111,7 @@ def clean_settings(data: dict[str, Any], company: CompanySettings) -> tuple[dict
     return values, {name: [str(message)] for name, message in errors.items()}
 
 
-class CompanyApi(BaseApi):
+class CompanyApi(ClientelaBaseApi):
     resource_name = "company"
     class_permission_name = "CompanySettings"
     method_permission_name = {"get": "read", "put": "write", **READ_WRITE}

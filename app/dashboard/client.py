@@ -27,6 +27,9 @@ from app.fab.base import ClientelaBaseView
 from app.mail.models import ClientEmailTemplate
 from app.mail.services import send_statement as email_statement
 from app.portal.tokens import issue_sign_in_link, revoke_contact_access
+from app.recurring.models import RecurringInvoice
+from app.recurring.views import FREQUENCY_LABELS
+from app.recurring.views import status_chip as recurring_status_chip
 from app.tickets.models import Ticket
 from app.tickets.views import status_chip as ticket_status_chip
 
@@ -78,6 +81,8 @@ class ClientDashboardView(ClientelaBaseView):
             .where(Payment.client_id == client.id),
             Payment.date.desc(), Payment.id.desc(),
         ).all()
+        schedules = _latest(select(RecurringInvoice).where(RecurringInvoice.client_id == client.id),
+                            RecurringInvoice.next_date, RecurringInvoice.id).scalars().all()
         templates = db.session.scalars(
             select(ClientEmailTemplate)
             .where(ClientEmailTemplate.client_id == client.id)
@@ -104,6 +109,9 @@ class ClientDashboardView(ClientelaBaseView):
             quotes=quotes,
             payments=payments,
             templates=templates,
+            schedules=schedules,
+            frequency_labels=FREQUENCY_LABELS,
+            recurring_status_chip=recurring_status_chip,
             timeline=timeline,
             list_limit=LIST_LIMIT,
             invoice_status_labels=INVOICE_STATUS_LABELS,
@@ -121,6 +129,9 @@ class ClientDashboardView(ClientelaBaseView):
                 "edit_client": can_write("Client") and _admin_url("ClientView.edit", pk=client.id),
                 "invoice": lambda invoice_id: _admin_url("InvoiceView.show", pk=invoice_id),
                 "quote": lambda quote_id: _admin_url("QuoteView.show", pk=quote_id),
+                "new_schedule": can_write("RecurringInvoice") and _admin_url("RecurringInvoiceView.add",
+                                                                             client_id=client.id),
+                "schedule": lambda schedule_id: _admin_url("RecurringInvoiceView.show", pk=schedule_id),
             },
             portal_link=portal_link,
         )

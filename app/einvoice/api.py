@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import make_response, request
-from flask_appbuilder.api import BaseApi, expose, protect, safe
+from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
@@ -23,7 +23,8 @@ from app.einvoice import services
 from app.einvoice.receipts import MalformedReceipt
 from app.einvoice.schema import UnsafeXml
 from app.extensions import db
-from app.security.guards import MAX_ID
+from app.fab.base import ClientelaBaseApi
+from app.security.limits import MAX_ID
 
 MAX_RECEIPT_BYTES = 1024 * 1024  # SdI's receipts are a few kilobytes, signature included
 
@@ -35,7 +36,7 @@ def xml_response(file) -> object:
     return response
 
 
-class EInvoiceApi(BaseApi):
+class EInvoiceApi(ClientelaBaseApi):
     resource_name = "einvoice"
     route_base = "/api/v1"
     class_permission_name = "Invoice"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
-from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,6 +18,7 @@ from app.einvoice import services
 from app.einvoice.api import MAX_RECEIPT_BYTES, apply_receipt
 from app.einvoice.models import EInvoiceFile
 from app.extensions import db
+from app.fab.base import ClientelaBaseView
 
 FILES_SHOWN = 200
 
@@ -33,7 +34,7 @@ STATUS_LABELS = {
 }
 
 
-class EInvoiceView(BaseView):
+class EInvoiceView(ClientelaBaseView):
     route_base = "/admin/sdi"
     default_view = "files"
     class_permission_name = "Invoice"

@@ -8,7 +8,9 @@ def init_app(app: Flask) -> None:
     importing one mail module does not load them all."""
     from app.billing.signals import payment_recorded, send_requested
     from app.mail import periodic, services
+    from app.recurring.signals import invoice_generated
 
     send_requested.connect(services.send_document)
+    invoice_generated.connect(services.email_auto_sent_recurring_invoice)
     payment_recorded.connect(services.receipt_for_every_payment)
     periodic.init_app(app)

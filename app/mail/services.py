@@ -380,6 +380,14 @@ def receipt_for_every_payment(payment: Payment, **_kwargs) -> None:
     send_payment_receipt(payment)
 
 
+def email_auto_sent_recurring_invoice(invoice: Invoice, auto_send: bool = False, **_kwargs) -> None:
+    """Connected to recurring's `invoice_generated` (app.mail.init_app): a schedule that sends
+    automatically emails each invoice it makes, once: the email is queued in the transaction
+    that made the invoice and its period's key."""
+    if auto_send:
+        send_document(invoice)
+
+
 def send_portal_login_link(contact: Contact, url: str) -> None:
     """The link a contact asked for on /portal/login."""
     send_templated("portal_login", contact.client, contact.email, {"portal_link": url}, contact=contact)
