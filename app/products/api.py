@@ -9,12 +9,12 @@ from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from marshmallow import ValidationError
 
-from app.clients.schemas import API_RESPONSES, json_body, model_api_descriptions, refused, use_accept_language
 from app.extensions import db
 from app.fab.base import ClientelaModelRestApi
 from app.products.models import Product
 from app.products.schemas import ProductInputSchema, ProductSchema
 from app.products.services import ProductErrors, create_product, update_product
+from app.rest import API_RESPONSES, json_body, model_api_descriptions, refused, use_accept_language
 from app.security.roles import READ_WRITE
 
 

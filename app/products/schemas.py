@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 
-from app.clients.schemas import ApiSchema, text
+from app.rest import ApiSchema, text
 
 # Described as strings: apispec would call a Decimal field a number.
 AS_DECIMAL_STRING = {"places": 2, "as_string": True, "metadata": {"type": "string", "format": "decimal"}}

@@ -12,13 +12,13 @@ from marshmallow import ValidationError
 from app.billing.api import UNKNOWN_CLIENT
 from app.billing.services import BillingError
 from app.clients.models import Client
-from app.clients.schemas import API_RESPONSES, json_body, model_api_descriptions, refused, use_accept_language
 from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaModelRestApi
 from app.recurring import services
 from app.recurring.models import RecurringInvoice
 from app.recurring.schemas import RecurringInvoiceInputSchema, RecurringInvoicePostSchema, RecurringInvoiceSchema
+from app.rest import API_RESPONSES, json_body, model_api_descriptions, refused, use_accept_language
 from app.security.limits import MAX_ID
 from app.security.roles import READ_WRITE
 

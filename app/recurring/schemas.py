@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 
 from app.billing.schemas import DATE_ERRORS, INTEGER_ERRORS, LineInputSchema, LineSchema
-from app.clients.schemas import ApiSchema, text
+from app.rest import ApiSchema, text
 
 BOOLEAN_ERRORS = {"invalid": _l("Must be true or false.")}
 
