@@ -19,6 +19,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
 from app.billing.models import CreditNote, Invoice
+from app.clients.schemas import ID_IN_PATH
 from app.einvoice import services
 from app.einvoice.receipts import MalformedReceipt
 from app.einvoice.schema import UnsafeXml
@@ -43,6 +44,9 @@ class EInvoiceApi(ClientelaBaseApi):
     method_permission_name = {"invoice_xml": "read", "credit_note_xml": "read", "export": "read",
                               "receipts": "write"}
     openapi_spec_tag = "E-invoicing"
+    # The id's bounds, as every API here: a larger id names no row (app.security.guards).
+    openapi_spec_methods = {"invoice_xml": {"get": {"parameters": [ID_IN_PATH]}},
+                            "credit_note_xml": {"get": {"parameters": [ID_IN_PATH]}}}
 
     def _document_xml(self, model, pk: int):
         document = db.session.get(model, pk) if 0 < pk <= MAX_ID else None
@@ -61,17 +65,17 @@ class EInvoiceApi(ClientelaBaseApi):
         """The invoice's FatturaPA file, the same bytes every time
         ---
         get:
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
           responses:
             200:
               description: The XML file
               content:
                 application/xml: {schema: {type: string, format: binary}}
             404: {$ref: '#/components/responses/404'}
-            409: {description: The invoice is a draft}
+            409:
+              description: The invoice is a draft (it has no e-invoice yet)
+              content:
+                application/json:
+                  schema: {type: object, properties: {message: {type: string}}}
         """
         return self._document_xml(Invoice, pk)
 
@@ -83,17 +87,17 @@ class EInvoiceApi(ClientelaBaseApi):
         """The credit note's FatturaPA file (TD04)
         ---
         get:
-          parameters:
-          - in: path
-            name: pk
-            schema: {type: integer}
           responses:
             200:
               description: The XML file
               content:
                 application/xml: {schema: {type: string, format: binary}}
             404: {$ref: '#/components/responses/404'}
-            409: {description: The credit note is a draft}
+            409:
+              description: The credit note is a draft (it has no e-invoice yet)
+              content:
+                application/json:
+                  schema: {type: object, properties: {message: {type: string}}}
         """
         return self._document_xml(CreditNote, pk)
 

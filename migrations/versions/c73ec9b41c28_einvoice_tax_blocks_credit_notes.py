@@ -37,9 +37,9 @@ def upgrade():
     sa.Column('pension_fund_tax_rate', sa.Numeric(precision=5, scale=2), server_default='0', nullable=False),
     sa.Column('pension_fund_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
     sa.Column('stamp_duty_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
-    sa.Column('stamp_duty_auto', sa.Boolean(), server_default=sa.text('0'), nullable=False),
-    sa.Column('stamp_duty_charged', sa.Boolean(), server_default=sa.text('0'), nullable=False),
-    sa.Column('split_payment', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('stamp_duty_auto', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('stamp_duty_charged', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('split_payment', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('net_to_pay', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False),
     sa.Column('sdi_status', sa.String(length=20), server_default='not_sent', nullable=False),
     sa.Column('sdi_file_name', sa.String(length=50), server_default='', nullable=False),
@@ -105,8 +105,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_credit_note_line_credit_note_id'), ['credit_note_id'], unique=False)
 
     with op.batch_alter_table('client', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('split_payment', sa.Boolean(), server_default=sa.text('0'), nullable=False))
-        batch_op.add_column(sa.Column('withholding_agent', sa.Boolean(), server_default=sa.text('0'), nullable=False))
+        batch_op.add_column(sa.Column('split_payment', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('withholding_agent', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     with op.batch_alter_table('client_account', schema=None) as batch_op:
         batch_op.add_column(sa.Column('total_credited', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
@@ -121,7 +121,7 @@ def upgrade():
         batch_op.add_column(sa.Column('pension_fund_rate', sa.Numeric(precision=5, scale=2), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('pension_fund_tax_rate', sa.Numeric(precision=5, scale=2), server_default='22', nullable=False))
         batch_op.add_column(sa.Column('stamp_duty', sa.String(length=4), server_default='auto', nullable=False))
-        batch_op.add_column(sa.Column('stamp_duty_charged_to_client', sa.Boolean(), server_default=sa.text('1'), nullable=False))
+        batch_op.add_column(sa.Column('stamp_duty_charged_to_client', sa.Boolean(), server_default=sa.true(), nullable=False))
         batch_op.add_column(sa.Column('einvoice_channel', sa.String(length=10), server_default='export', nullable=False))
         batch_op.add_column(sa.Column('sdi_pec_address', sa.String(length=200), server_default='sdi01@pec.fatturapa.it', nullable=False))
         batch_op.add_column(sa.Column('transmitter_id', sa.String(length=28), server_default='', nullable=False))
@@ -137,9 +137,9 @@ def upgrade():
         batch_op.add_column(sa.Column('pension_fund_tax_rate', sa.Numeric(precision=5, scale=2), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('pension_fund_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('stamp_duty_amount', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('stamp_duty_auto', sa.Boolean(), server_default=sa.text('0'), nullable=False))
-        batch_op.add_column(sa.Column('stamp_duty_charged', sa.Boolean(), server_default=sa.text('0'), nullable=False))
-        batch_op.add_column(sa.Column('split_payment', sa.Boolean(), server_default=sa.text('0'), nullable=False))
+        batch_op.add_column(sa.Column('stamp_duty_auto', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('stamp_duty_charged', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('split_payment', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('net_to_pay', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('sdi_status', sa.String(length=20), server_default='not_sent', nullable=False))
         batch_op.add_column(sa.Column('sdi_file_name', sa.String(length=50), server_default='', nullable=False))
