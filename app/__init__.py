@@ -100,6 +100,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.dashboard import client as client_dashboard
     from app.mail import api as mail_api
     from app.mail import views as mail_views
+    from app.pdf import api as pdf_api
     from app.payments import admin as payments_admin
     from app.tickets import api as tickets_api
     from app.tickets import views as tickets_views
@@ -113,6 +114,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     tickets_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
+    pdf_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 

@@ -392,6 +392,8 @@ MATRIX.update({
     ("ClientView.portal_access", "POST"): admin(
         "POST", _with(lambda w, a, al: "/clientview/portal-access/" + str(
             w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]), data={}), CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.statement_pdf", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/statement.pdf"), CLIENT_READ),
     ("ClientView.send_statement", "POST"): admin(
         "POST", _with(lambda w, a, al: f"/clientview/send-statement/{w.ids['clients']['A']}", data={}),
         CLIENT_WRITE, REDIRECT),
@@ -471,6 +473,8 @@ MATRIX.update({
                                   CLIENT_READ),
     ("ClientApi.summary", "GET"): api("GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/summary"),
                                       CLIENT_READ),
+    ("ClientStatementApi.statement", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/statement.pdf"), CLIENT_READ),
     ("ClientApi.post", "POST"): api("POST", _static("/api/v1/client/", json={
         "name": "Da API S.r.l.", "kind": "business", "email": "api@example.it", "country": "IT",
         "vat_number": factories.VALID_PARTITE_IVA[1], "contacts": [{"name": "Api", "email": "api@example.it"}]}),
@@ -562,6 +566,7 @@ MATRIX.update({
     ("portal.logo", "GET"): portal("GET", _static("/portal/logo"), (404,), scoped=False, public=True),  # no logo set
     ("portal.logout", "POST"): portal("POST", _static("/portal/logout", data={}), (303,), scoped=False),
     ("portal.statement", "GET"): portal("GET", _static("/portal/"), (200,), scoped=False),
+    ("portal.statement_pdf", "GET"): portal("GET", _static("/portal/statement.pdf"), (200,), scoped=False),
     ("portal.invoices", "GET"): portal("GET", _static("/portal/invoices"), (200,), scoped=False),
     ("portal.invoice", "GET"): portal("GET", _with(lambda w, o, al: f"/portal/invoices/{w.ids['invoices'][o]}"),
                                       (200,)),
