@@ -104,6 +104,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.payments import admin as payments_admin
     from app.tickets import api as tickets_api
     from app.tickets import views as tickets_views
+    from app.transfer import api as transfer_api
+    from app.transfer import views as transfer_views
 
     clients_views.register(appbuilder)
     billing_views.register(appbuilder)
@@ -112,9 +114,11 @@ def _register_views(appbuilder: AppBuilder) -> None:
     mail_views.register(appbuilder)
     payments_admin.register(appbuilder)
     tickets_views.register(appbuilder)
+    transfer_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
     pdf_api.register(appbuilder)
+    transfer_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 

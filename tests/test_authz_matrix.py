@@ -19,7 +19,9 @@ The meta-test at the bottom fails when a rule in app.url_map is not in the matri
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -50,6 +52,9 @@ ACTORS = ("anonymous", *STAFF_ROLES, *CONTACTS)
 PASSWORD = "Password-123!"
 # A cheap hash: these users never sign in with their password except once, for the login API.
 PASSWORD_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
+
+# One new client, importable again and again (a second import updates it).
+IMPORT_CSV = f"name,email,vat_number\nImportato S.r.l.,importato@example.it,{factories.VALID_PARTITE_IVA[3]}\n".encode()
 
 ADMIN = frozenset({"Admin"})
 STAFF = frozenset({"Admin", "Billing", "Support"})
@@ -167,8 +172,9 @@ class World:
 @dataclass
 class Call:
     path: str
-    data: dict | None = None
+    data: dict | bytes | None = None
     json: dict | None = None
+    content_type: str | None = None
 
 
 Build = Callable[[World, str, bool], Call]  # (world, actor or owner, allowed) → the request
@@ -394,6 +400,15 @@ MATRIX.update({
             w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]), data={}), CLIENT_WRITE, REDIRECT),
     ("ClientDashboardView.statement_pdf", "GET"): admin(
         "GET", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/statement.pdf"), CLIENT_READ),
+    ("ImportClientsView.upload", "GET"): admin("GET", _static("/import/clients/"), CLIENT_WRITE),
+    ("ImportClientsView.upload", "POST"): admin("POST", _with(
+        lambda w, a, al: "/import/clients/", data=lambda w, a, al: {"file": (io.BytesIO(IMPORT_CSV), "c.csv")}),
+        CLIENT_WRITE),
+    ("ImportClientsView.confirm", "POST"): admin("POST", _static(
+        "/import/clients/confirm", data={"content": base64.b64encode(IMPORT_CSV).decode()}), CLIENT_WRITE, REDIRECT),
+    ("ClientExportView.download", "GET"): admin("GET", _static("/exports/clients"), CLIENT_READ),
+    ("InvoiceExportView.download", "GET"): admin("GET", _static("/exports/invoices?format=xlsx"), BILLING),
+    ("PaymentExportView.download", "GET"): admin("GET", _static("/exports/payments"), BILLING),
     ("ClientView.send_statement", "POST"): admin(
         "POST", _with(lambda w, a, al: f"/clientview/send-statement/{w.ids['clients']['A']}", data={}),
         CLIENT_WRITE, REDIRECT),
@@ -475,6 +490,11 @@ MATRIX.update({
                                       CLIENT_READ),
     ("ClientStatementApi.statement", "GET"): api(
         "GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/statement.pdf"), CLIENT_READ),
+    ("ClientImportApi.import_clients", "POST"): api("POST", lambda w, a, al: Call(
+        "/api/v1/client/import?dry_run=1", IMPORT_CSV, content_type="text/csv"), CLIENT_WRITE),
+    ("ClientExportApi.export", "GET"): api("GET", _static("/api/v1/export/clients.csv"), CLIENT_READ),
+    ("InvoiceExportApi.export", "GET"): api("GET", _static("/api/v1/export/invoices.csv?format=xlsx"), BILLING),
+    ("PaymentExportApi.export", "GET"): api("GET", _static("/api/v1/export/payments.csv"), BILLING),
     ("ClientApi.post", "POST"): api("POST", _static("/api/v1/client/", json={
         "name": "Da API S.r.l.", "kind": "business", "email": "api@example.it", "country": "IT",
         "vat_number": factories.VALID_PARTITE_IVA[1], "contacts": [{"name": "Api", "email": "api@example.it"}]}),
@@ -648,7 +668,8 @@ def _send(app: Flask, world_ids: dict, actor: Actor, case: Case, endpoint: str, 
     if endpoint == "SecurityApi.refresh" and actor.name in STAFF_ROLES:
         with app.app_context():
             headers["Authorization"] = "Bearer " + create_refresh_token(identity=str(world_ids["users"][actor.name]))
-    return actor.web.open(call.path, method=case.method, data=call.data, json=call.json, headers=headers)
+    return actor.web.open(call.path, method=case.method, data=call.data, json=call.json, headers=headers,
+                          content_type=call.content_type)
 
 
 def _expected_refusal(case: Case, actor: str) -> tuple[tuple[int, ...], str | None]:
