@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import tempfile
 import threading
 from decimal import Decimal
 
@@ -18,7 +17,7 @@ from app.billing import services as billing
 from app.clients.models import Client
 from app.extensions import db
 from tests.factories import STAFF_PASSWORD, VALID_PARTITE_IVA, line, make_client, make_invoice, make_staff_user
-from tests.test_portal_browser import CHROMIUM_ARGS
+from tests.test_portal_browser import browser_page  # noqa: F401  (fixture)
 
 PORTS = range(5181, 5190)  # this suite's own range on the shared machine
 CSV = (
@@ -49,23 +48,9 @@ def live_server(app):
     thread.join(timeout=10)
 
 
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory(prefix="clientela-chromium-") as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True,
-            accept_downloads=True, locale="it-IT",
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-
-
 @pytest.mark.browser
-def test_staff_import_a_csv_and_download_the_invoices_as_a_sheet(live_server, page):
+def test_staff_import_a_csv_and_download_the_invoices_as_a_sheet(live_server, browser_page):
+    page = browser_page
     staff = make_staff_user("Billing")
     rossi = make_client("Rossi S.r.l.")
     april = make_invoice(rossi, lines=[line(unit_price="1000.00")], finalize=True, issue_date=dt.date(2026, 4, 2))
