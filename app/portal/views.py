@@ -349,12 +349,16 @@ def statement():
     statements: RenderedStatements = current_app.extensions[RENDERED_STATEMENTS]
     body = statements.get(key) if version is not None else None
     if body is None:
-        body = render_template("portal/_statement.html", statement=build_statement(client.id, today),
-                               aging_buckets=AGING_BUCKETS, aging_labels=AGING_LABELS, today=today,
-                               currency=client.currency)
+        body = _statement_fragment(client, today)
         if version is not None:
             statements.put(key, body)
     return render_template("portal/statement.html", body=Markup(body), period=default_period(today), errors={})
+
+
+def _statement_fragment(client: Client, today: dt.date) -> str:
+    return render_template("portal/_statement.html", statement=build_statement(client.id, today),
+                           aging_buckets=AGING_BUCKETS, aging_labels=AGING_LABELS, today=today,
+                           currency=client.currency)
 
 
 @bp.get("/statement.pdf")
@@ -366,9 +370,7 @@ def statement_pdf():
     try:
         period = parse_period(request.args.get("from"), request.args.get("to"))
     except Refusal as refusal:
-        body = render_template("portal/_statement.html", statement=build_statement(client.id, dt.date.today()),
-                               aging_buckets=AGING_BUCKETS, aging_labels=AGING_LABELS, today=dt.date.today(),
-                               currency=client.currency)
+        body = _statement_fragment(client, dt.date.today())
         asked = {"start": request.args.get("from", ""), "end": request.args.get("to", "")}
         return render_template("portal/statement.html", body=Markup(body), period=asked,
                                errors={refusal.field: str(refusal.message)}), 400
