@@ -668,8 +668,13 @@ def _send(app: Flask, world_ids: dict, actor: Actor, case: Case, endpoint: str, 
     if endpoint == "SecurityApi.refresh" and actor.name in STAFF_ROLES:
         with app.app_context():
             headers["Authorization"] = "Bearer " + create_refresh_token(identity=str(world_ids["users"][actor.name]))
-    return actor.web.open(call.path, method=case.method, data=call.data, json=call.json, headers=headers,
-                          content_type=call.content_type)
+    response = actor.web.open(call.path, method=case.method, data=call.data, json=call.json, headers=headers,
+                              content_type=call.content_type)
+    if response.is_streamed:
+        # Read to its end now, as a browser would: left unread, a streamed export's generator is
+        # collected during a later request and pops that request's context instead of its own.
+        response.get_data()
+    return response
 
 
 def _expected_refusal(case: Case, actor: str) -> tuple[tuple[int, ...], str | None]:
