@@ -119,12 +119,15 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.mail import api as mail_api
     from app.mail import views as mail_views
     from app.payments import admin as payments_admin
+    from app.pdf import api as pdf_api
     from app.products import api as products_api
     from app.products import views as products_views
     from app.recurring import api as recurring_api
     from app.recurring import views as recurring_views
     from app.tickets import api as tickets_api
     from app.tickets import views as tickets_views
+    from app.transfer import api as transfer_api
+    from app.transfer import views as transfer_views
 
     # A client's page lists what the capabilities above clients hold for it.
     clients_views.register(appbuilder, related_views=[
@@ -140,12 +143,15 @@ def _register_views(appbuilder: AppBuilder) -> None:
     payments_admin.register(appbuilder)
     einvoice_views.register(appbuilder)
     tickets_views.register(appbuilder)
+    transfer_views.register(appbuilder)
     clients_api.register(appbuilder)
     billing_api.register(appbuilder)
     company_api.register(appbuilder)
     einvoice_api.register(appbuilder)
     products_api.register(appbuilder)
     recurring_api.register(appbuilder)
+    pdf_api.register(appbuilder)
+    transfer_api.register(appbuilder)
     mail_api.register(appbuilder)
     tickets_api.register(appbuilder)
 

@@ -289,3 +289,23 @@ def portal_link_command(email: str, hours: int) -> None:
         url = issue_sign_in_link(contact, purpose="support", ttl=dt.timedelta(hours=hours), single_use=True)
         click.echo(f"{contact.client.name}: {url}")
     db.session.commit()
+
+
+@clientela.command("import-clients")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and count, import nothing.")
+def import_clients_command(file: str, dry_run: bool) -> None:
+    """Import clients with their contacts from a CSV or XLSX FILE (columns named by the client
+    fields, plus contact_name and contact_email): all rows, or none if any row is wrong."""
+    from app.transfer.imports import import_file
+
+    with open(file, "rb") as handle:
+        report = import_file(handle.read(), dry_run=dry_run)
+    if not report.ok:
+        db.session.rollback()
+        for error in report.errors:
+            click.echo(f"line {error['row']}, {error['field']}: {error['message']}", err=True)
+        raise click.ClickException(f"{len(report.errors)} errors: nothing imported.")
+    db.session.commit()
+    verb = "would be" if dry_run else "were"
+    click.echo(f"{report.created} clients {verb} created, {report.updated} {verb} updated.")

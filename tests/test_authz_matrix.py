@@ -20,6 +20,7 @@ The meta-test at the bottom fails when a rule in app.url_map is not in the matri
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ ACTORS = ("anonymous", *STAFF_ROLES, *CONTACTS)
 PASSWORD = "Password-123!"
 # A cheap hash: these users never sign in with their password except once, for the login API.
 PASSWORD_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
+
+# One new client, importable again and again (a second import updates it).
+IMPORT_CSV = f"name,email,vat_number\nImportato S.r.l.,importato@example.it,{factories.VALID_PARTITE_IVA[3]}\n".encode()
 
 ADMIN = frozenset({"Admin"})
 STAFF = frozenset({"Admin", "Billing", "Support"})
@@ -198,8 +202,9 @@ class World:
 @dataclass
 class Call:
     path: str
-    data: dict | None = None
+    data: dict | bytes | None = None
     json: dict | None = None
+    content_type: str | None = None
 
 
 Build = Callable[[World, str, bool], Call]  # (world, actor or owner, allowed) → the request
@@ -449,6 +454,17 @@ MATRIX.update({
         "POST", _with(lambda w, a, al: "/clients/contacts/" + str(
             w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]) + "/portal-access", data={}),
         CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.statement_pdf", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/statement.pdf"), CLIENT_READ),
+    ("ImportClientsView.upload", "GET"): admin("GET", _static("/import/clients/"), CLIENT_WRITE),
+    ("ImportClientsView.upload", "POST"): admin("POST", _with(
+        lambda w, a, al: "/import/clients/", data=lambda w, a, al: {"file": (io.BytesIO(IMPORT_CSV), "c.csv")}),
+        CLIENT_WRITE),
+    ("ImportClientsView.confirm", "POST"): admin("POST", _static(
+        "/import/clients/confirm", data={"content": base64.b64encode(IMPORT_CSV).decode()}), CLIENT_WRITE, REDIRECT),
+    ("ClientExportView.download", "GET"): admin("GET", _static("/exports/clients"), CLIENT_READ),
+    ("InvoiceExportView.download", "GET"): admin("GET", _static("/exports/invoices?format=xlsx"), BILLING),
+    ("PaymentExportView.download", "GET"): admin("GET", _static("/exports/payments"), BILLING),
     ("ClientDashboardView.send_statement", "POST"): admin(
         "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/send-statement", data={}),
         CLIENT_WRITE, REDIRECT),
@@ -546,6 +562,13 @@ MATRIX.update({
                                   CLIENT_READ),
     ("ClientSummaryApi.summary", "GET"): api(
         "GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/summary"), CLIENT_READ),
+    ("ClientStatementApi.statement", "GET"): api(
+        "GET", _with(lambda w, a, al: f"/api/v1/client/{w.ids['clients']['A']}/statement.pdf"), CLIENT_READ),
+    ("ClientImportApi.import_clients", "POST"): api("POST", lambda w, a, al: Call(
+        "/api/v1/client/import?dry_run=1", IMPORT_CSV, content_type="text/csv"), CLIENT_WRITE),
+    ("ClientExportApi.export", "GET"): api("GET", _static("/api/v1/export/clients.csv"), CLIENT_READ),
+    ("InvoiceExportApi.export", "GET"): api("GET", _static("/api/v1/export/invoices.csv?format=xlsx"), BILLING),
+    ("PaymentExportApi.export", "GET"): api("GET", _static("/api/v1/export/payments.csv"), BILLING),
     ("ClientApi.post", "POST"): api("POST", _static("/api/v1/client/", json={
         "name": "Da API S.r.l.", "kind": "business", "email": "api@example.it", "country": "IT",
         "vat_number": factories.VALID_PARTITE_IVA[1], "contacts": [{"name": "Api", "email": "api@example.it"}]}),
@@ -724,6 +747,7 @@ MATRIX.update({
     ("portal.logo", "GET"): portal("GET", _static("/portal/logo"), (404,), scoped=False, public=True),  # no logo set
     ("portal.logout", "POST"): portal("POST", _static("/portal/logout", data={}), (303,), scoped=False),
     ("portal.statement", "GET"): portal("GET", _static("/portal/"), (200,), scoped=False),
+    ("portal.statement_pdf", "GET"): portal("GET", _static("/portal/statement.pdf"), (200,), scoped=False),
     ("portal.invoices", "GET"): portal("GET", _static("/portal/invoices"), (200,), scoped=False),
     ("portal.invoice", "GET"): portal("GET", _with(lambda w, o, al: f"/portal/invoices/{w.ids['invoices'][o]}"),
                                       (200,)),
@@ -807,7 +831,13 @@ def _send(app: Flask, world_ids: dict, actor: Actor, case: Case, endpoint: str, 
     if endpoint == "SecurityApi.refresh" and actor.name in STAFF_ROLES:
         with app.app_context():
             headers["Authorization"] = "Bearer " + create_refresh_token(identity=str(world_ids["users"][actor.name]))
-    return actor.web.open(call.path, method=case.method, data=call.data, json=call.json, headers=headers)
+    response = actor.web.open(call.path, method=case.method, data=call.data, json=call.json, headers=headers,
+                              content_type=call.content_type)
+    if response.is_streamed:
+        # Read to its end now, as a browser would: left unread, a streamed export's generator is
+        # collected during a later request and pops that request's context instead of its own.
+        response.get_data()
+    return response
 
 
 def _expected_refusal(case: Case, actor: str) -> tuple[tuple[int, ...], str | None]:

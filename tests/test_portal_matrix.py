@@ -76,6 +76,8 @@ MATRIX: dict[str, Case] = {
     "portal.logo": Case("GET", _fixed("/portal/logo"), 404, public=True, scoped_object=False),
     "portal.logout": Case("POST", _fixed("/portal/logout", {}), 303, scoped_object=False),
     "portal.statement": Case("GET", _fixed("/portal/"), 200, scoped_object=False),
+    "portal.statement_pdf": Case("GET", _fixed("/portal/statement.pdf"), 200, scoped_object=False,
+                                 content_type="application/pdf"),
     "portal.invoices": Case("GET", _fixed("/portal/invoices"), 200, scoped_object=False),
     "portal.invoice": Case("GET", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}", None), 200),
     "portal.invoice_pdf": Case("GET", lambda w, o: (f"/portal/invoices/{w.invoices[o].id}/pdf", None), 200,

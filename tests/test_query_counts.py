@@ -91,6 +91,17 @@ def test_the_portal_statement_costs_the_same_with_5_and_500_invoices(web):
     assert many == few
 
 
+def test_the_statement_pdf_costs_the_same_with_5_and_500_invoices(staff):
+    client_id = make_client().id
+    db.session.commit()
+    url = f"/clients/{client_id}/statement.pdf?from={TODAY.year - 1}-01-01&to={TODAY.isoformat()}"
+    add_documents(client_id, 5)
+    few = statements_for(staff, url)
+    add_documents(client_id, 495)
+    many = statements_for(staff, url)
+    assert many == few
+
+
 @pytest.fixture
 def admin(web):
     """Signed in with the Admin role: its permissions are rows in the database (the staff

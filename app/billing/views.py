@@ -388,6 +388,7 @@ class InvoiceView(DocumentView):
     method_permission_name = {**READ_WRITE, "new_for_client": "write", "record_payment": "write",
                               "finalize": "write", "cancel": "write", "send": "write", "new_credit_note": "write"}
     list_title = _l("Invoices")
+    list_template = "admin/invoice_list.html"  # with the export buttons (app/transfer)
     show_title = _l("Invoice")
     edit_title = _l("Edit draft invoice")
     formatters_columns = {**DocumentView.formatters_columns, "status": invoice_status_chip,
@@ -589,6 +590,7 @@ class PaymentView(ClientelaModelView):
     method_permission_name = READ_WRITE
     base_permissions = ["can_read"]
     list_title = _l("Payments")
+    list_template = "admin/payment_list.html"  # with the export buttons (app/transfer)
     show_title = _l("Payment")
     label_columns = COMMON_LABELS
     list_columns = ["date", "invoice", "client", "amount", "method", "reference"]

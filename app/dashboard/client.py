@@ -7,8 +7,9 @@ client with five invoices and one with ten thousand.
 from __future__ import annotations
 
 import datetime as dt
+from io import BytesIO
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
 from sqlalchemy import Result, Select, select
@@ -22,10 +23,12 @@ from app.billing.models import Invoice, Payment, Quote
 from app.billing.services import BillingError
 from app.clients.models import Client, Contact
 from app.dashboard import queries
+from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaBaseView
 from app.mail.models import ClientEmailTemplate
 from app.mail.services import send_statement as email_statement
+from app.pdf.statement import default_period, parse_period, statement_filename, statement_pdf
 from app.portal.tokens import issue_sign_in_link, revoke_contact_access
 from app.recurring.models import RecurringInvoice
 from app.recurring.views import FREQUENCY_LABELS
@@ -59,14 +62,30 @@ class ClientDashboardView(ClientelaBaseView):
     class_permission_name = "Client"
     # Issuing a portal link signs someone in as the client: that is a write, not a read.
     method_permission_name = {"show": "read", "portal_link": "write", "portal_access": "write",
-                              "send_statement": "write"}
+                              "send_statement": "write", "statement_pdf": "read"}
 
     @expose("/<int:client_id>/dashboard")
     @has_access
     def show(self, client_id: int):
         return self._render(client_id)
 
-    def _render(self, client_id: int, portal_link: tuple[Contact, str] | None = None):
+    @expose("/<int:client_id>/statement.pdf")
+    @has_access
+    def statement_pdf(self, client_id: int):
+        """The statement of account for the period picked on the 360 page; a wrong date shows
+        the page again with the error at the field."""
+        client = db.session.get(Client, client_id) or abort(404)
+        try:
+            period = parse_period(request.args.get("from"), request.args.get("to"))
+        except Refusal as refusal:
+            asked = {"start": request.args.get("from", ""), "end": request.args.get("to", "")}
+            return self._render(client_id, statement_period=asked,
+                                statement_errors={refusal.field: str(refusal.message)}), 400
+        return send_file(BytesIO(statement_pdf(client, period)), mimetype="application/pdf",
+                         download_name=statement_filename(client, period), as_attachment=False)
+
+    def _render(self, client_id: int, portal_link: tuple[Contact, str] | None = None,
+                statement_period: object = None, statement_errors: dict[str, str] | None = None):
         client = db.session.get(Client, client_id)
         if client is None:
             abort(404)
@@ -134,6 +153,8 @@ class ClientDashboardView(ClientelaBaseView):
                 "schedule": lambda schedule_id: _admin_url("RecurringInvoiceView.show", pk=schedule_id),
             },
             portal_link=portal_link,
+            statement_period=statement_period or default_period(today),
+            statement_errors=statement_errors or {},
         )
 
     @expose("/<int:client_id>/portal-link", methods=["POST"])

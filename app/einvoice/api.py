@@ -19,12 +19,12 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
 from app.billing.models import CreditNote, Invoice
-from app.clients.schemas import ID_IN_PATH
 from app.einvoice import services
 from app.einvoice.receipts import MalformedReceipt
 from app.einvoice.schema import UnsafeXml
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi
+from app.rest import ID_IN_PATH
 from app.security.limits import MAX_ID
 
 MAX_RECEIPT_BYTES = 1024 * 1024  # SdI's receipts are a few kilobytes, signature included
@@ -44,7 +44,7 @@ class EInvoiceApi(ClientelaBaseApi):
     method_permission_name = {"invoice_xml": "read", "credit_note_xml": "read", "export": "read",
                               "receipts": "write"}
     openapi_spec_tag = "E-invoicing"
-    # The id's bounds, as every API here: a larger id names no row (app.security.guards).
+    # The id's bounds, as every API here: a larger id names no row (app.security.limits).
     openapi_spec_methods = {"invoice_xml": {"get": {"parameters": [ID_IN_PATH]}},
                             "credit_note_xml": {"get": {"parameters": [ID_IN_PATH]}}}
 

@@ -44,6 +44,7 @@ from app.mail.models import (
 )
 from app.mail.sandbox import RenderedEmail, TemplateRefused, render, sample_values, validate_template
 from app.pdf.jobs import render_document_pdf
+from app.pdf.statement import default_period, statement_filename, statement_pdf
 
 log = logging.getLogger(__name__)
 
@@ -346,10 +347,14 @@ def send_statement(client: Client, contact_ids: list[int] | None = None) -> list
     summary = client_summary(client.id)
     language = _language_of(client)
     money = lambda amount: format_money(amount, client.currency or "EUR", language)  # noqa: E731
+    recipients = _recipients(client, contact_ids)
+    # The statement of account of the current year as a PDF, rendered once for every recipient.
+    period = default_period()
+    attachment = (statement_filename(client, period), "application/pdf", statement_pdf(client, period))
     emails = []
-    for contact in _recipients(client, contact_ids):
+    for contact in recipients:
         emails.append(send_templated(
-            "statement", client, contact.email, contact=contact,
+            "statement", client, contact.email, contact=contact, attachments=[attachment],
             context={"balance_due": money(summary["balance_due"]), "overdue_amount": money(summary["overdue"]),
                      "portal_link": magic_link(contact)},
         ))

@@ -40,8 +40,11 @@ from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, InvoiceStatus, Qu
 from app.billing.services import BillingError
 from app.clients.models import Client, Contact
 from app.company.services import get_company, shown_logo_mime
+from app.errors import Refusal
 from app.extensions import csrf, db, limiter
 from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money, normalize_language
+from app.pdf.statement import default_period, parse_period, statement_filename
+from app.pdf.statement import statement_pdf as period_statement_pdf
 from app.portal import security
 from app.portal.security import current_contact, portal_login_required, scoped
 from app.portal.services import decide_quote_as_contact, mark_all_viewed, mark_viewed
@@ -308,12 +311,33 @@ def statement():
     statements: RenderedStatements = current_app.extensions[RENDERED_STATEMENTS]
     body = statements.get(key) if version is not None else None
     if body is None:
-        body = render_template("portal/_statement.html", statement=build_statement(client.id, today),
-                               aging_buckets=AGING_BUCKETS, aging_labels=AGING_LABELS, today=today,
-                               currency=client.currency)
+        body = _statement_fragment(client, today)
         if version is not None:
             statements.put(key, body)
-    return render_template("portal/statement.html", body=Markup(body))
+    return render_template("portal/statement.html", body=Markup(body), period=default_period(today), errors={})
+
+
+def _statement_fragment(client: Client, today: dt.date) -> str:
+    return render_template("portal/_statement.html", statement=build_statement(client.id, today),
+                           aging_buckets=AGING_BUCKETS, aging_labels=AGING_LABELS, today=today,
+                           currency=client.currency)
+
+
+@bp.get("/statement.pdf")
+@portal_login_required
+def statement_pdf():
+    """The signed-in client's statement of account for the period picked on the statement
+    page (the current year by default); a wrong date shows the page again, the error at it."""
+    client = current_contact().client
+    try:
+        period = parse_period(request.args.get("from"), request.args.get("to"))
+    except Refusal as refusal:
+        body = _statement_fragment(client, dt.date.today())
+        asked = {"start": request.args.get("from", ""), "end": request.args.get("to", "")}
+        return render_template("portal/statement.html", body=Markup(body), period=asked,
+                               errors={refusal.field: str(refusal.message)}), 400
+    return send_file(BytesIO(period_statement_pdf(client, period)), mimetype="application/pdf",
+                     download_name=statement_filename(client, period), as_attachment=False)
 
 
 # ---------------------------------------------------------------- invoices
