@@ -20,7 +20,7 @@ class Client(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
-    kind: Mapped[str] = mapped_column(String(20), default=ClientKind.BUSINESS.value)
+    kind: Mapped[str] = mapped_column(String(30), default=ClientKind.BUSINESS.value)
     email: Mapped[str] = mapped_column(String(200), default="", index=True)
     phone: Mapped[str] = mapped_column(String(50), default="")
     address: Mapped[str] = mapped_column(String(200), default="")

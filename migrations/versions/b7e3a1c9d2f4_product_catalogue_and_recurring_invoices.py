@@ -106,10 +106,19 @@ def upgrade():
         batch_op.add_column(sa.Column('product_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_quote_line_product_id'), ['product_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_quote_line_product_id_product'), 'product', ['product_id'], ['id'], ondelete='SET NULL')
+    with op.batch_alter_table('credit_note_line', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('product_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_credit_note_line_product_id'), ['product_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_credit_note_line_product_id_product'), 'product', ['product_id'], ['id'], ondelete='SET NULL')
 
 
 
 def downgrade():
+    with op.batch_alter_table('credit_note_line', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_credit_note_line_product_id_product'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_credit_note_line_product_id'))
+        batch_op.drop_column('product_id')
+
     with op.batch_alter_table('quote_line', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_quote_line_product_id_product'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_quote_line_product_id'))

@@ -107,6 +107,9 @@ def upgrade():
     with op.batch_alter_table('client', schema=None) as batch_op:
         batch_op.add_column(sa.Column('split_payment', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('withholding_agent', sa.Boolean(), server_default=sa.false(), nullable=False))
+        # "public_administration" is 21 characters.
+        batch_op.alter_column('kind', existing_type=sa.String(length=20), type_=sa.String(length=30),
+                              existing_nullable=False)
 
     with op.batch_alter_table('client_account', schema=None) as batch_op:
         batch_op.add_column(sa.Column('total_credited', sa.Numeric(precision=14, scale=2), server_default='0', nullable=False))
@@ -217,6 +220,8 @@ def downgrade():
         batch_op.drop_column('total_credited')
 
     with op.batch_alter_table('client', schema=None) as batch_op:
+        batch_op.alter_column('kind', existing_type=sa.String(length=30), type_=sa.String(length=20),
+                              existing_nullable=False)
         batch_op.drop_column('withholding_agent')
         batch_op.drop_column('split_payment')
 
