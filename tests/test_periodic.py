@@ -15,7 +15,8 @@ DAY = 24 * 3600
 
 def test_every_capability_registers_its_periodic_tasks(app):
     assert sorted(task.name for task in tasks()) == [
-        "expire-quotes", "mark-overdue", "retry-outbox", "send-reminders", "stripe-reconcile"]
+        "expire-quotes", "generate-recurring", "mark-overdue", "retry-outbox", "sdi-receipts", "send-reminders",
+        "stripe-reconcile"]
 
 
 def test_every_task_is_enqueued_once_per_period_whoever_ticks(rq_queue):
