@@ -19,11 +19,12 @@ declare -A PROBE=(
   [chromium]="command -v chromium"
   [poppler-utils]="command -v pdftotext"
   [dovecot-imapd]="test -x /usr/lib/dovecot/imap"
+  [openssl]="command -v openssl"  # the IMAP test server's self-signed certificate
 )
 declare -A GROUP=(
   [run]="python3-venv wkhtmltopdf fonts-dejavu-core"
   # Browser tests (Chromium), PDF text checks (pdftotext), the e-invoicing tests' IMAP server.
-  [test]="chromium poppler-utils dovecot-imapd"
+  [test]="chromium poppler-utils dovecot-imapd openssl"
 )
 
 missing=()
