@@ -114,6 +114,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.company import api as company_api
     from app.company import views as company_views
     from app.dashboard import client as client_dashboard
+    from app.dashboard import lists as client_lists
     from app.einvoice import api as einvoice_api
     from app.einvoice import views as einvoice_views
     from app.mail import api as mail_api
@@ -133,7 +134,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     clients_views.register(appbuilder, related_views=[
         billing_views.InvoiceView, billing_views.QuoteView, billing_views.PaymentView,
         mail_views.ClientEmailTemplateView,
-    ])
+    ], list_interface=client_lists.ClientListInterface)
     billing_views.register(appbuilder)
     products_views.register(appbuilder)
     recurring_views.register(appbuilder)

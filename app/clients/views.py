@@ -14,6 +14,7 @@ from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -26,7 +27,6 @@ from app.clients.models import Client, ClientKind
 from app.clients.services import CLIENT_FIELDS, CLIENT_FLAGS, ContactData, contact_errors, replace_contacts
 from app.clients.signals import client_deleting
 from app.clients.validation import clean_client_fields
-from app.dashboard.lists import BALANCE_DUE, ClientListInterface
 from app.extensions import db
 from app.fab.base import ClientelaModelView
 from app.i18n import LANGUAGE_CHOICES, format_date
@@ -191,8 +191,13 @@ def _archived_chip(archived: bool) -> Markup:
     return Markup('<span class="label label-default">{}</span>').format(_("Archived"))
 
 
+# The list's balance column: each client's balance due, which the list interface handed in by
+# the wiring reads from billing's rollup (app.dashboard.lists), in the same statement as the page.
+BALANCE_DUE = "balance_due"
+
+
 class ClientView(ClientelaModelView):
-    datamodel = ClientListInterface(Client)
+    datamodel = SQLAInterface(Client)  # replaced by register() with the interface that adds the balance
     class_permission_name = "Client"
     method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write"}
 
@@ -334,8 +339,10 @@ class ClientView(ClientelaModelView):
         return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
 
 
-def register(appbuilder, related_views: list) -> None:
-    """`related_views`: the tabs of a client's page (its invoices, quotes …), views of the
+def register(appbuilder, related_views: list, list_interface: type[SQLAInterface]) -> None:
+    """`related_views`: the tabs of a client's page (its invoices, quotes …), and
+    `list_interface`: the data of its list with each client's balance due — both from the
     capabilities above clients, handed in by the wiring (`app/__init__.py`)."""
     ClientView.related_views = related_views
+    ClientView.datamodel = list_interface(Client)
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book", category="")

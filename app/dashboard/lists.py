@@ -23,8 +23,6 @@ from app.clients.models import Client
 from app.i18n import current_language, format_money
 from app.money import CENT
 
-BALANCE_DUE = "balance_due"
-
 
 class ClientName(NamedTuple):
     """A listed client's name with its id: in HTML, a link to the client's 360° page. (A FAB
