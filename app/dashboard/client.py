@@ -18,7 +18,13 @@ from sqlalchemy.orm import raiseload
 from app.activity import services as activity
 from app.activity.services import describe
 from app.billing.accounts import client_summary
-from app.billing.labels import INVOICE_STATUS_LABELS, METHOD_LABELS, QUOTE_STATUS_LABELS, STATUS_STYLES
+from app.billing.labels import (
+    INVOICE_STATUS_LABELS,
+    METHOD_LABELS,
+    QUOTE_STATUS_LABELS,
+    STATUS_STYLES,
+    sdi_status_label,
+)
 from app.billing.models import Invoice, Payment, Quote
 from app.billing.services import BillingError
 from app.clients.models import Client, Contact
@@ -137,6 +143,7 @@ class ClientDashboardView(ClientelaBaseView):
             quote_status_labels=QUOTE_STATUS_LABELS,
             payment_method_labels=METHOD_LABELS,
             status_styles=STATUS_STYLES,
+            sdi_status_label=sdi_status_label,
             open_tickets=queries.open_tickets(client.id) if reads_tickets else None,
             tickets=tickets,
             ticket_status_chip=ticket_status_chip,
