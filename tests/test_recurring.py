@@ -310,6 +310,25 @@ def test_a_schedule_is_made_from_the_client_page_and_shown_there(staff):
     assert f"/recurringinvoiceview/show/{made.id}" in page and "Monthly" in page
 
 
+def test_the_form_keeps_a_zero_rate_lines_nature_and_refuses_one_without(staff):
+    client = make_client()
+    db.session.commit()
+    form = {"frequency": "monthly", "start_date": "2026-01-05", "end_date": "", "notes": "",
+            "lines-0-description": "Cessione UE", "lines-0-quantity": "1", "lines-0-unit_price": "100",
+            "lines-0-discount": "0", "lines-0-tax_rate": "0", "lines-0-product_id": "", "lines-0-vat_nature": ""}
+    response = staff.post(f"/recurringinvoiceview/add?client_id={client.id}", data=form)
+    assert response.status_code == 200 and "needs a VAT nature" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(RecurringInvoice.id))) == 0
+
+    response = staff.post(f"/recurringinvoiceview/add?client_id={client.id}",
+                          data={**form, "lines-0-vat_nature": "N2.2"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    made = db.session.scalars(select(RecurringInvoice)).one()
+    assert made.lines[0].vat_nature == "N2.2"
+    page = staff.get(f"/recurringinvoiceview/edit/{made.id}").get_data(as_text=True)
+    assert '<option selected value="N2.2">' in page or 'value="N2.2" selected' in page
+
+
 def test_the_edit_form_moves_the_start_only_before_the_first_invoice(staff):
     plan = schedule()
     form = {"frequency": "monthly", "start_date": "2026-02-01", "end_date": "", "notes": "",
