@@ -118,17 +118,28 @@ def worker_command(burst: bool, name: str | None) -> None:
 @click.option("--invoices-per-client", default=6, show_default=True, type=click.IntRange(min=0),
               help="Invoices per client (quotes: a third as many).")
 @click.option("--seed", type=int, default=None, help="The same seed gives the same data (dates follow today).")
-def demo_command(clients: int, invoices_per_client: int, seed: int | None) -> None:
+@click.option("--einvoice/--no-einvoice", default=True, show_default=True,
+              help="Store the FatturaPA file of each finalized invoice (a few ms each).")
+def demo_command(clients: int, invoices_per_client: int, seed: int | None, einvoice: bool) -> None:
     """Add realistic Italian demo data: clients, contacts, invoices, quotes, payments, timeline."""
-    from app.demo import create_demo_data
+    from app.demo import DemoSummary, create_demo_data
 
-    with click.progressbar(length=clients, label="Creating demo clients", show_pos=True) as bar:
+    def cost(summary: DemoSummary | None) -> str:
+        if summary is None or not summary.einvoices:
+            return ""
+        return f"{summary.einvoices} e-invoices, {summary.einvoice_seconds * 1000 / summary.einvoices:.1f} ms each"
+
+    with click.progressbar(length=clients, label="Creating demo clients", show_pos=True,
+                           item_show_func=cost) as bar:
         summary = create_demo_data(clients=clients, invoices_per_client=invoices_per_client, seed=seed,
-                                   progress=bar.update)
+                                   progress=lambda size, so_far: bar.update(size, so_far), einvoices=einvoice)
     click.echo(
         f"Added {summary.clients} clients, {summary.contacts} contacts, {summary.invoices} invoices, "
         f"{summary.quotes} quotes, {summary.payments} payments and {summary.activities} timeline entries."
     )
+    if summary.einvoices:
+        click.echo(f"Stored {summary.einvoices} e-invoice files in {summary.einvoice_seconds:.1f} s "
+                   f"({summary.einvoice_seconds * 1000 / summary.einvoices:.1f} ms each).")
 
 
 @clientela.command("rebuild-totals")

@@ -8,18 +8,26 @@ client fields through `clean_client_fields`, so demo rows are rows the app could
 
 Every email address uses the reserved `.example` top-level domain: a demo database wired
 to a real mail server still reaches nobody.
+
+Each finalized invoice gets its FatturaPA file through `app.einvoice.services.issue_file`,
+the function finalization calls, when the company can issue e-invoices (not when it sends
+them by PEC: demo files must never reach SdI). The files are the slow part of a big demo,
+about 12 ms each on SQLite, so the progress shows their cost and `einvoices=False` skips
+them (docs/einvoice.md, "Demo data").
 """
 from __future__ import annotations
 
 import datetime as dt
 import random
 import re
+import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Callable, NamedTuple
 
 from sqlalchemy import Insert, select
+from sqlalchemy.orm import selectinload
 from stdnum import luhn
 from stdnum.at import uid as at_uid
 from stdnum.it import codicefiscale
@@ -44,6 +52,7 @@ from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
 from app.company.models import CompanySettings
 from app.company.services import get_company
+from app.einvoice import services as einvoice
 from app.extensions import db
 from app.money import ZERO, round_cents
 
@@ -187,6 +196,8 @@ class DemoSummary:
     quotes: int = 0
     payments: int = 0
     activities: int = 0
+    einvoices: int = 0  # FatturaPA files stored
+    einvoice_seconds: float = 0.0  # the time they took
 
     def __add__(self, other: "DemoSummary") -> "DemoSummary":
         return DemoSummary(**{k: v + getattr(other, k) for k, v in asdict(self).items()})
@@ -204,14 +215,20 @@ class _Line(NamedTuple):
 
 def create_demo_data(clients: int = 25, invoices_per_client: int = 6, *, seed: int | None = None,
                      today: dt.date | None = None, batch_size: int = BATCH_SIZE,
-                     progress: Callable[[int], object] | None = None) -> DemoSummary:
-    """Add `clients` demo clients, each with invoices, quotes, payments and a timeline.
+                     progress: Callable[[int, DemoSummary], object] | None = None,
+                     einvoices: bool = True) -> DemoSummary:
+    """Add `clients` demo clients, each with invoices, quotes, payments and a timeline, and
+    the e-invoice file of each finalized invoice unless `einvoices` is false.
 
     Commits once per batch of clients; `progress` is called with the number of clients each
-    committed batch added. The same `seed` and `today` give the same data.
+    committed batch added and what the run added so far. The same `seed` and `today` give
+    the same data.
     """
     generator = _DemoGenerator(random.Random(seed), today or dt.date.today())
     generator.fill_company_settings()
+    company = generator.company
+    generator.issue_einvoices = (einvoices and einvoice.enabled(company)
+                                 and company.einvoice_channel != "pec")
     summary = DemoSummary()
     done = 0
     while done < clients:
@@ -220,7 +237,7 @@ def create_demo_data(clients: int = 25, invoices_per_client: int = 6, *, seed: i
         db.session.commit()
         done += size
         if progress:
-            progress(size)
+            progress(size, summary)
     return summary
 
 
@@ -294,6 +311,7 @@ class _DemoGenerator:
         self.used_emails = set(db.session.scalars(select(Contact.email)))
         self.used_vat_numbers = set(db.session.scalars(select(Client.vat_number)))
         self.company = get_company()
+        self.issue_einvoices = False
 
     # --- company -------------------------------------------------------------------------
 
@@ -364,8 +382,23 @@ class _DemoGenerator:
         db.session.execute(_insert(Activity), events)
         # Bulk INSERTs bypass the flush listener that keeps the client rollups: build them here.
         rebuild_accounts(client_ids)
+        started = time.perf_counter()
+        files = self._issue_einvoices([i["id"] for i in invoices if i["status"] != InvoiceStatus.DRAFT.value])
         return DemoSummary(clients=size, contacts=len(contact_rows), invoices=len(invoices), quotes=len(quotes),
-                           payments=len(payment_rows), activities=len(events))
+                           payments=len(payment_rows), activities=len(events), einvoices=files,
+                           einvoice_seconds=time.perf_counter() - started if files else 0.0)
+
+    def _issue_einvoices(self, invoice_ids: list[int]) -> int:
+        """Store the FatturaPA file of each finalized invoice, as finalization would have."""
+        if not self.issue_einvoices or not invoice_ids:
+            return 0
+        documents = db.session.scalars(
+            select(Invoice).where(Invoice.id.in_(invoice_ids)).options(selectinload(Invoice.lines))
+            .order_by(Invoice.issue_date, Invoice.id)
+        ).all()
+        for document in documents:
+            einvoice.issue_file(document)
+        return len(documents)
 
     def _number(self, model, documents: list[dict], pattern: str) -> None:
         """Number the finalized documents per year in date order, from one block per year."""

@@ -100,10 +100,12 @@ def test_demo_command_adds_clients_with_a_progress_bar_and_a_summary(run):
 
     assert "Creating demo clients" in result.output
     assert "Added 4 clients" in result.output and "12 invoices" in result.output
+    assert "e-invoice files in" in result.output and "ms each" in result.output
     assert db.session.scalar(select(func.count(Client.id))) == 4
     run("demo", "--clients", "2", "--invoices-per-client", "1")
     assert db.session.scalar(select(func.count(Client.id))) == 6
     assert db.session.scalar(select(func.count(Invoice.id))) == 14
+    assert "e-invoice" not in run("demo", "--clients", "1", "--no-einvoice", "--seed", "7").output
 
 
 def test_demo_command_refuses_nonsense_counts(app):

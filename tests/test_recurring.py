@@ -9,11 +9,14 @@ from sqlalchemy import func, select
 
 from app.billing.models import Invoice
 from app.errors import Refusal
+from app.einvoice import services as einvoice
+from app.einvoice.schema import schema_errors
 from app.extensions import db
 from app.products.services import create_product, update_product
 from app.recurring import services as recurring
 from app.recurring.models import RecurringInvoice, RecurringRun
 from tests.support.factories import line, login, make_client, make_staff_user, run_concurrently
+from tests.einvoice_support import italian_company
 from tests.support.api import api_headers
 
 JAN_5 = dt.date(2026, 1, 5)
@@ -112,6 +115,46 @@ def test_auto_send_finalizes_and_emails_each_invoice_once(app, smtp_server):
     [message] = smtp_server.messages
     assert "amministrazione@rossi.it" in message["To"]
     assert [part.get_content_type() for part in message.iter_attachments()] == ["application/pdf"]
+
+
+def test_a_zero_rate_line_keeps_its_vat_nature_and_is_sent_as_a_valid_e_invoice(app, smtp_server):
+    italian_company()  # e-invoicing on: finalization runs SdI's checks and stores the file
+    client = make_client(email="amministrazione@rossi.it")
+    plan = schedule(client, auto_send=True, lines=[
+        line("Canone di manutenzione", unit_price="200.00"),
+        line("Cessione intracomunitaria", unit_price="100.00", tax_rate="0", vat_nature="n2.2 "),
+        {**line("Esportazione", unit_price="50.00", tax_rate="0", vat_nature="N3.1"),
+         "vat_nature_reference": "Art. 8 c.1 lett. a DPR 633/72"},
+    ])
+    assert [(t.vat_nature, t.vat_nature_reference) for t in plan.lines] == [
+        ("", ""), ("N2.2", ""), ("N3.1", "Art. 8 c.1 lett. a DPR 633/72")]
+
+    recurring.generate_due(JAN_5)
+    [invoice] = invoices()
+    assert (invoice.status, invoice.number) == ("sent", "2026/0001")
+    assert [(item.tax_rate, item.vat_nature, item.vat_nature_reference) for item in invoice.lines] == [
+        (Decimal("22.00"), "", ""), (Decimal("0.00"), "N2.2", ""),
+        (Decimal("0.00"), "N3.1", "Art. 8 c.1 lett. a DPR 633/72")]
+    file = einvoice.current_file(invoice)
+    assert file is not None and schema_errors(file.content) == []
+    assert b"<Natura>N2.2</Natura>" in file.content
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_zero_rate_line_without_a_nature_is_refused_at_its_field(app, web):
+    with pytest.raises(Refusal) as refused:
+        recurring.create_schedule(make_client(), {"start_date": JAN_5, "lines": [
+            line("Canone", unit_price="10.00"), line("Senza IVA", unit_price="10.00", tax_rate="0", vat_nature="")]})
+    assert set(refused.value.as_dict()) == {"lines.1.vat_nature"}
+    db.session.rollback()
+
+    client = make_client()
+    db.session.commit()
+    response = web.post("/api/v1/recurring-invoice/", json={
+        "client_id": client.id, "start_date": "2026-01-05",
+        "lines": [{"description": "Senza IVA", "unit_price": "10.00", "tax_rate": "0"}]}, headers=api_headers(web))
+    assert response.status_code == 422 and set(response.get_json()["message"]) == {"lines.0.vat_nature"}
+    assert db.session.scalar(select(func.count(RecurringInvoice.id))) == 0
 
 
 def test_lines_with_products_take_the_products_current_values(app):
@@ -265,6 +308,25 @@ def test_a_schedule_is_made_from_the_client_page_and_shown_there(staff):
     assert (made.client_id, made.next_date, made.lines[0].unit_price) == (client.id, JAN_5, Decimal("500.00"))
     page = staff.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
     assert f"/recurringinvoiceview/show/{made.id}" in page and "Monthly" in page
+
+
+def test_the_form_keeps_a_zero_rate_lines_nature_and_refuses_one_without(staff):
+    client = make_client()
+    db.session.commit()
+    form = {"frequency": "monthly", "start_date": "2026-01-05", "end_date": "", "notes": "",
+            "lines-0-description": "Cessione UE", "lines-0-quantity": "1", "lines-0-unit_price": "100",
+            "lines-0-discount": "0", "lines-0-tax_rate": "0", "lines-0-product_id": "", "lines-0-vat_nature": ""}
+    response = staff.post(f"/recurringinvoiceview/add?client_id={client.id}", data=form)
+    assert response.status_code == 200 and "needs a VAT nature" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(RecurringInvoice.id))) == 0
+
+    response = staff.post(f"/recurringinvoiceview/add?client_id={client.id}",
+                          data={**form, "lines-0-vat_nature": "N2.2"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    made = db.session.scalars(select(RecurringInvoice)).one()
+    assert made.lines[0].vat_nature == "N2.2"
+    page = staff.get(f"/recurringinvoiceview/edit/{made.id}").get_data(as_text=True)
+    assert '<option selected value="N2.2">' in page or 'value="N2.2" selected' in page
 
 
 def test_the_edit_form_moves_the_start_only_before_the_first_invoice(staff):

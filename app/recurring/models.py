@@ -94,7 +94,8 @@ class RecurringInvoice(Model):
 
 
 class RecurringLine(Model):
-    """A line template; a value left empty (None) is taken from the product at each invoice."""
+    """A line template; a value left empty (None, or "" for the nature) is taken from the
+    product at each invoice."""
 
     __tablename__ = "recurring_invoice_line"
     __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
@@ -109,6 +110,10 @@ class RecurringLine(Model):
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(*MONEY_PRECISION), nullable=True)
     discount: Mapped[Decimal] = mapped_column(Numeric(*RATE_PRECISION), default=ZERO)
     tax_rate: Mapped[Decimal | None] = mapped_column(Numeric(*RATE_PRECISION), nullable=True)
+    # Why a 0 % line bears no VAT, and the law it cites, as on billing's lines (a 0 % line
+    # without a product cannot be finalized without it).
+    vat_nature: Mapped[str] = mapped_column(String(5), default="", server_default="")
+    vat_nature_reference: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     schedule: Mapped[RecurringInvoice] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship()

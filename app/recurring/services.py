@@ -31,7 +31,8 @@ from app.recurring.signals import invoice_generated
 log = logging.getLogger(__name__)
 
 # A template line keeps None where it gives no value, so the product's current one is used.
-TEMPLATE_FIELDS = ("product_id", "description", "quantity", "unit_price", "discount", "tax_rate")
+TEMPLATE_FIELDS = ("product_id", "description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature",
+                   "vat_nature_reference")
 SCHEDULE_FIELDS = ("frequency", "start_date", "end_date", "auto_send", "notes")
 
 
@@ -84,8 +85,8 @@ def template_line_input(line: RecurringLine | Mapping[str, object]) -> dict[str,
 
 
 def clean_template_lines(lines: Iterable[Mapping[str, object]]) -> tuple[list[RecurringLine], dict[str, object]]:
-    """Check each line with billing's own rule (so a template that saves makes valid invoices)
-    and build the template rows, keeping empty what the product will fill."""
+    """Check each line with billing's own rule, natures included (so a template that saves
+    makes valid invoices), and build the template rows, keeping empty what the product will fill."""
     rows, errors = [], {}
     for index, data in enumerate(lines):
         values, line_errors = billing.clean_line(template_line_input(data), prefix=f"lines.{index}.")
@@ -99,6 +100,8 @@ def clean_template_lines(lines: Iterable[Mapping[str, object]]) -> tuple[list[Re
             unit_price=values.get("unit_price") if "unit_price" in given else None,
             discount=values.get("discount", Decimal(0)),
             tax_rate=values.get("tax_rate") if "tax_rate" in given else None,
+            vat_nature=values.get("vat_nature", "") if "vat_nature" in given else "",
+            vat_nature_reference=values.get("vat_nature_reference", "") if "vat_nature_reference" in given else "",
         ))
     if not rows and not errors:
         errors["lines"] = _l("Add at least one line.")

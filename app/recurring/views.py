@@ -181,7 +181,7 @@ class RecurringLineView(ClientelaModelView):
     class_permission_name = "RecurringInvoice"
     method_permission_name = READ_WRITE
     base_permissions = ["can_read"]
-    list_columns = ["product", "description", "quantity", "unit_price", "discount", "tax_rate"]
+    list_columns = ["product", "description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature"]
     label_columns = {**COMMON_LABELS, "product": _l("Product")}
 
 

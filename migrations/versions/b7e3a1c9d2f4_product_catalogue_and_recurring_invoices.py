@@ -74,6 +74,8 @@ def upgrade():
     sa.Column('unit_price', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('discount', sa.Numeric(precision=5, scale=2), nullable=False),
     sa.Column('tax_rate', sa.Numeric(precision=5, scale=2), nullable=True),
+    sa.Column('vat_nature', sa.String(length=5), server_default='', nullable=False),
+    sa.Column('vat_nature_reference', sa.String(length=100), server_default='', nullable=False),
     sa.CheckConstraint('quantity >= 0', name=op.f('ck_recurring_invoice_line_quantity_not_negative')),
     sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_recurring_invoice_line_product_id_product'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['schedule_id'], ['recurring_invoice.id'], name=op.f('fk_recurring_invoice_line_schedule_id_recurring_invoice'), ondelete='CASCADE'),
