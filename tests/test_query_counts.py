@@ -10,7 +10,7 @@ import pytest
 
 from app.company.services import get_company
 from app.extensions import db
-from tests.support.factories import login, make_client, make_staff_user
+from tests.support.factories import TODAY, login, make_client, make_staff_user
 from tests.support.queries import add_clients, add_documents, counted_statements
 
 
