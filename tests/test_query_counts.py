@@ -6,11 +6,14 @@ requires the same count. A page that loads one row at a time fails here.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from app.company.services import get_company
 from app.extensions import db
-from tests.support.factories import TODAY, login, make_client, make_staff_user
+from app.billing import services as billing
+from tests.support.factories import TODAY, line, login, make_client, make_invoice, make_staff_user
 from tests.support.queries import add_clients, add_documents, counted_statements
 
 
@@ -92,12 +95,23 @@ def test_the_portal_statement_costs_the_same_with_5_and_500_invoices(web):
 
 
 def test_the_statement_pdf_costs_the_same_with_5_and_500_invoices(staff):
-    client_id = make_client().id
+    client = make_client()
+    client_id = client.id
     db.session.commit()
+
+    def add_credit_notes(count: int) -> None:  # credit notes are rows, and come off the opening and ageing
+        for _ in range(count):
+            invoice = make_invoice(client, finalize=True, issue_date=TODAY - dt.timedelta(days=400))
+            billing.finalize_credit_note(billing.create_credit_note(
+                invoice, "Reso", [line(unit_price="10.00")], issue_date=TODAY - dt.timedelta(days=10)))
+        db.session.commit()
+
     url = f"/clients/{client_id}/statement.pdf?from={TODAY.year - 1}-01-01&to={TODAY.isoformat()}"
     add_documents(client_id, 5)
+    add_credit_notes(1)
     few = statements_for(staff, url)
     add_documents(client_id, 495)
+    add_credit_notes(5)
     many = statements_for(staff, url)
     assert many == few
 

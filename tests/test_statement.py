@@ -13,8 +13,10 @@ import tempfile
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func
 
 from app.billing import services as billing
+from app.billing.models import BILLED_INVOICE_STATUSES, Invoice
 from app.extensions import db
 from app.mail.models import OutboxEmail
 from app.pdf.statement import Period, build_period_statement, parse_period
@@ -204,3 +206,123 @@ def test_the_statement_email_carries_the_pdf_of_the_current_year(web, data_set):
     year = dt.date.today().year
     assert attachment.filename.startswith(f"Estratto-conto_Rossi-Arredamenti-S.r.l._{year}-01-01_")
     assert "Estratto conto" in pdf_text(attachment.content)
+
+
+
+# ── Credit notes and withholding: the statement ends where the invoices' balances do ────────
+
+def issued_on(client, issued: dt.date) -> Invoice:
+    return db.session.query(Invoice).filter(
+        Invoice.client_id == client.id, Invoice.issue_date == issued, Invoice.number.is_not(None),
+        Invoice.status != "cancelled").one()
+
+
+def credit(document, net: str, on: dt.date, *, finalize: bool = True):
+    note = billing.create_credit_note(document, "Sconto concordato", [line(unit_price=net)], issue_date=on)
+    if finalize:
+        billing.finalize_credit_note(note)
+    db.session.commit()
+    return note
+
+
+def open_balances(client) -> Decimal:
+    return db.session.query(func.sum(Invoice.balance)).filter(
+        Invoice.client_id == client.id, Invoice.status.in_(BILLED_INVOICE_STATUSES)).scalar()
+
+
+def test_a_credit_note_in_the_period_is_a_row_that_lowers_the_running_and_closing_balance(data_set):
+    client, _late = data_set
+    big = issued_on(client, D(2026, 5, 5))
+    note = credit(big, "100.00", D(2026, 5, 20))                   # 122.00 off May's invoice
+    credit(big, "50.00", D(2026, 5, 21), finalize=False)          # a draft credits nothing
+    statement = build_period_statement(client, PERIOD)
+
+    assert [(row.kind, row.date, row.debit, row.credit, row.balance) for row in statement.rows] == [
+        ("payment", D(2026, 4, 10), Decimal("0.00"), Decimal("30.00"), Decimal("42.00")),
+        ("invoice", D(2026, 5, 5), Decimal("1220.00"), Decimal("0.00"), Decimal("1262.00")),
+        ("credit_note", D(2026, 5, 20), Decimal("0.00"), Decimal("122.00"), Decimal("1140.00")),
+        ("payment", D(2026, 6, 20), Decimal("0.00"), Decimal("220.00"), Decimal("920.00")),
+        ("invoice", D(2026, 6, 30), Decimal("61.00"), Decimal("0.00"), Decimal("981.00")),
+    ]
+    assert statement.rows[2].reference == note.number
+    assert (statement.invoiced, statement.credited, statement.paid) == (
+        Decimal("1281.00"), Decimal("122.00"), Decimal("250.00"))
+    assert statement.closing == statement.opening + statement.invoiced - statement.credited - statement.paid
+    assert statement.closing == Decimal("981.00")
+    # May's invoice: 1220 − 122 credited − 220 paid by 30 June, 26 days late.
+    assert statement.ageing["1_30"] == Decimal("878.00")
+    assert sum(statement.ageing.values()) == statement.closing
+
+
+def test_a_credit_note_before_the_period_lowers_the_opening_balance(data_set):
+    client, _late = data_set
+    credit(issued_on(client, D(2026, 1, 15)), "20.00", D(2026, 3, 10))   # 24.40 off January's invoice
+    statement = build_period_statement(client, PERIOD)
+
+    assert statement.opening == Decimal("47.60")  # 122.00 − 24.40 credited − 50.00 paid before 1 April
+    assert [row.kind for row in statement.rows] == ["payment", "invoice", "payment", "invoice"]
+    assert statement.credited == Decimal("0.00")
+    assert statement.closing == Decimal("1078.60")
+    assert statement.ageing["90_plus"] == Decimal("17.60")  # 122 − 24.40 − 80 paid by 30 June
+
+
+def test_ageing_counts_the_credit_notes_issued_by_the_end_of_the_period_only(data_set):
+    client, _late = data_set
+    credit(issued_on(client, D(2026, 5, 5)), "100.00", D(2026, 7, 20))   # after the period
+    june = build_period_statement(client, PERIOD)
+    assert june.rows[-1].balance == june.closing == Decimal("1103.00")
+    assert june.ageing["1_30"] == Decimal("1000.00")
+
+    july = build_period_statement(client, Period(PERIOD.start, D(2026, 7, 31)))
+    assert july.ageing["31_60"] == Decimal("878.00")  # 1220 − 122 − 220, 57 days late on 31 July
+    assert sum(july.ageing.values()) == july.closing
+
+
+def test_an_invoice_with_withholding_counts_what_the_client_pays(data_set):
+    from app.company.services import get_company
+
+    client, _late = data_set
+    get_company().withholding_rate = Decimal("20")
+    fee = invoice(client, D(2026, 6, 1), "1000.00")               # 1220.00, 200.00 withheld: 1020.00 to pay
+    get_company().withholding_rate = Decimal("0")
+    db.session.commit()
+    assert (fee.total, fee.net_to_pay) == (Decimal("1220.00"), Decimal("1020.00"))
+
+    statement = build_period_statement(client, PERIOD)
+    [row] = [row for row in statement.rows if row.date == D(2026, 6, 1)]
+    assert (row.kind, row.debit) == ("invoice", Decimal("1020.00"))
+    assert statement.closing == Decimal("2123.00")  # 1103.00 + 1020.00
+    assert statement.ageing["current"] == Decimal("1081.00")  # 61.00 + 1020.00, due in July
+
+
+def test_the_closing_balance_today_is_what_the_open_invoices_balances_add_up_to(data_set):
+    from app.company.services import get_company
+
+    client, late = data_set
+    get_company().withholding_rate = Decimal("20")
+    fee = invoice(client, D(2026, 6, 1), "1000.00")
+    get_company().withholding_rate = Decimal("0")
+    db.session.commit()
+    credit(fee, "250.00", D(2026, 6, 15))                          # withheld too: 255.00 off, not 305.00
+    pay(fee, "300.00", D(2026, 6, 20))
+    credit(issued_on(client, D(2026, 5, 5)), "100.00", D(2026, 5, 20))
+    credit(late, "50.00", D(2026, 7, 12))
+
+    today = dt.date.today()
+    statement = build_period_statement(client, Period(D(2026, 1, 1), today))
+    # January's 0 + May's 1220 − 122 − 220 + June's 61 + July's 122 − 61 + the fee's 1020 − 255 − 300
+    assert statement.opening == Decimal("0.00")
+    assert statement.closing == open_balances(client) == Decimal("1465.00")
+    assert sum(statement.ageing.values()) == statement.closing
+    later = build_period_statement(client, Period(D(2026, 6, 1), today))
+    assert later.opening + later.invoiced - later.credited - later.paid == later.closing == statement.closing
+
+
+def test_the_pdf_shows_the_credit_note_and_what_was_credited(web, data_set):
+    client, _late = data_set
+    note = credit(issued_on(client, D(2026, 5, 5)), "100.00", D(2026, 5, 20))
+    response = web.get(f"/api/v1/client/{client.id}/statement.pdf?from=2026-04-01&to=2026-06-30",
+                       headers=api_headers(web, "Support"))
+    text = pdf_text(response.data)
+    for expected in (f"Nota di credito {note.number}", "Stornato nel periodo", "122,00 €", "981,00 €"):
+        assert expected.casefold() in text.casefold(), expected

@@ -2,15 +2,17 @@
 
 The statement is what a client (or their accountant) asks for to reconcile their books: what
 they owed when the period began (the opening balance: everything invoiced before `from`, less
-everything paid before it), each invoice and payment of the period in date order with the
-balance running after each, what they owe at its end (the closing balance), and that amount
-split by how late it was at `to` (ageing, as of `to`, not today).
+everything credited and paid before it), each invoice, credit note and payment of the period in
+date order with the balance running after each, what they owe at its end (the closing balance),
+and that amount split by how late it was at `to` (ageing, as of `to`, not today).
 
-Only issued invoices count (sent, partial, paid: never drafts, never cancelled ones) and
-the payments on them, in the client's own currency. Every figure is a SQL aggregate and the
+Only issued invoices count (sent, partial, paid: never drafts, never cancelled ones), the sent
+credit notes on them and the payments on them, in the client's own currency. An invoice or a
+credit note counts at its net to pay (its total less a withholding tax, which the client pays
+to the State, not to us), the same figure its `balance` starts from, so the closing balance at
+a date is the sum of the open invoices' balances then. Every figure is a SQL aggregate and the
 period's rows come in one UNION ALL query, so a statement costs the same handful of queries
-for three documents or three thousand. Credit notes are one more row kind: see `_row_queries`
-and `_opening` / `_ageing`, the three places where they join in.
+for three documents or three thousand.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, and_, case, cast, func, literal, null, select, union_all
 
 from app.billing.labels import METHOD_LABELS
-from app.billing.models import BILLED_INVOICE_STATUSES, Invoice, Payment
+from app.billing.models import BILLED_INVOICE_STATUSES, CreditNote, CreditNoteStatus, Invoice, Payment
 from app.clients.models import Client
 from app.company.services import get_company
 from app.errors import Refusal
@@ -60,9 +62,9 @@ class Period:
 
 @dataclass
 class StatementRow:
-    kind: str  # invoice | payment (| credit_note)
+    kind: str  # invoice | credit_note | payment
     date: dt.date
-    reference: str  # the invoice's number (for a payment: the invoice it pays)
+    reference: str  # the invoice's or credit note's number (for a payment: the invoice it pays)
     due_date: dt.date | None
     method: str
     debit: Decimal
@@ -78,6 +80,7 @@ class PeriodStatement:
     opening: Decimal
     rows: list[StatementRow]
     invoiced: Decimal
+    credited: Decimal
     paid: Decimal
     closing: Decimal
     ageing: dict[str, Decimal] = field(default_factory=dict)
@@ -116,42 +119,61 @@ def _billed(client_id: int, currency: str):
                 Invoice.currency == currency)
 
 
+def _sent_credit_notes(client_id: int, currency: str):
+    """The sent credit notes on the client's issued invoices: what the invoices' balances count."""
+    return (select(CreditNote).join(Invoice, CreditNote.invoice_id == Invoice.id)
+            .where(CreditNote.status == CreditNoteStatus.SENT.value, _billed(client_id, currency)))
+
+
 def _opening(client_id: int, currency: str, start: dt.date) -> Decimal:
-    """Everything invoiced before `start` less everything paid before it, in one query
-    (credit notes before `start` would be subtracted here too)."""
-    invoiced = (select(func.coalesce(func.sum(Invoice.total), 0))
+    """Everything invoiced before `start` less everything credited and paid before it, in one query."""
+    invoiced = (select(func.coalesce(func.sum(Invoice.net_to_pay), 0))
                 .where(_billed(client_id, currency), Invoice.issue_date < start).scalar_subquery())
+    credited = (_sent_credit_notes(client_id, currency).where(CreditNote.issue_date < start)
+                .with_only_columns(func.coalesce(func.sum(CreditNote.net_to_pay), 0)).scalar_subquery())
     paid = (select(func.coalesce(func.sum(Payment.amount), 0))
             .join(Invoice, Payment.invoice_id == Invoice.id)
             .where(Payment.client_id == client_id, _billed(client_id, currency), Payment.date < start)
             .scalar_subquery())
-    invoiced_total, paid_total = db.session.execute(select(invoiced, paid)).one()
-    return round_cents(Decimal(invoiced_total) - Decimal(paid_total))
+    invoiced_total, credited_total, paid_total = db.session.execute(select(invoiced, credited, paid)).one()
+    return round_cents(Decimal(invoiced_total) - Decimal(credited_total) - Decimal(paid_total))
 
 
 def _row_queries(client_id: int, currency: str, period: Period):
-    """The period's rows, one SELECT per kind with the same columns (a credit note is one
-    more: kind "credit_note", its number, its issue date, its total as the amount)."""
+    """The period's rows, one SELECT per kind with the same columns: kind, order within a day,
+    id, date, the document's number, due date, payment method, amount (a net to pay for an
+    invoice or a credit note)."""
     invoices = select(
         literal("invoice").label("kind"), literal(ROW_ORDER["invoice"]).label("sort"), Invoice.id.label("id"),
         Invoice.issue_date.label("date"), Invoice.number.label("reference"), Invoice.due_date.label("due_date"),
-        literal("").label("method"), Invoice.total.label("amount"),
+        literal("").label("method"), Invoice.net_to_pay.label("amount"),
     ).where(_billed(client_id, currency), Invoice.issue_date.between(period.start, period.end))
+    credit_notes = (_sent_credit_notes(client_id, currency)
+                    .where(CreditNote.issue_date.between(period.start, period.end))
+                    .with_only_columns(literal("credit_note"), literal(ROW_ORDER["credit_note"]), CreditNote.id,
+                                       CreditNote.issue_date, CreditNote.number, cast(null(), Date), literal(""),
+                                       CreditNote.net_to_pay))
     payments = select(
         literal("payment"), literal(ROW_ORDER["payment"]), Payment.id, Payment.date, Invoice.number,
         cast(null(), Date), Payment.method, Payment.amount,
     ).join(Invoice, Payment.invoice_id == Invoice.id).where(
         Payment.client_id == client_id, _billed(client_id, currency), Payment.date.between(period.start, period.end))
-    return [invoices, payments]
+    return [invoices, credit_notes, payments]
 
 
 def _ageing(client_id: int, currency: str, end: dt.date) -> dict[str, Decimal]:
-    """What was still open at `end` on each invoice issued by then (its total less the
-    payments made by then), summed by how many days past due it was at `end`: one query."""
+    """What was still open at `end` on each invoice issued by then (its net to pay less the
+    credit notes issued and the payments made by then), summed by how many days past due it
+    was at `end`: one query."""
     paid_by_end = (select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
                    .where(Payment.client_id == client_id, Payment.date <= end)
                    .group_by(Payment.invoice_id).subquery())
-    still_open = Invoice.total - func.coalesce(paid_by_end.c.paid, 0)
+    credited_by_end = (select(CreditNote.invoice_id, func.sum(CreditNote.net_to_pay).label("credited"))
+                       .where(CreditNote.client_id == client_id, CreditNote.status == CreditNoteStatus.SENT.value,
+                              CreditNote.issue_date <= end)
+                       .group_by(CreditNote.invoice_id).subquery())
+    still_open = (Invoice.net_to_pay - func.coalesce(credited_by_end.c.credited, 0)
+                  - func.coalesce(paid_by_end.c.paid, 0))
 
     def bucket(fewest: int | None, most: int | None):
         conditions = []
@@ -165,6 +187,7 @@ def _ageing(client_id: int, currency: str, end: dt.date) -> dict[str, Decimal]:
         select(*(bucket(fewest, most) for _key, fewest, most in AGEING_BUCKETS))
         .select_from(Invoice)
         .outerjoin(paid_by_end, paid_by_end.c.invoice_id == Invoice.id)
+        .outerjoin(credited_by_end, credited_by_end.c.invoice_id == Invoice.id)
         .where(_billed(client_id, currency), Invoice.issue_date <= end)
     ).one()
     return {key: round_cents(Decimal(value)) for (key, _f, _m), value in zip(AGEING_BUCKETS, values)}
@@ -176,16 +199,19 @@ def build_period_statement(client: Client, period: Period) -> PeriodStatement:
     opening = _opening(client.id, currency, period.start)
     union = union_all(*_row_queries(client.id, currency, period)).subquery()
     found = db.session.execute(select(union).order_by(union.c.date, union.c.sort, union.c.id)).all()
-    balance, invoiced, paid, rows = opening, ZERO, ZERO, []
+    balance, invoiced, credited, paid, rows = opening, ZERO, ZERO, ZERO, []
     for kind, _sort, _id, date, reference, due_date, method, amount in found:
         amount = round_cents(Decimal(amount))
         debit, credit = (amount, ZERO) if kind == "invoice" else (ZERO, amount)
         invoiced += debit
-        paid += credit
+        if kind == "credit_note":
+            credited += credit
+        else:
+            paid += credit
         balance += debit - credit
         rows.append(StatementRow(kind, date, reference or "", due_date, method or "", debit, credit, balance))
     return PeriodStatement(client=client, period=period, currency=currency, opening=opening, rows=rows,
-                           invoiced=invoiced, paid=paid, closing=balance,
+                           invoiced=invoiced, credited=credited, paid=paid, closing=balance,
                            ageing=_ageing(client.id, currency, period.end))
 
 
@@ -217,6 +243,7 @@ def render_statement_html(statement: PeriodStatement) -> str:
             end=format_date(statement.period.end, language),
             opening=money(statement.opening),
             invoiced=money(statement.invoiced),
+            credited=money(statement.credited) if statement.credited else "",
             paid=money(statement.paid),
             closing=money(statement.closing),
             rows=[{

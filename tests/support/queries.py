@@ -39,7 +39,7 @@ def add_documents(client_id: int, invoices: int, quotes: int | None = None) -> N
             "issue_date": TODAY - dt.timedelta(days=60),
             "due_date": TODAY - dt.timedelta(days=5) if shape == "overdue" else TODAY + dt.timedelta(days=30),
             "subtotal": Decimal("100.00"), "tax_total": Decimal("22.00"), "total": Decimal("122.00"),
-            "amount_paid": paid, "balance": Decimal("0.00") if status == "cancelled" else Decimal("122.00") - paid,
+            "net_to_pay": Decimal("122.00"), "amount_paid": paid, "balance": Decimal("0.00") if status == "cancelled" else Decimal("122.00") - paid,
         })
         if paid:
             payment_rows.append({"invoice_id": invoice_id, "client_id": client_id, "amount": paid, "currency": "EUR",
