@@ -10,9 +10,9 @@ import datetime as dt
 
 import pytest
 
+from app.billing import services as billing
 from app.company.services import get_company
 from app.extensions import db
-from app.billing import services as billing
 from tests.support.factories import TODAY, line, login, make_client, make_invoice, make_staff_user
 from tests.support.queries import add_clients, add_documents, counted_statements
 
