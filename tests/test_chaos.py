@@ -246,14 +246,23 @@ def _wait_until_all_sent(cluster: Cluster, expected: int, deadline: float) -> fl
                          f"logs in {cluster.logs}")
 
 
-def _assert_exactly_once_and_gapless(cluster: Cluster, invoice_ids: list[int]) -> list[OutboxEmail]:
+def _assert_exactly_once_and_gapless(cluster: Cluster, invoice_ids: list[int],
+                                     kills: list[float] = ()) -> list[OutboxEmail]:
+    """Every email reached the server once and numbers are gapless. The one duplicate SMTP
+    cannot rule out is a worker killed after the server accepted its copy and before the row
+    was recorded sent (docs/email.md, "Exactly once"): allowed only with a kill (time.time()
+    in `kills`) between the two copies, and recognisable by their one Message-ID."""
     db.session.expire_all()
     rows = db.session.scalars(select(OutboxEmail)).all()
     assert len(rows) == len(invoice_ids), "one email per invoice (its primary contact)"
     time.sleep(1)  # a late duplicate would arrive now
-    at_server = collections.Counter(message["Message-ID"] for message in cluster.smtp.messages)
-    twice = {message_id: count for message_id, count in at_server.items() if count > 1}
-    assert not twice, f"sent more than once: {twice}"
+    arrivals = collections.defaultdict(list)
+    for message, arrived in zip(cluster.smtp.messages, cluster.smtp.arrived):
+        arrivals[message["Message-ID"]].append(arrived)
+    at_server = {message_id: len(times) for message_id, times in arrivals.items()}
+    unexplained = {message_id: times for message_id, times in arrivals.items() if len(times) > 2 or (
+        len(times) == 2 and not any(times[0] <= kill <= times[1] for kill in kills))}
+    assert not unexplained, f"sent more than once with no worker killed in between: {unexplained}"
     assert set(at_server) == {row.message_id for row in rows}
     numbers = db.session.scalars(select(Invoice.number).where(Invoice.id.in_(invoice_ids))).all()
     sequence = sorted(int(re.search(r"(\d+)$", number).group(1)) for number in numbers)
@@ -280,12 +289,14 @@ def test_workers_killed_mid_send_and_a_web_node_killed_lose_nothing_and_send_not
     rng = random.Random(16)
     last_kill = [0.0]
     mid_send = []
+    kills: list[float] = []  # time.time() of each worker kill
 
     def chaos() -> None:
         with app.app_context():  # its own session, to find the rows being sent
             for kill in range(CHAOS_KILLS):
                 time.sleep(rng.uniform(1, 3))
                 mid_send.append(cluster.kill_a_worker_and_replace_it(rng))
+                kills.append(time.time())  # just after the kill: its replacement only spawned since
                 last_kill[0] = time.monotonic()
                 if kill == 1:  # one web node, while invoices are being sent
                     cluster.kill(cluster.web[WEB_PORTS[0]])
@@ -299,10 +310,12 @@ def test_workers_killed_mid_send_and_a_web_node_killed_lose_nothing_and_send_not
     assert len(mid_send) == CHAOS_KILLS, "the killer thread stopped early: see the warning above"
     done = _wait_until_all_sent(cluster, len(invoice_ids), last_kill[0] + TARGET_SECONDS)
 
-    rows = _assert_exactly_once_and_gapless(cluster, invoice_ids)
+    rows = _assert_exactly_once_and_gapless(cluster, invoice_ids, kills)
     retaken = sum(1 for row in rows if row.attempts > 1)
     assert retaken and any(mid_send), "no kill landed mid-send: the test did not test recovery"
     print(f"\nchaos: {len(invoice_ids)} emails, {CHAOS_KILLS} worker kills ({sum(mid_send)} mid-send) "
           f"and a web node; all out "
           f"{done - last_kill[0]:.1f} s after the last kill ({done - started:.1f} s in all); "
-          f"{retaken} taken up again after their worker died")
+          f"{retaken} taken up again after their worker died; "
+          f"{len(cluster.smtp.messages) - len(rows)} copies accepted by the server from a worker killed before it "
+          f"could record them")

@@ -14,6 +14,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -35,6 +36,7 @@ class _Collector:
         with self.server.lock:
             self.server.messages.append(message)
             self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.server.arrived.append(time.time())
         return "250 Message accepted for delivery"
 
 
@@ -44,6 +46,7 @@ class SmtpServer:
         self.port = port or _free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.arrived: list[float] = []  # when each message was accepted (time.time())
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 
