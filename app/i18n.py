@@ -74,9 +74,28 @@ def format_date(value: dt.date | None, language: str | None = None) -> str:
     return _babel_format_date(value, format="medium")
 
 
+# Up to 8 decimals (the most a price may carry), none when the number is whole.
+NUMBER_FORMAT = "#,##0.########"
+
+
+def format_number(value: Decimal | int | None, language: str | None = None) -> str:
+    """A quantity, discount or rate in the reader's notation: `1.355,5` / `1,355.5`, `10`
+    (never `1E+1`, which is what `str()` of a normalized Decimal gives)."""
+    if value is None:
+        return ""
+    if language:
+        from babel.numbers import format_decimal
+
+        return format_decimal(value, format=NUMBER_FORMAT, locale=language)
+    from flask_babel import format_decimal as babel_format_decimal
+
+    return babel_format_decimal(value, format=NUMBER_FORMAT)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["number"] = format_number
 
     @app.before_request
     def _choose_the_language_afresh() -> None:
