@@ -62,7 +62,10 @@ class Machine:
         self.apt_record = self.dir / "apt-get.calls"
         self.sudo_record = self.dir / "sudo.calls"
         self.add_command("apt-get", STAND_IN_APT_GET.format(record=self.apt_record, bin=self.bin))
-        self.env = {**os.environ, "PATH": str(self.bin)}
+        # A shell of its own: not inside `make test`'s make (whose MAKELEVEL would have the inner
+        # make print "Entering directory"), with PATH reduced to the stand-in bin.
+        inherited = {key: value for key, value in os.environ.items() if key not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+        self.env = {**inherited, "PATH": str(self.bin)}
 
     def add_command(self, name: str, script: str) -> None:
         path = self.bin / name
