@@ -92,6 +92,85 @@ def format_number(value: Decimal | int | None, language: str | None = None) -> s
     return babel_format_decimal(value, format=NUMBER_FORMAT)
 
 
+def parse_number(text: str | Decimal | int | None, language: str | None = None) -> Decimal:
+    """A number typed in the reader's notation: `1.355,25` / `1355,25` in Italian,
+    `1,355.25` in English; raises ValueError for anything else.
+
+    Babel's strict parsing, so a misplaced grouping (`1.35.5`) is refused rather than guessed.
+    One lenient case on top: a single separator of the other notation with no grouping
+    (`1355.25` typed with the numeric keypad's dot in Italian) is read as the decimal point;
+    `1.355` stays one thousand three hundred and fifty-five in Italian, as the page shows it.
+    An empty text is not a number: callers decide what blank means (usually "use the default").
+    """
+    if isinstance(text, Decimal):
+        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        return Decimal(text)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("not a number")
+    from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol
+    from babel.numbers import parse_decimal as babel_parse_decimal
+
+    language = normalize_language(language or current_language())
+    cleaned = text.strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    if "e" in cleaned.lower():  # Babel reads 1e5; nobody types an amount that way
+        raise ValueError(f"not a number: {text!r}")
+    try:
+        value = babel_parse_decimal(cleaned, locale=language, strict=True)
+    except NumberFormatError:
+        decimal_symbol, group_symbol = get_decimal_symbol(language), get_group_symbol(language)
+        whole, _, fraction = cleaned.lstrip("+-").partition(group_symbol)
+        if (cleaned.count(group_symbol) != 1 or decimal_symbol in cleaned or len(fraction) == 3
+                or not whole.isdigit() or not fraction.isdigit()):
+            raise ValueError(f"not a number: {text!r}") from None
+        value = Decimal(cleaned.replace(group_symbol, "."))
+    if not value.is_finite():
+        raise ValueError(f"not a number: {text!r}")
+    return value
+
+
+def parse_date(text: str | dt.date | None, language: str | None = None) -> dt.date:
+    """A date typed in the reader's notation (`15/12/2026`, `15/12/26` in Italian,
+    `12/15/2026` in English) or as ISO 8601 (`2026-12-15`, what a date input or the API
+    sends); raises ValueError for anything else, an impossible day included."""
+    if isinstance(text, dt.datetime):
+        return text.date()
+    if isinstance(text, dt.date):
+        return text
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("not a date")
+    cleaned = text.strip()
+    try:
+        return dt.date.fromisoformat(cleaned)
+    except ValueError:
+        pass
+    from babel.dates import parse_date as babel_parse_date
+
+    language = normalize_language(language or current_language())
+    parts = cleaned.replace(".", "/").replace("-", "/").split("/")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise ValueError(f"not a date: {text!r}")
+    try:
+        return babel_parse_date("/".join(parts), locale=language, format="short")
+    except Exception as exc:  # Babel raises ValueError, IndexError or TypeError on odd input
+        raise ValueError(f"not a date: {text!r}") from exc
+
+
+def date_input_pattern(language: str | None = None) -> str:
+    """How a date is typed in the reader's language, for hints and the date picker:
+    `gg/mm/aaaa` in Italian, `mm/dd/yyyy` in English (four-digit years)."""
+    return {"it": "gg/mm/aaaa", "en": "mm/dd/yyyy"}[normalize_language(language or current_language())]
+
+
+def format_date_input(value: dt.date | None, language: str | None = None) -> str:
+    """A date as it is typed back into a form: `15/12/2026` (it), `12/15/2026` (en)."""
+    if value is None:
+        return ""
+    if normalize_language(language or current_language()) == "en":
+        return f"{value.month:02d}/{value.day:02d}/{value.year:04d}"
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["date"] = format_date
