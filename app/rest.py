@@ -170,3 +170,73 @@ def model_api_descriptions(api_name: str) -> dict[str, Any]:
             },
         }},
     }
+
+
+# --- Describing an endpoint for FAB's OpenAPI spec ------------------------------------------
+# FAB 5.3.0 reads an endpoint's OpenAPI operation from the YAML after `---` in its docstring
+# (BaseApi.operation_helper). `operation` writes that YAML from a few names, so each endpoint
+# says what is particular to it (its body, its answer, the refusals it can give) and the
+# shapes every endpoint shares are spelled here once.
+
+def response_ref(name: str) -> dict[str, str]:
+    """One of the spec's shared responses: FAB's "400", "401", "404", … or ours ("422_fields")."""
+    return _ref("responses", name)
+
+
+def schema_ref(name: str) -> dict[str, str]:
+    return _ref("schemas", name)
+
+
+def result(schema: str | dict[str, Any], with_id: bool = False) -> dict[str, Any]:
+    """The JSON answer `{"result": …}` (and the item's `id` when `with_id`), its result being
+    the named component schema or an inline one."""
+    properties: dict[str, Any] = {"id": {"type": "integer"}} if with_id else {}
+    properties["result"] = schema_ref(schema) if isinstance(schema, str) else schema
+    return {"application/json": {"schema": {"type": "object", "properties": properties}}}
+
+
+def binary(mimetype: str) -> dict[str, Any]:
+    """A file answer or body: PDF, XML, ZIP, XLSX."""
+    return {mimetype: {"schema": {"type": "string", "format": "binary"}}}
+
+
+def json_object(**properties: str | dict[str, Any]) -> dict[str, Any]:
+    """An inline JSON object, each property named with its type or given its schema."""
+    schemas = {name: {"type": kind} if isinstance(kind, str) else kind for name, kind in properties.items()}
+    return {"application/json": {"schema": {"type": "object", "properties": schemas}}}
+
+
+def operation(method: str, *, ok: tuple[int, str, dict[str, Any] | None],
+              refusals: tuple[str, ...] = ("401", "404"), description: str | None = None,
+              body: str | dict[str, Any] | None = None, body_required: bool = True,
+              parameters: list[dict[str, Any]] | None = None,
+              responses: dict[int, dict[str, Any]] | None = None):
+    """Decorate an API handler (innermost, under `@expose`/`@protect`) with its operation.
+
+    `ok` is the success: (status, description, content or None); `refusals` name shared
+    responses (the status is the name's number: "422_fields" answers 422); `body` is a
+    component schema's name or a content mapping; `responses` adds particular answers."""
+    status, ok_description, ok_content = ok
+    answers: dict[int, dict[str, Any]] = {status: {"description": ok_description}}
+    if ok_content is not None:
+        answers[status]["content"] = ok_content
+    for name in refusals:
+        answers[int(name.split("_")[0])] = response_ref(name)
+    answers.update(responses or {})
+    spec: dict[str, Any] = {}
+    if description:
+        spec["description"] = " ".join(description.split())
+    if parameters:
+        spec["parameters"] = parameters
+    if body is not None:
+        content = {"application/json": {"schema": schema_ref(body)}} if isinstance(body, str) else body
+        spec["requestBody"] = {"content": content, **({"required": True} if body_required else {})}
+    spec["responses"] = dict(sorted(answers.items()))
+
+    def decorate(handler):
+        import yaml
+
+        summary = (handler.__doc__ or "").strip()
+        handler.__doc__ = f"{summary}\n---\n{yaml.safe_dump({method: spec}, sort_keys=False)}"
+        return handler
+    return decorate

@@ -51,7 +51,17 @@ from app.billing.signals import send_requested
 from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi, ClientelaModelRestApi
-from app.rest import API_RESPONSES, ID_IN_PATH, json_body, model_api_descriptions, refused, use_accept_language
+from app.rest import (
+    API_RESPONSES,
+    ID_IN_PATH,
+    binary,
+    json_body,
+    model_api_descriptions,
+    operation,
+    refused,
+    result,
+    use_accept_language,
+)
 from app.security.limits import MAX_ID
 from app.security.roles import READ_WRITE
 
@@ -144,35 +154,16 @@ class BillingDocumentApi(ClientelaModelRestApi):
     @protect()
     @safe
     @permission_name("send")
+    @operation("post", description="""
+        Finalizes a draft (the next gapless number of its year; amounts lock), then queues
+        an email with the PDF and a portal sign-in link to each recipient, namely the
+        contacts listed in the optional JSON body field contact_ids, else the primary
+        contact of the client. Sending a finalized document again sends it again and
+        keeps its number.""",
+               ok=(200, "The finalized document", result("{{self.__class__.__name__}}.get", with_id=True)),
+               refusals=("401", "404", "422_fields"))
     def send(self, pk: int):
-        """Send the document by email (a draft is finalized first)
-        ---
-        post:
-          description: >-
-            Finalizes a draft (the next gapless number of its year; amounts lock), then queues
-            an email with the PDF and a portal sign-in link to each recipient, namely the
-            contacts listed in the optional JSON body field contact_ids, else the primary
-            contact of the client. Sending a finalized document again sends it again and
-            keeps its number.
-          responses:
-            200:
-              description: The finalized document
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/{{self.__class__.__name__}}.get'
-            401:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422_fields'
-        """
+        """Send the document by email (a draft is finalized first)"""
         document = self._locked(pk)
         if document is None:
             return self.response_404()
@@ -194,23 +185,10 @@ class BillingDocumentApi(ClientelaModelRestApi):
     @protect()
     @safe
     @permission_name("pdf")
+    @operation("get", ok=(200, "The PDF (rendered once per version of the document, then cached)",
+                          binary("application/pdf")))
     def pdf(self, pk: int):
-        """The document as a PDF
-        ---
-        get:
-          responses:
-            200:
-              description: The PDF (rendered once per version of the document, then cached)
-              content:
-                application/pdf:
-                  schema:
-                    type: string
-                    format: binary
-            401:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """The document as a PDF"""
         document = self.datamodel.get(pk, self._base_filters)
         if document is None:
             return self.response_404()
@@ -254,42 +232,16 @@ class InvoiceApi(BillingDocumentApi):
     @protect()
     @safe
     @permission_name("credit_note")
+    @operation("post", description="""
+        reason is required; lines (the shape of the invoice's) default to every line of
+        the invoice not yet credited. A credit note above what is left to credit is a 422.
+        The draft takes the invoice's tax blocks; POST /api/v1/credit-note/{id}/send
+        finalizes it and lowers the invoice's balance.""",
+               body="CreditNotePostSchema",
+               ok=(201, "The draft credit note", result("CreditNoteApi.get", with_id=True)),
+               refusals=("400", "401", "404", "422_fields"))
     def credit_note(self, pk: int):
-        """Make a draft credit note against a finalized invoice
-        ---
-        post:
-          description: >-
-            reason is required; lines (the shape of the invoice's) default to every line of
-            the invoice not yet credited. A credit note above what is left to credit is a 422.
-            The draft takes the invoice's tax blocks; POST /api/v1/credit-note/{id}/send
-            finalizes it and lowers the invoice's balance.
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  $ref: '#/components/schemas/CreditNotePostSchema'
-          responses:
-            201:
-              description: The draft credit note
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/CreditNoteApi.get'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422_fields'
-        """
+        """Make a draft credit note against a finalized invoice"""
         invoice = self.datamodel.get(pk, self._base_filters)
         if invoice is None:
             return self.response_404()
@@ -306,41 +258,15 @@ class InvoiceApi(BillingDocumentApi):
     @protect()
     @safe
     @permission_name("payment")
+    @operation("post", description="""
+        The amount is a decimal string ("120.50") greater than zero and at most the
+        balance due; method is one of bank_transfer (default), cash, stripe, other; date
+        defaults to today. Status and balance follow.""",
+               body="PaymentInputSchema",
+               ok=(201, "The payment recorded", result("PaymentSchema", with_id=True)),
+               refusals=("400", "401", "404", "422_fields"))
     def payment(self, pk: int):
-        """Record a payment (amount, method, date, reference) on a finalized invoice
-        ---
-        post:
-          description: >-
-            The amount is a decimal string ("120.50") greater than zero and at most the
-            balance due; method is one of bank_transfer (default), cash, stripe, other; date
-            defaults to today. Status and balance follow.
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  $ref: '#/components/schemas/PaymentInputSchema'
-          responses:
-            201:
-              description: The payment recorded
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/PaymentSchema'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422_fields'
-        """
+        """Record a payment (amount, method, date, reference) on a finalized invoice"""
         invoice = self.datamodel.get(pk, self._base_filters)
         if invoice is None:
             return self.response_404()
@@ -461,31 +387,13 @@ class ClientSummaryApi(ClientelaBaseApi):
     @protect()
     @safe
     @permission_name("summary")
+    @operation("get", description="""
+        Total invoiced (finalized, not cancelled), total paid and balance due as decimal
+        strings, and counts of invoices and quotes by status ("overdue" for open invoices
+        past their due date, "expired" for sent quotes past their validity).""",
+               ok=(200, "The summary", result({"type": "object"}, with_id=True)))
     def summary(self, pk: int):
-        """The client's money and documents at a glance
-        ---
-        get:
-          description: >-
-            Total invoiced (finalized, not cancelled), total paid and balance due as decimal
-            strings, and counts of invoices and quotes by status ("overdue" for open invoices
-            past their due date, "expired" for sent quotes past their validity).
-          responses:
-            200:
-              description: The summary
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        type: object
-            401:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """The client's money and documents at a glance"""
         currency = db.session.scalar(select(Client.currency).where(Client.id == pk))
         if currency is None:
             return self.response_404()

@@ -25,7 +25,7 @@ from app.extensions import db
 from app.fab.base import ClientelaBaseApi
 from app.i18n import SUPPORTED_LANGUAGES
 from app.money import to_decimal
-from app.rest import API_RESPONSES, json_body, use_accept_language
+from app.rest import API_RESPONSES, json_body, operation, result, use_accept_language
 from app.security.roles import READ_WRITE
 from app.taxids import clean_tax_code, clean_vat_number
 
@@ -125,23 +125,10 @@ class CompanyApi(ClientelaBaseApi):
     @expose("/", methods=["GET"])
     @protect()
     @safe
+    @operation("get", ok=(200, "Every setting (rates as decimal strings)", result({"type": "object"})),
+               refusals=("401",))
     def get(self):
-        """The company settings
-        ---
-        get:
-          responses:
-            200:
-              description: Every setting (rates as decimal strings)
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        type: object
-            401:
-              $ref: '#/components/responses/401'
-        """
+        """The company settings"""
         company = get_company()
         db.session.commit()  # the row is created with defaults the first time
         return self.response(200, result=settings_json(company))
@@ -149,33 +136,11 @@ class CompanyApi(ClientelaBaseApi):
     @expose("/", methods=["PUT"])
     @protect()
     @safe
+    @operation("put", body={"application/json": {"schema": {"type": "object"}}},
+               ok=(200, "Every setting after the change", result({"type": "object"})),
+               refusals=("400", "401", "422_fields"))
     def put(self):
-        """Change the named settings (the others stay as they are)
-        ---
-        put:
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  type: object
-          responses:
-            200:
-              description: Every setting after the change
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        type: object
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            422:
-              $ref: '#/components/responses/422_fields'
-        """
+        """Change the named settings (the others stay as they are)"""
         body = json_body()
         company = get_company()
         values, errors = clean_settings(body, company)

@@ -24,7 +24,7 @@ from app.einvoice.receipts import MalformedReceipt
 from app.einvoice.schema import UnsafeXml
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi
-from app.rest import ID_IN_PATH
+from app.rest import ID_IN_PATH, binary, json_object, operation
 from app.security.limits import MAX_ID
 
 MAX_RECEIPT_BYTES = 1024 * 1024  # SdI's receipts are a few kilobytes, signature included
@@ -61,64 +61,33 @@ class EInvoiceApi(ClientelaBaseApi):
     @protect()
     @safe
     @permission_name("invoice_xml")
+    @operation("get", ok=(200, "The XML file", binary("application/xml")), refusals=("404",),
+               responses={409: {"description": "The invoice is a draft (it has no e-invoice yet)",
+                                "content": json_object(message="string")}})
     def invoice_xml(self, pk: int):
-        """The invoice's FatturaPA file, the same bytes every time
-        ---
-        get:
-          responses:
-            200:
-              description: The XML file
-              content:
-                application/xml: {schema: {type: string, format: binary}}
-            404: {$ref: '#/components/responses/404'}
-            409:
-              description: The invoice is a draft (it has no e-invoice yet)
-              content:
-                application/json:
-                  schema: {type: object, properties: {message: {type: string}}}
-        """
+        """The invoice's FatturaPA file, the same bytes every time"""
         return self._document_xml(Invoice, pk)
 
     @expose("/credit-note/<int:pk>/fatturapa", methods=["GET"])
     @protect()
     @safe
     @permission_name("credit_note_xml")
+    @operation("get", ok=(200, "The XML file", binary("application/xml")), refusals=("404",),
+               responses={409: {"description": "The credit note is a draft (it has no e-invoice yet)",
+                                "content": json_object(message="string")}})
     def credit_note_xml(self, pk: int):
-        """The credit note's FatturaPA file (TD04)
-        ---
-        get:
-          responses:
-            200:
-              description: The XML file
-              content:
-                application/xml: {schema: {type: string, format: binary}}
-            404: {$ref: '#/components/responses/404'}
-            409:
-              description: The credit note is a draft (it has no e-invoice yet)
-              content:
-                application/json:
-                  schema: {type: object, properties: {message: {type: string}}}
-        """
+        """The credit note's FatturaPA file (TD04)"""
         return self._document_xml(CreditNote, pk)
 
     @expose("/einvoice/export", methods=["GET"])
     @protect()
     @safe
     @permission_name("export")
+    @operation("get", parameters=[{"in": "query", "name": name, "required": True,
+                                   "schema": {"type": "string", "format": "date"}} for name in ("from", "to")],
+               ok=(200, "The ZIP", binary("application/zip")), refusals=("400",))
     def export(self):
-        """A ZIP of the files of the documents dated in a period, for the accountant
-        ---
-        get:
-          parameters:
-          - {in: query, name: from, required: true, schema: {type: string, format: date}}
-          - {in: query, name: to, required: true, schema: {type: string, format: date}}
-          responses:
-            200:
-              description: The ZIP
-              content:
-                application/zip: {schema: {type: string, format: binary}}
-            400: {$ref: '#/components/responses/400'}
-        """
+        """A ZIP of the files of the documents dated in a period, for the accountant"""
         try:
             start = dt.date.fromisoformat(request.args.get("from", ""))
             end = dt.date.fromisoformat(request.args.get("to", ""))
@@ -135,27 +104,12 @@ class EInvoiceApi(ClientelaBaseApi):
     @protect()
     @safe
     @permission_name("receipts")
+    @operation("post", body={"application/xml": {"schema": {"type": "string"}}}, body_required=False,
+               ok=(200, "The document's new state",
+                   json_object(document_type="string", document_id="integer", sdi_status="string")),
+               refusals=("400", "404"))
     def receipts(self):
-        """Import one SdI receipt (RC, NS, MC, NE, DT, AT), its XML as the body
-        ---
-        post:
-          requestBody:
-            content:
-              application/xml: {schema: {type: string}}
-          responses:
-            200:
-              description: The document's new state
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      document_type: {type: string}
-                      document_id: {type: integer}
-                      sdi_status: {type: string}
-            400: {$ref: '#/components/responses/400'}
-            404: {$ref: '#/components/responses/404'}
-        """
+        """Import one SdI receipt (RC, NS, MC, NE, DT, AT), its XML as the body"""
         if (request.content_length or 0) > MAX_RECEIPT_BYTES:
             return self.response_400(message=str(_l("A receipt is at most 1 MB.")))
         result = apply_receipt(request.get_data(cache=False))

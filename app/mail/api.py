@@ -22,7 +22,7 @@ from app.fab.base import ClientelaBaseApi
 from app.mail import services as mail
 from app.mail.models import CLIENT_KINDS, EMAIL_KINDS
 from app.mail.sandbox import TemplateRefused
-from app.rest import API_RESPONSES, ID_IN_PATH
+from app.rest import API_RESPONSES, ID_IN_PATH, json_object, operation, result
 from app.security.roles import READ_WRITE
 
 LANGUAGES = ("it", "en")
@@ -98,23 +98,9 @@ class EmailTemplateApi(ClientelaBaseApi):
     @expose("/<kind>", methods=["GET"])
     @protect()
     @safe
+    @operation("get", ok=(200, "The template per language", result("GlobalTemplateSchema")), refusals=("404",))
     def get(self, kind: str):
-        """The global template of `kind`, in Italian and English.
-        ---
-        get:
-          responses:
-            200:
-              description: The template per language
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        $ref: '#/components/schemas/GlobalTemplateSchema'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """The global template of `kind`, in Italian and English."""
         if kind not in EMAIL_KINDS:
             return self.response_404()
         return self.response(200, result=self._result(kind))
@@ -122,37 +108,10 @@ class EmailTemplateApi(ClientelaBaseApi):
     @expose("/<kind>", methods=["PUT"])
     @protect()
     @safe
+    @operation("put", body=json_object(language="string", subject="string", body="string"), body_required=False,
+               ok=(200, "The template per language", result("GlobalTemplateSchema")), refusals=("400_fields", "404"))
     def put(self, kind: str):
-        """Change the global template of `kind` in one language.
-        ---
-        put:
-          requestBody:
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    language:
-                      type: string
-                    subject:
-                      type: string
-                    body:
-                      type: string
-          responses:
-            200:
-              description: The template per language
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        $ref: '#/components/schemas/GlobalTemplateSchema'
-            400:
-              $ref: '#/components/responses/400_fields'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """Change the global template of `kind` in one language."""
         if kind not in EMAIL_KINDS:
             return self.response_404()
         return _save(self, lambda body, subject, text: mail.save_global_template(
@@ -181,23 +140,9 @@ class ClientEmailTemplateApi(ClientelaBaseApi):
     @expose("/<int:pk>/email-template/<kind>", methods=["GET"])
     @protect()
     @safe
+    @operation("get", ok=(200, "The effective template", result("ClientTemplateSchema")), refusals=("404",))
     def get_client_template(self, pk: int, kind: str):
-        """The template this client's emails of `kind` use (its override, or the global one).
-        ---
-        get:
-          responses:
-            200:
-              description: The effective template
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        $ref: '#/components/schemas/ClientTemplateSchema'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """The template this client's emails of `kind` use (its override, or the global one)."""
         client = self._client(pk, kind)
         if client is None:
             return self.response_404()
@@ -206,35 +151,10 @@ class ClientEmailTemplateApi(ClientelaBaseApi):
     @expose("/<int:pk>/email-template/<kind>", methods=["PUT"])
     @protect()
     @safe
+    @operation("put", body=json_object(subject="string", body="string"), body_required=False,
+               ok=(200, "The override", result("ClientTemplateSchema")), refusals=("400_fields", "404"))
     def put_client_template(self, pk: int, kind: str):
-        """Set this client's own subject and body for `kind`; the global template is then ignored.
-        ---
-        put:
-          requestBody:
-            content:
-              application/json:
-                schema:
-                  type: object
-                  properties:
-                    subject:
-                      type: string
-                    body:
-                      type: string
-          responses:
-            200:
-              description: The override
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        $ref: '#/components/schemas/ClientTemplateSchema'
-            400:
-              $ref: '#/components/responses/400_fields'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """Set this client's own subject and body for `kind`; the global template is then ignored."""
         client = self._client(pk, kind)
         if client is None:
             return self.response_404()
@@ -244,23 +164,10 @@ class ClientEmailTemplateApi(ClientelaBaseApi):
     @expose("/<int:pk>/email-template/<kind>", methods=["DELETE"])
     @protect()
     @safe
+    @operation("delete", ok=(200, "The effective (global) template", result("ClientTemplateSchema")),
+               refusals=("404",))
     def delete_client_template(self, pk: int, kind: str):
-        """Drop this client's override: its emails of `kind` use the global template again.
-        ---
-        delete:
-          responses:
-            200:
-              description: The effective (global) template
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      result:
-                        $ref: '#/components/schemas/ClientTemplateSchema'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """Drop this client's override: its emails of `kind` use the global template again."""
         client = self._client(pk, kind)
         if client is None:
             return self.response_404()

@@ -18,7 +18,7 @@ from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi
 from app.pdf.statement import parse_period, statement_filename, statement_pdf
-from app.rest import API_RESPONSES, ID_IN_PATH, use_accept_language
+from app.rest import API_RESPONSES, ID_IN_PATH, binary, operation, use_accept_language
 from app.security.roles import READ_WRITE
 
 
@@ -42,29 +42,13 @@ class ClientStatementApi(ClientelaBaseApi):
     @protect()
     @safe
     @permission_name("statement")
+    @operation("get", description="""
+        Opening balance (everything before `from`), the period's invoices and payments
+        with a running balance, the closing balance and its ageing at `to`, in the
+        client's language. The period defaults to the current year up to today.""",
+               ok=(200, "The statement", binary("application/pdf")), refusals=("400_fields", "401", "404"))
     def statement(self, pk: int):
-        """The client's statement of account for a period
-        ---
-        get:
-          description: >-
-            Opening balance (everything before `from`), the period's invoices and payments
-            with a running balance, the closing balance and its ageing at `to`, in the
-            client's language. The period defaults to the current year up to today.
-          responses:
-            200:
-              description: The statement
-              content:
-                application/pdf:
-                  schema:
-                    type: string
-                    format: binary
-            400:
-              $ref: '#/components/responses/400_fields'
-            401:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-        """
+        """The client's statement of account for a period"""
         client = db.session.get(Client, pk)
         if client is None:
             return self.response_404()

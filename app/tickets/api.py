@@ -23,7 +23,9 @@ from app.rest import (
     ApiSchema,
     json_body,
     model_api_descriptions,
+    operation,
     refused,
+    result,
     text,
     use_accept_language,
 )
@@ -101,40 +103,14 @@ class TicketApi(ClientelaModelRestApi):
     @protect()
     @safe
     @permission_name("reply")
+    @operation("post", description="""
+        Adds a staff message to the thread. A reply makes the ticket "answered" and emails the
+        contact a sign-in link to the ticket; with `internal: true` it is a note only staff see.""",
+               body="ReplyInputSchema",
+               ok=(200, "The ticket with its whole thread", result("TicketApi.get", with_id=True)),
+               refusals=("400", "401", "404", "422_fields"))
     def reply(self, pk: int):
-        """Answer the client (or add an internal note)
-        ---
-        post:
-          description: >-
-            Adds a staff message to the thread. A reply makes the ticket "answered" and emails the
-            contact a sign-in link to the ticket; with `internal: true` it is a note only staff see.
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema:
-                  $ref: '#/components/schemas/ReplyInputSchema'
-          responses:
-            200:
-              description: The ticket with its whole thread
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      id:
-                        type: integer
-                      result:
-                        $ref: '#/components/schemas/TicketApi.get'
-            400:
-              $ref: '#/components/responses/400'
-            401:
-              $ref: '#/components/responses/401'
-            404:
-              $ref: '#/components/responses/404'
-            422:
-              $ref: '#/components/responses/422_fields'
-        """
+        """Answer the client (or add an internal note)"""
         ticket = self.datamodel.get(pk, self._base_filters)
         if ticket is None:
             return self.response_404()

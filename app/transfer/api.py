@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi
-from app.rest import API_RESPONSES, use_accept_language
+from app.rest import API_RESPONSES, binary, json_object, operation, use_accept_language
 from app.security.roles import READ_WRITE
 from app.transfer import exports
 from app.transfer.imports import MAX_IMPORT_BYTES, XLSX_CONTENT_TYPE, import_file
@@ -46,49 +46,23 @@ class ClientImportApi(ClientelaBaseApi):
     @protect()
     @safe
     @permission_name("import_clients")
+    @operation("post", description="""
+        Columns named by the client fields plus contact_name and contact_email. Every
+        row is checked with the client rules; any error imports nothing (422). A client
+        already present (same VAT number, else same email) is updated. `dry_run=1`
+        checks and counts without importing.""",
+               body={"text/csv": {"schema": {"type": "string"}},
+                     **binary("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")},
+               body_required=False,
+               ok=(200, "What was (or, in a dry run, would be) created and updated",
+                   json_object(created="integer", updated="integer",
+                               errors={"type": "array", "items": {"type": "object"}})),
+               refusals=("401",),
+               responses={413: {"description": "The body is larger than the import allows"},
+                          415: {"description": "The body is neither CSV nor XLSX"},
+                          422: {"description": "The rows' errors ({row, field, message}); nothing imported"}})
     def import_clients(self):
-        """Import clients with their contacts from a CSV or XLSX body
-        ---
-        post:
-          description: >-
-            Columns named by the client fields plus contact_name and contact_email. Every
-            row is checked with the client rules; any error imports nothing (422). A client
-            already present (same VAT number, else same email) is updated. `dry_run=1`
-            checks and counts without importing.
-          requestBody:
-            content:
-              text/csv:
-                schema:
-                  type: string
-              application/vnd.openxmlformats-officedocument.spreadsheetml.sheet:
-                schema:
-                  type: string
-                  format: binary
-          responses:
-            200:
-              description: What was (or, in a dry run, would be) created and updated
-              content:
-                application/json:
-                  schema:
-                    type: object
-                    properties:
-                      created:
-                        type: integer
-                      updated:
-                        type: integer
-                      errors:
-                        type: array
-                        items:
-                          type: object
-            401:
-              $ref: '#/components/responses/401'
-            413:
-              description: The body is larger than the import allows
-            415:
-              description: The body is neither CSV nor XLSX
-            422:
-              description: The rows' errors ({row, field, message}); nothing imported
-        """
+        """Import clients with their contacts from a CSV or XLSX body"""
         if request.mimetype not in CSV_CONTENT_TYPES | {XLSX_CONTENT_TYPE}:
             return self.response(415, message=_("Send the file as text/csv or as an XLSX spreadsheet."))
         if (request.content_length or 0) > MAX_IMPORT_BYTES:
