@@ -262,6 +262,27 @@ def test_a_payment_or_new_bank_details_render_the_pdf_again(renders):
     assert "IT02L1234512345123456789012" in text
 
 
+def test_a_new_deploy_of_a_shared_pdf_partial_makes_cached_pdfs_stale(app, renders):
+    """The cache key covers every template under pdf/, not only the document's own."""
+    from jinja2 import ChoiceLoader, DictLoader
+
+    from app.pdf.service import template_environment
+
+    invoice = make_invoice(finalize=True)
+    before = freshness_key(invoice)
+    env = template_environment()
+    source = env.loader.get_source(env, "pdf/_parts.html")[0]
+    original_loader = env.loader
+    env.loader = ChoiceLoader([DictLoader({"pdf/_parts.html": source + "{# restyled #}"}), original_loader])
+    app.extensions.pop("clientela_pdf_renderer", None)
+    try:
+        assert freshness_key(invoice) != before
+    finally:
+        env.loader = original_loader
+        app.extensions.pop("clientela_pdf_renderer", None)
+    assert freshness_key(invoice) == before
+
+
 # --- hostile input -----------------------------------------------------------------------------
 
 def hostile_payload(port: int, probe_path: str) -> str:

@@ -77,7 +77,7 @@ def render_html(document: Invoice | Quote) -> str:
     """The document as printable HTML in its own language, every user value escaped."""
     language = normalize_language(document.language)
     with force_locale(language):
-        return _environment().get_template(TEMPLATE).render(**_context(document, language))
+        return template_environment().get_template(TEMPLATE).render(**_context(document, language))
 
 
 class RenderInProgress(Exception):
@@ -211,14 +211,16 @@ def _company_fingerprint() -> str:
 
 
 def _renderer_fingerprint() -> str:
-    """The template source, the translation catalogs and wkhtmltopdf's options: a deploy that
-    changes any of them makes every cached PDF stale. Computed once per process."""
+    """The templates' source (every one under pdf/: the documents' and the partials they
+    import), the translation catalogs and wkhtmltopdf's options: a deploy that changes any of
+    them makes every cached PDF stale. Computed once per process."""
     cached = current_app.extensions.get("clientela_pdf_renderer")
     if cached is not None and not current_app.debug:
         return cached
-    env = _environment()
+    env = template_environment()
     digest = hashlib.sha256(f"{LAYOUT_VERSION}|{json.dumps(render.OPTIONS, sort_keys=True)}|".encode())
-    digest.update(env.loader.get_source(env, TEMPLATE)[0].encode())
+    for name in sorted(name for name in env.list_templates() if name.startswith("pdf/")):
+        digest.update(name.encode() + b"\x00" + env.loader.get_source(env, name)[0].encode())
     directories = current_app.config.get("BABEL_TRANSLATION_DIRECTORIES") or "translations"
     for directory in directories.split(";"):
         for language in SUPPORTED_LANGUAGES:
@@ -248,7 +250,7 @@ def _content_hash(html: str) -> str:
     return digest.hexdigest()
 
 
-def _environment() -> Environment:
+def template_environment() -> Environment:
     """A Jinja environment of our own: autoescape always on, no request-bound globals."""
     env = current_app.extensions.get("clientela_pdf_jinja")
     if env is None:
@@ -289,7 +291,7 @@ def _context(document: Invoice | Quote, language: str) -> dict[str, object]:
         "kind": document_kind(document),
         "document": document,
         "company": company,
-        "logo_uri": _logo_uri(company),
+        "logo_uri": logo_uri(company),
         "company_country": locale.territories.get(company.country or "", company.country or ""),
         "bill_country": locale.territories.get(document.bill_country or "", document.bill_country or ""),
         "issue_date": format_date(document.issue_date, language),
@@ -339,7 +341,7 @@ def _context(document: Invoice | Quote, language: str) -> dict[str, object]:
     }
 
 
-def _logo_uri(company) -> str:
+def logo_uri(company) -> str:
     """The logo as a data: URI (wkhtmltopdf may not fetch anything), or "" without one."""
     mime = shown_logo_mime(company)
     if not company.logo or not mime:

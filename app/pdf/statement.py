@@ -35,7 +35,7 @@ from app.extensions import db
 from app.i18n import format_date, format_money, normalize_language
 from app.money import ZERO, round_cents
 from app.pdf import render
-from app.pdf.service import _environment, _logo_uri
+from app.pdf.service import logo_uri, template_environment
 
 TEMPLATE = "pdf/statement.html"
 # (key, fewest days past due, most days past due) at the statement's end date; None: open-ended.
@@ -233,10 +233,11 @@ def render_statement_html(statement: PeriodStatement) -> str:
         return format_money(amount, statement.currency, language)
 
     with force_locale(language):
-        return _environment().get_template(TEMPLATE).render(
+        return template_environment().get_template(TEMPLATE).render(
             language=language,
             company=company,
-            logo_uri=_logo_uri(company),
+            logo_uri=logo_uri(company),
+            company_country=locale.territories.get(company.country or "", company.country or ""),
             client=client,
             client_country=locale.territories.get(client.country or "", client.country or ""),
             start=format_date(statement.period.start, language),
