@@ -17,7 +17,7 @@ from app.extensions import db
 from tests.support.database import KEEP_TABLES, TEST_DB, is_postgres
 
 # Shared fixtures: smtp_server, rq_queue, limited_app. Helpers are imported from tests.support.
-pytest_plugins = ["tests.support.smtp", "tests.support.jobs", "tests.support.portal"]
+pytest_plugins = ["tests.support.smtp", "tests.support.jobs", "tests.support.portal", "tests.support.browser"]
 
 
 def _database_url(tmp_dir: Path) -> str:

@@ -11,7 +11,7 @@ being patched onto every request of the app:
   only rows the view itself lists: FAB fetches an action's rows without `base_filters`;
 - a REST list refuses a negative page or page size with FAB's 400 (rison or JSON `q`).
 
-Tests: tests/test_authz_matrix.py, tests/test_bad_input.py, tests/test_fab_bases.py.
+Tests: tests/security/test_authz_matrix.py, tests/security/test_bad_input.py, tests/fab/test_fab_bases.py.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Corrections Flask-AppBuilder 5.3.0 still needs, each with the upstream issue it answers.
 
 Drop an item when the FAB version pinned in requirements.txt fixes it (its test in
-tests/test_authz_matrix.py or tests/test_bad_input.py keeps passing without it).
+tests/security/test_authz_matrix.py or tests/security/test_bad_input.py keeps passing without it).
 
 1. Unknown action names (FAB 5.3.0, dpgaspar/Flask-AppBuilder#2407): `ModelView.action` and
    `action_post` ask `get_action_permission_name(name)`, which reads

@@ -2,7 +2,7 @@
 
 Text with a NUL character and an id past a 32-bit integer are not FAB's concern: they fail
 at the database (a DataError, a 500) whichever door they come in by. FAB's own gaps are in
-app/fab/ (workarounds.py). Tested by tests/test_bad_input.py and tests/test_authz_matrix.py.
+app/fab/ (workarounds.py). Tested by tests/security/test_bad_input.py and tests/security/test_authz_matrix.py.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Views and APIs of one kind of object share a permission name (`class_permission_name`) and
 map their methods onto two actions, read and write (`READ_WRITE`), so a role reads as a short
 list. Admin has everything (FAB's built-in admin role). The lists are pinned by
-tests/test_roles.py and documented in docs/roles.md.
+tests/security/test_roles.py and documented in docs/roles.md.
 """
 from __future__ import annotations
 

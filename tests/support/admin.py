@@ -1,6 +1,7 @@
 """The admin's forms as a browser posts them."""
 from __future__ import annotations
 
+from app.billing.models import Invoice
 from tests.support.factories import VALID_PARTITE_IVA
 
 
@@ -15,3 +16,17 @@ def client_form(**overrides) -> dict[str, str]:
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def line_form(document, lines, **fields) -> dict[str, str]:
+    """A draft's edit form with `lines` as rows `lines-<n>-<field>`."""
+    data = {"issue_date": document.issue_date.isoformat(), "notes": "", "terms": ""}
+    if isinstance(document, Invoice):
+        data["due_date"] = document.due_date.isoformat()
+    else:
+        data["valid_until"] = document.valid_until.isoformat()
+    for index, line in enumerate(lines):
+        for name, value in line.items():
+            data[f"lines-{index}-{name}"] = value
+    data.update(fields)
+    return data

@@ -12,7 +12,7 @@ What a refused actor meets, by kind of route:
   /portal/login; another client's object is 404, as if it did not exist.
 - routes that do not exist for anyone (actions on views without actions, the CRUD forms of
   read-only views) answer 404 or 403 to everyone, Admin included; FAB's file download route
-  is not registered at all (tests/test_fab_bases.py).
+  is not registered at all (tests/fab/test_fab_bases.py).
 Every refused call changes nothing: a snapshot of every table is compared before and after.
 Allowed calls answer 2xx, or a redirect that is not a sign-in page.
 
@@ -94,7 +94,7 @@ def world_ids(app):
 
 
 def _build_world(app: Flask) -> dict:
-    from einvoice_support import italian_company
+    from tests.support.einvoice import italian_company
 
     italian_company()  # e-invoicing on: every finalized document has a FatturaPA file to hand out
     sm = app.appbuilder.sm
@@ -705,7 +705,7 @@ MATRIX.update({
     ("appbuilder.static", "GET"): Case("GET", _static("/static/appbuilder/css/flags/flags16.css"), EVERYONE, "public"),
     ("health.healthz", "GET"): Case("GET", _static("/healthz"), EVERYONE, "public"),
     # With Stripe configured, an unsigned event is refused (400) for everyone alike; without it the
-    # route is 404. Signed events: tests/test_payments_stripe.py.
+    # route is 404. Signed events: tests/payments/test_payments_stripe.py.
     ("stripe_webhooks.stripe_webhook", "POST"): Case(
         "POST", _static("/webhooks/stripe", json={"id": "evt_forged", "type": "checkout.session.completed"}),
         NOBODY, "absent", absent_status=(400,),

@@ -39,7 +39,7 @@ from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.postgres_only
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WEB_PORTS = (5151, 5152)
 REDIS_URL = os.environ.get("CHAOS_REDIS_URL", "redis://127.0.0.1:6379/8")  # flushed: one of yours

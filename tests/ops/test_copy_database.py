@@ -20,9 +20,9 @@ from sqlalchemy.engine import make_url
 
 from app.billing.models import Invoice, Payment
 from app.extensions import db
-from conftest import TEST_DB, is_postgres
+from tests.support.database import TEST_DB, is_postgres
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Next to the PostgreSQL test database (`make test` passes TEST_DATABASE_URL to both passes).
 _POSTGRES_TESTS = TEST_DB if is_postgres() else os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/clientela_test")

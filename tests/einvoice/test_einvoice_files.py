@@ -17,7 +17,7 @@ from app.billing import services as billing
 from app.einvoice import services as einvoice
 from app.einvoice.schema import schema_errors
 from app.extensions import db
-from tests.einvoice_support import italian_company
+from tests.support.einvoice import italian_company
 from tests.support.factories import STAFF_PASSWORD, make_client, make_invoice, make_staff_user
 
 NS = {"p": "http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2"}

@@ -5,7 +5,7 @@ cookie, so a page on another site cannot drive it through a signed-in admin's br
 
 The routes are enumerated from app.url_map, so a new route is checked the day it appears.
 The Stripe webhook is CSRF-exempt and checked by its signature instead
-(tests/test_payments_stripe.py, tests/test_authz_matrix.py::…[stripe_webhooks.stripe_webhook-POST]).
+(tests/payments/test_payments_stripe.py, tests/security/test_authz_matrix.py::…[stripe_webhooks.stripe_webhook-POST]).
 """
 from __future__ import annotations
 

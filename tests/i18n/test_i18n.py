@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 from app.i18n import format_date, format_money
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "app" / "translations"
 
 

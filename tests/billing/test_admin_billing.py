@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.activity.models import Activity
 from app.billing.models import Invoice, Payment, Quote
 from app.extensions import db
+from tests.support.admin import line_form
 from tests.support.factories import login, make_client, make_invoice, make_quote, make_staff_user
 from tests.support.queries import counted_statements
 
@@ -23,19 +24,6 @@ def staff(web):
     login(web, user.username)
     web.get("/lang/en")  # assertions read the English messages
     return web
-
-
-def line_form(document, lines, **fields) -> dict[str, str]:
-    data = {"issue_date": document.issue_date.isoformat(), "notes": "", "terms": ""}
-    if isinstance(document, Invoice):
-        data["due_date"] = document.due_date.isoformat()
-    else:
-        data["valid_until"] = document.valid_until.isoformat()
-    for index, line in enumerate(lines):
-        for name, value in line.items():
-            data[f"lines-{index}-{name}"] = value
-    data.update(fields)
-    return data
 
 
 def test_a_new_invoice_for_a_client_copies_the_billing_block_and_opens_the_draft(staff):

@@ -17,7 +17,6 @@ from app.billing import services as billing
 from app.clients.models import Client
 from app.extensions import db
 from tests.support.factories import STAFF_PASSWORD, VALID_PARTITE_IVA, line, make_client, make_invoice, make_staff_user
-from tests.test_portal_browser import browser_page  # noqa: F401  (fixture)
 
 PORTS = range(5181, 5190)  # this suite's own range on the shared machine
 CSV = (

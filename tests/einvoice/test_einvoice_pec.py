@@ -27,7 +27,7 @@ from app.einvoice.periodic import poll_sdi_receipts_job
 from app.periodic import tasks
 from tests.support.factories import make_client, make_invoice
 from tests.support.smtp import SmtpServer, smtp_server  # noqa: F401  (the fixture)
-from tests.einvoice_support import SAMPLE_PROGRESSIVE, italian_company, sample
+from tests.support.einvoice import SAMPLE_PROGRESSIVE, italian_company, sample
 
 PEC_SMTP_PORT = 5126
 IMAPS_PORT = 5127

@@ -13,7 +13,7 @@ from app.einvoice.checks import SdiCheckFailed
 from app.errors import Refusal
 from app.extensions import db
 from tests.support.factories import make_client, make_invoice
-from tests.einvoice_support import italian_company
+from tests.support.einvoice import italian_company
 
 
 def refusal_of(invoice) -> Refusal:

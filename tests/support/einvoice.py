@@ -7,7 +7,7 @@ from pathlib import Path
 from app.company.services import get_company
 from app.extensions import db
 
-RECEIPTS = Path(__file__).resolve().parent / "fixtures" / "sdi"
+RECEIPTS = Path(__file__).resolve().parents[1] / "fixtures" / "sdi"
 # The official samples all name IT01234567890_11111.xml.p7m: progressive "11111" in base 36.
 SAMPLE_PROGRESSIVE = int("11111", 36)
 

@@ -11,7 +11,7 @@ from app.einvoice import services as einvoice
 from app.einvoice.models import EInvoiceProgressive, SdiReceipt
 from app.extensions import db
 from tests.support.factories import STAFF_PASSWORD, login, make_client, make_invoice, make_staff_user
-from tests.einvoice_support import SAMPLE_PROGRESSIVE, italian_company, sample
+from tests.support.einvoice import SAMPLE_PROGRESSIVE, italian_company, sample
 
 @pytest.fixture
 def api(web):

@@ -16,7 +16,7 @@ from app.products.services import create_product, update_product
 from app.recurring import services as recurring
 from app.recurring.models import RecurringInvoice, RecurringRun
 from tests.support.factories import line, login, make_client, make_staff_user, run_concurrently
-from tests.einvoice_support import italian_company
+from tests.support.einvoice import italian_company
 from tests.support.api import api_headers
 
 JAN_5 = dt.date(2026, 1, 5)

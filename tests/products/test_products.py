@@ -14,7 +14,7 @@ from app.extensions import db
 from app.products.models import Product
 from app.products.services import archive_product, create_product, update_product
 from tests.support.factories import line, login, make_client, make_invoice, make_quote, make_staff_user
-from tests.test_admin_billing import line_form
+from tests.support.admin import line_form
 from tests.support.api import api_headers, rison
 
 

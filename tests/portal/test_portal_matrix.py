@@ -58,7 +58,7 @@ def _fixed(path: str, data: dict | None = None):
 def _xml_path(world: World, owner: str) -> tuple[str, None]:
     """The invoice's FatturaPA file, made as finalizing makes it once the company is Italian."""
     from app.einvoice.services import issue_file
-    from einvoice_support import italian_company
+    from tests.support.einvoice import italian_company
 
     italian_company()
     issue_file(world.invoices[owner])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 import threading
 import zipfile
 
@@ -19,7 +18,6 @@ from app.billing.models import Invoice
 from app.extensions import db
 from app.pdf.service import pdf_for
 from tests.support.portal import make_client, make_invoice
-from tests.support.browser import CHROMIUM_ARGS
 
 LINK = re.compile(r"https?://[^\s\"'<>]+/portal/auth/[A-Za-z0-9_-]+")
 
@@ -37,21 +35,6 @@ def live_server(app):
     app.config["PUBLIC_BASE_URL"] = saved
     server.shutdown()
     thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory(prefix="clientela-chromium-") as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True,
-            accept_downloads=True, locale="it-IT",
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
 
 
 @pytest.mark.browser

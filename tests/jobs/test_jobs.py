@@ -19,7 +19,7 @@ from app.pdf.service import request_render
 from tests.support.factories import make_client, make_invoice
 from tests.support.jobs import TEST_REDIS_URL, run_worker
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # What the jobs below did; RQ's SimpleWorker runs them in this process, so they can report here.
 CALLS: list[tuple] = []
