@@ -23,7 +23,7 @@ from app.company.services import get_company
 from app.extensions import db
 from app.fab.base import ClientelaModelView
 from app.fab.fields import LocaleDecimalField
-from app.i18n import format_money, format_number
+from app.i18n import format_date, format_money, format_number
 from app.products import services
 from app.products.models import Product
 from app.security.roles import READ_WRITE
@@ -91,6 +91,8 @@ class ProductView(ClientelaModelView):
         "unit_price": lambda value: format_money(value, get_company().currency or "EUR"),
         "tax_rate": format_number,
         "archived": _archived_chip,
+        "created_at": lambda value: format_date(value.date() if value else None),
+        "updated_at": lambda value: format_date(value.date() if value else None),
     }
 
     # Actions get rows without base filters: each one takes only products, and says how many.
