@@ -17,7 +17,8 @@ from app.company.services import get_company
 from app.extensions import db
 from app.products.models import Product
 from app.recurring.models import RecurringInvoice
-from tests.support.factories import STAFF_PASSWORD, login, make_client, make_staff_user
+from tests.support.browser import sign_in_staff
+from tests.support.factories import login, make_client, make_staff_user
 from tests.test_admin_company import settings_form
 from tests.test_portal_browser import browser_page, live_server  # noqa: F401  (fixtures)
 
@@ -50,7 +51,7 @@ def value_of(page: str, name: str) -> str:
 
 def errors_of(page: str) -> str:
     """The fields' error boxes, as one text."""
-    boxes = re.findall(r'<div class="alert alert-danger">(.*?)</div>', page, re.S)
+    boxes = re.findall(r'<div class="alert alert-danger">(.*?)</div>', page, re.DOTALL)
     return html.unescape(" ".join(" ".join(box.split()) for box in boxes))
 
 
@@ -125,29 +126,22 @@ def schedule_form(**fields) -> dict[str, str]:
             "lines-0-discount": "0", "lines-0-tax_rate": "22", "lines-0-product_id": "", **fields}
 
 
-def test_a_schedule_takes_italian_dates_and_shows_them_back_in_italian(italian):
+@pytest.mark.parametrize(("language", "typed", "shown"), [
+    ("it", ("15/12/2026", "31/12/27"), ("15/12/2026", "31/12/2027")),
+    ("en", ("12/15/2026", "2027-12-31"), ("12/15/2026", "12/31/2027")),
+])
+def test_a_schedule_takes_dates_in_the_readers_pattern_and_shows_them_back_so(web, language, typed, shown):
+    staff = _staff(web, "Billing", language)
     client = make_client()
     db.session.commit()
-    response = italian.post(f"/recurringinvoiceview/add?client_id={client.id}",
-                            data=schedule_form(start_date="15/12/2026", end_date="31/12/27"))
+    response = staff.post(f"/recurringinvoiceview/add?client_id={client.id}",
+                          data=schedule_form(start_date=typed[0], end_date=typed[1]))
     assert response.status_code == 302, errors_of(response.get_data(as_text=True))
     made = db.session.scalars(select(RecurringInvoice)).one()
     assert (made.start_date, made.end_date, made.next_date) == (dt.date(2026, 12, 15), dt.date(2027, 12, 31),
                                                                 dt.date(2026, 12, 15))
-    page = italian.get(f"/recurringinvoiceview/edit/{made.id}").get_data(as_text=True)
-    assert (value_of(page, "start_date"), value_of(page, "end_date")) == ("15/12/2026", "31/12/2027")
-
-
-def test_a_schedule_in_english_reads_and_shows_month_first(english):
-    client = make_client()
-    db.session.commit()
-    response = english.post(f"/recurringinvoiceview/add?client_id={client.id}",
-                            data=schedule_form(start_date="12/15/2026", end_date="2027-12-31"))
-    assert response.status_code == 302, errors_of(response.get_data(as_text=True))
-    made = db.session.scalars(select(RecurringInvoice)).one()
-    assert (made.start_date, made.end_date) == (dt.date(2026, 12, 15), dt.date(2027, 12, 31))
-    page = english.get(f"/recurringinvoiceview/edit/{made.id}").get_data(as_text=True)
-    assert (value_of(page, "start_date"), value_of(page, "end_date")) == ("12/15/2026", "12/31/2027")
+    page = staff.get(f"/recurringinvoiceview/edit/{made.id}").get_data(as_text=True)
+    assert (value_of(page, "start_date"), value_of(page, "end_date")) == shown
 
 
 def test_a_new_schedule_offers_today_in_the_readers_pattern(italian):
@@ -187,6 +181,20 @@ def test_an_unreadable_date_says_how_to_write_it_once(italian):
     assert errors.count("Scrivi una data come gg/mm/aaaa.") == 1 and "YYYY-MM-DD" not in errors
 
 
+def test_a_schedules_lines_show_quantities_rates_and_prices_in_italian(italian):
+    from app.recurring import services as recurring
+    from tests.support.factories import line
+
+    made = recurring.create_schedule(make_client(), {"start_date": dt.date(2026, 12, 15), "lines": [
+        line("Assistenza", quantity="2.5", unit_price="1355.25", discount="10", tax_rate="22")]})
+    db.session.commit()
+    page = italian.get(f"/recurringinvoiceview/show/{made.id}").get_data(as_text=True)
+    row = re.search(r"<td>\s*Assistenza\s*</td>(.*?)</tr>", page, re.DOTALL).group(1)
+    cells = [" ".join(cell.split()) for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
+    assert cells[:4] == ["2,5", "1.355,25 €", "10", "22"], cells
+    assert "15 dic 2026" in page
+
+
 # --- company settings ---------------------------------------------------------------------
 
 
@@ -200,7 +208,7 @@ def test_company_rates_take_italian_decimals_and_show_them_back_in_italian(itali
     db.session.expire_all()
     company = get_company()
     assert (company.default_tax_rate, company.withholding_rate, company.pension_fund_rate) == (
-        Decimal("5.5"), Decimal("20"), Decimal("4"))
+        Decimal("5.5"), Decimal(20), Decimal(4))
     page = italian.get("/companysettingsview/edit/1").get_data(as_text=True)
     assert (value_of(page, "default_tax_rate"), value_of(page, "withholding_rate")) == ("5,5", "20")
     assert "oltre 77,47 EUR" in page and "77.47" not in page
@@ -229,7 +237,7 @@ def test_refused_company_settings_keep_every_typed_number(italian):
     errors = errors_of(page)
     assert errors.count("Scrivi un numero come 1.355,25.") == 1
     db.session.expire_all()
-    assert get_company().default_tax_rate == Decimal("22")
+    assert get_company().default_tax_rate == Decimal(22)
 
 
 # --- the date picker ----------------------------------------------------------------------
@@ -273,16 +281,12 @@ def test_the_pickers_italian_names_are_cldrs():
 
 
 @pytest.mark.browser
-def test_in_chromium_the_picker_speaks_italian_and_writes_what_it_shows(live_server, browser_page):
+def test_in_chromium_the_picker_speaks_italian_and_writes_what_it_shows(live_server, browser_page):  # noqa: F811 (fixtures)
     page = browser_page
     staff = make_staff_user("Billing")
     client = make_client()
     db.session.commit()
-    page.goto(f"{live_server}/login/")
-    page.fill("#username", staff.username)
-    page.fill("#password", STAFF_PASSWORD)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_selector("a[href='/logout/']", state="attached")
+    sign_in_staff(page, live_server, staff.username)
     page.goto(f"{live_server}/lang/it")
 
     page.goto(f"{live_server}/recurringinvoiceview/add?client_id={client.id}")
