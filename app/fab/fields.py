@@ -3,7 +3,9 @@
 `1.355,25` and `15/12/2026` in Italian, `1,355.25` and `12/15/2026` in English (Babel, through
 `app.i18n.parse_number` / `parse_date`), ISO dates too. A text that cannot be read is kept as
 typed and comes back in the form with the field's own translated error, so nothing the user
-typed is lost; the field's `data` is then None.
+typed is lost; the field's `data` is then None and the field's other checks (a range, a
+required value) are skipped rather than repeat that error. A date is drawn with the reader's
+date picker (app/fab/widgets.py). What is accepted: docs/i18n.md.
 
 Services keep taking Decimals and dates (or canonical text from the API): the parsing of what
 a person typed belongs to the adapter, here.
