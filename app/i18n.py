@@ -18,6 +18,7 @@ from flask import Flask, current_app, g, has_request_context
 from flask_babel import format_date as _babel_format_date
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 SUPPORTED_LANGUAGES = ("it", "en")
 DEFAULT_LANGUAGE = "it"
@@ -90,6 +91,23 @@ def format_number(value: Decimal | int | None, language: str | None = None) -> s
     from flask_babel import format_decimal as babel_format_decimal
 
     return babel_format_decimal(value, format=NUMBER_FORMAT)
+
+
+def example_number(value: str, places: int = 2) -> LazyString:
+    """An example number for a hint or an error ("an amount such as %(example)s"), written when
+    the message is shown, in the reader's notation: `120,50` in Italian, `120.50` in English.
+
+    A REST API caller reads the canonical notation it must send (`120.50`): the API marks its
+    requests with `g.canonical_numbers` (app.rest.use_accept_language)."""
+
+    def written() -> str:
+        if has_request_context() and g.get("canonical_numbers"):
+            return value
+        from flask_babel import format_decimal
+
+        return format_decimal(Decimal(value), format="#,##0." + "0" * places if places else NUMBER_FORMAT)
+
+    return LazyString(written)
 
 
 def parse_number(text: str | Decimal | int | None, language: str | None = None) -> Decimal:
@@ -183,6 +201,7 @@ def init_app(app: Flask) -> None:
         # context) must not carry one request's language into the next.
         g.pop("_flask_babel", None)
         g.pop("language", None)
+        g.pop("canonical_numbers", None)
 
 
 def use_our_locale_selector(app: Flask) -> None:

@@ -35,8 +35,10 @@ def text(max_length: int | None = None, **kwargs: Any) -> fields.String:
 def use_accept_language() -> None:
     """API callers choose the language of messages with Accept-Language (it or en).
 
-    Without the header the API speaks the default language (Italian), like the admin.
+    Without the header the API speaks the default language (Italian), like the admin. Numbers
+    in its messages' examples stay canonical (`120.50`), as the API reads them.
     """
+    g.canonical_numbers = True
     language = request.accept_languages.best_match(SUPPORTED_LANGUAGES)
     if language:
         g.language = language

@@ -46,7 +46,7 @@ from app.company.models import CompanySettings
 from app.company.services import get_company
 from app.errors import Refusal
 from app.extensions import db
-from app.i18n import format_money
+from app.i18n import example_number, format_money
 from app.money import CENT, ZERO, to_decimal
 from app.products import services as products
 
@@ -155,7 +155,7 @@ def clean_line(data: Mapping[str, object], prefix: str = "") -> tuple[dict[str, 
     }
     messages = {
         "quantity": _l("The quantity must be a number, zero or more."),
-        "unit_price": _l("The unit price must be an amount such as 120.50."),
+        "unit_price": _l("The unit price must be an amount such as %(example)s.", example=example_number("120.50")),
         "discount": _l("The discount is a percentage between 0 and 100."),
         "tax_rate": _l("The tax rate is a percentage between 0 and 100."),
     }
@@ -363,7 +363,7 @@ def record_payment(invoice: Invoice, *, amount: object, date: dt.date | None = N
         if not value.is_finite():
             raise ValueError
     except (ValueError, TypeError):
-        raise BillingError(_l("The amount must be a number such as 120.50."), "amount") from None
+        raise BillingError(_l("The amount must be a number such as %(example)s.", example=example_number("120.50")), "amount") from None
     if value <= ZERO:
         raise BillingError(_l("The amount must be greater than zero."), "amount")
     if value != value.quantize(CENT):
@@ -410,7 +410,7 @@ def record_refund(payment: Payment, *, amount: object, date: dt.date | None = No
         if not value.is_finite():
             raise ValueError
     except (ValueError, TypeError):
-        raise BillingError(_l("The amount must be a number such as 120.50."), "amount") from None
+        raise BillingError(_l("The amount must be a number such as %(example)s.", example=example_number("120.50")), "amount") from None
     if value <= ZERO or value != value.quantize(CENT):
         raise BillingError(_l("The amount must be greater than zero, with at most two decimals."), "amount")
     if payment.refunded_payment_id is not None:

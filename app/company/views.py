@@ -14,7 +14,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from wtforms import BooleanField, DecimalField, FileField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, FileField, IntegerField, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from app.company.models import CompanySettings
@@ -31,7 +31,8 @@ from app.company.services import (
 )
 from app.extensions import db
 from app.fab.base import ClientelaModelView
-from app.i18n import LANGUAGE_CHOICES
+from app.fab.fields import LocaleDecimalField
+from app.i18n import LANGUAGE_CHOICES, example_number, format_number
 from app.security.roles import READ_WRITE
 from app.taxids import clean_tax_code, clean_vat_number
 
@@ -77,10 +78,10 @@ def _number_format(form, field) -> None:
         raise ValidationError(str(error.args[0])) from None
 
 
-def _percent(label, description="") -> DecimalField:
-    return DecimalField(label, places=2, widget=BS3TextFieldWidget(), description=description,
-                        validators=[InputRequired(), NumberRange(min=0, max=100, message=_l(
-                            "Use a percentage between 0 and 100."))])
+def _percent(label, description="") -> LocaleDecimalField:
+    return LocaleDecimalField(label, widget=BS3TextFieldWidget(), description=description,
+                              validators=[InputRequired(), NumberRange(min=0, max=100, message=_l(
+                                  "Use a percentage between 0 and 100."))])
 
 
 def _choice(label, choices, description="") -> SelectField:
@@ -104,9 +105,9 @@ class CompanyForm(DynamicForm):
     logo = LogoField(_l("Logo"), description=_l("PNG or JPEG, at most 1 MB. Leave empty to keep the current logo."))
     remove_logo = BooleanField(_l("Remove the logo"))
     currency = _text(_l("Currency"), 3, required=True)
-    default_tax_rate = DecimalField(_l("Default tax rate %"), places=2, widget=BS3TextFieldWidget(),
-                                    validators=[InputRequired(), NumberRange(min=0, max=100, message=_l(
-                                        "The tax rate is a percentage between 0 and 100."))])
+    default_tax_rate = LocaleDecimalField(_l("Default tax rate %"), widget=BS3TextFieldWidget(),
+                                          validators=[InputRequired(), NumberRange(min=0, max=100, message=_l(
+                                              "The tax rate is a percentage between 0 and 100."))])
     payment_terms_days = IntegerField(_l("Payment terms (days)"), widget=BS3TextFieldWidget(),
                                       validators=[InputRequired(), NumberRange(min=0, max=365, message=_l(
                                           "Use a number of days between 0 and 365."))])
@@ -132,7 +133,8 @@ class CompanyForm(DynamicForm):
                                 _l("TC22 is INPS gestione separata; other funds TC01–TC21."))
     pension_fund_rate = _percent(_l("Pension fund contribution %"), _l("For example 4 for INPS."))
     pension_fund_tax_rate = _percent(_l("VAT rate of the contribution %"))
-    stamp_duty = _choice(_l("Stamp duty"), [("auto", _l("Automatic (over 77.47 EUR without VAT)")), ("off", _l("Off"))])
+    stamp_duty = _choice(_l("Stamp duty"), [("auto", _l("Automatic (over %(amount)s EUR without VAT)",
+                                                         amount=example_number("77.47"))), ("off", _l("Off"))])
     stamp_duty_charged_to_client = BooleanField(_l("Charge the stamp duty to the client"), default=True)
     einvoice_channel = _choice(_l("E-invoice channel"), [("export", _l("Export (upload to SdI yourself or through "
                                                                        "your accountant)")),
@@ -165,7 +167,8 @@ class CompanyForm(DynamicForm):
             valid = False
         values, errors = clean_tax_settings({name: self[name].data for name in TAX_SETTING_FIELDS})
         for name, message in errors.items():
-            self[name].errors = [*self[name].errors, str(message)]
+            if not self[name].errors:  # a number that could not be read already says so
+                self[name].errors = [*self[name].errors, str(message)]
             valid = False
         for name, value in values.items():
             self[name].data = value
@@ -183,6 +186,7 @@ def _logo_preview(logo: bytes | None) -> Markup:
     return Markup("{} ({} KB)").format(_("Logo uploaded"), max(1, len(logo) // 1024))
 
 
+PERCENT_COLUMNS = ("default_tax_rate", "withholding_rate", "pension_fund_rate", "pension_fund_tax_rate")
 EINVOICE_FIELDSETS = [
     (_l("Electronic invoicing and Italian taxes"), {"fields": [
         "regime_fiscale", "withholding_rate", "withholding_type", "withholding_reason", "pension_fund_type",
@@ -221,7 +225,7 @@ class CompanySettingsView(ClientelaModelView):
     ]
     edit_columns = [name for _title, fieldset in edit_fieldsets for name in fieldset["fields"]]
     label_columns = {name: getattr(CompanyForm, name).args[0] for name in edit_columns}
-    formatters_columns = {"logo": _logo_preview}
+    formatters_columns = {"logo": _logo_preview, **{name: format_number for name in PERCENT_COLUMNS}}
     edit_row_message = _l("Company settings saved.")
 
     def _settings_url(self) -> str:

@@ -3,7 +3,9 @@
 `1.355,25` and `15/12/2026` in Italian, `1,355.25` and `12/15/2026` in English (Babel, through
 `app.i18n.parse_number` / `parse_date`), ISO dates too. A text that cannot be read is kept as
 typed and comes back in the form with the field's own translated error, so nothing the user
-typed is lost; the field's `data` is then None.
+typed is lost; the field's `data` is then None and the field's other checks (a range, a
+required value) are skipped rather than repeat that error. A date is drawn with the reader's
+date picker (app/fab/widgets.py). What is accepted: docs/i18n.md.
 
 Services keep taking Decimals and dates (or canonical text from the API): the parsing of what
 a person typed belongs to the adapter, here.
@@ -12,14 +14,25 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
+from wtforms.validators import StopValidation
 
-from app.i18n import date_input_pattern, format_date_input, parse_date, parse_number
+from app.fab.widgets import LocaleDatePickerWidget
+from app.i18n import date_input_pattern, example_number, format_date_input, parse_date, parse_number
 
 AMOUNT_FORMAT = "#,##0.00"
 NUMBER_FORMAT = "#,##0.########"
 
 
-class LocaleDecimalField(StringField):
+class _ReadOrStop:
+    """A text that could not be read has its one error already: the field's other checks
+    (a range, a required value) would only repeat it in other words."""
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors:
+            raise StopValidation()
+
+
+class LocaleDecimalField(_ReadOrStop, StringField):
     """A number or amount in the reader's notation. `places=2` shows an amount with its cents
     (`1.855,25`); without it the number is shown as short as it is (`12,5`, `10`)."""
 
@@ -48,8 +61,11 @@ class LocaleDecimalField(StringField):
             raise ValueError(str(self.message) % {"example": example_amount()}) from None
 
 
-class LocaleDateField(StringField):
-    """A date typed as `15/12/2026` (it) or `12/15/2026` (en), or ISO 8601."""
+class LocaleDateField(_ReadOrStop, StringField):
+    """A date typed as `15/12/2026` (it) or `12/15/2026` (en), or ISO 8601; shown with the
+    reader's date picker (app/fab/widgets.py) unless the form gives another widget."""
+
+    widget = LocaleDatePickerWidget()
 
     def __init__(self, label=None, validators=None, message=None, **kwargs):
         super().__init__(label, validators, **kwargs)
@@ -73,8 +89,4 @@ class LocaleDateField(StringField):
 
 def example_amount() -> str:
     """`1.355,25` / `1,355.25`: the example an error or hint shows, in the reader's notation."""
-    from decimal import Decimal
-
-    from flask_babel import format_decimal
-
-    return format_decimal(Decimal("1355.25"), format=AMOUNT_FORMAT)
+    return str(example_number("1355.25"))

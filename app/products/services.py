@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.company.services import get_company
 from app.errors import FieldRefusals
 from app.extensions import db
+from app.i18n import example_number
 from app.money import CENT, to_decimal
 from app.products.models import Product
 from app.security.limits import MAX_ID
@@ -57,7 +58,7 @@ def clean_product(data: Mapping[str, object]) -> tuple[dict[str, object], dict[s
             raise ValueError
         values["unit_price"] = price
     except (ValueError, TypeError):
-        errors["unit_price"] = _l("The unit price must be an amount such as 120.50.")
+        errors["unit_price"] = _l("The unit price must be an amount such as %(example)s.", example=example_number("120.50"))
     raw_rate = data.get("tax_rate")
     try:
         rate = get_company().default_tax_rate if raw_rate is None or raw_rate == "" else to_decimal(raw_rate)

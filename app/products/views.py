@@ -6,6 +6,8 @@ deleted: invoice and quote lines keep pointing at them.
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import flash, redirect
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
@@ -20,7 +22,8 @@ from wtforms.validators import Length
 from app.company.services import get_company
 from app.extensions import db
 from app.fab.base import ClientelaModelView
-from app.i18n import format_money
+from app.fab.fields import LocaleDecimalField
+from app.i18n import format_date, format_money, format_number
 from app.products import services
 from app.products.models import Product
 from app.security.roles import READ_WRITE
@@ -40,9 +43,9 @@ class ProductForm(DynamicForm):
                               description=_l("Copied onto each line that uses the product."))
     unit = StringField(_l("Unit"), validators=[Length(max=20)], widget=BS3TextFieldWidget(), default="",
                        description=_l("For example hour, month, piece."))
-    unit_price = StringField(_l("Unit price"), widget=BS3TextFieldWidget(), default="0")
-    tax_rate = StringField(_l("Tax rate %"), widget=BS3TextFieldWidget(),
-                           description=_l("Empty: the company's default rate."))
+    unit_price = LocaleDecimalField(_l("Unit price"), places=2, widget=BS3TextFieldWidget(), default=Decimal(0))
+    tax_rate = LocaleDecimalField(_l("Tax rate %"), widget=BS3TextFieldWidget(),
+                                  description=_l("Empty: the company's default rate."))
     vat_nature = SelectField(_l("VAT nature"), choices=[("", "—"), *((n, n) for n in services.VAT_NATURES)],
                              default="", widget=Select2Widget(),
                              description=_l("Only for a zero rate: why no VAT is charged (FatturaPA Natura)."))
@@ -51,7 +54,8 @@ class ProductForm(DynamicForm):
         valid = super().validate(extra_validators=extra_validators)
         values, errors = services.clean_product({name: self[name].data for name in services.PRODUCT_FIELDS})
         for name, message in errors.items():
-            self[name].errors = [*self[name].errors, str(message)]
+            if not self[name].errors:  # a number that could not be read already says so
+                self[name].errors = [*self[name].errors, str(message)]
         if not errors:
             for name, value in values.items():
                 self[name].data = value
@@ -85,7 +89,10 @@ class ProductView(ClientelaModelView):
     page_size = 25
     formatters_columns = {
         "unit_price": lambda value: format_money(value, get_company().currency or "EUR"),
+        "tax_rate": format_number,
         "archived": _archived_chip,
+        "created_at": lambda value: format_date(value.date() if value else None),
+        "updated_at": lambda value: format_date(value.date() if value else None),
     }
 
     # Actions get rows without base filters: each one takes only products, and says how many.

@@ -13,21 +13,23 @@ import datetime as dt
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, DatePickerWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from wtforms import BooleanField, DateField, SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import InputRequired, Optional
 
 from app.billing.views import COMMON_LABELS, BillingInterface, LineRowsField
 from app.clients.models import Client
+from app.company.services import get_company
 from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaModelView
-from app.i18n import format_date
+from app.fab.fields import LocaleDateField
+from app.i18n import format_date, format_money, format_number
 from app.recurring import services
 from app.recurring.models import Frequency, RecurringInvoice, RecurringLine
 from app.security.roles import READ_WRITE
@@ -60,10 +62,11 @@ class TemplateRowsField(LineRowsField):
 class RecurringForm(DynamicForm):
     frequency = SelectField(_l("Frequency"), choices=list(FREQUENCY_LABELS.items()), widget=Select2Widget(),
                             default=Frequency.MONTHLY.value)
-    start_date = DateField(_l("Start date"), validators=[InputRequired()], widget=DatePickerWidget(),
-                           default=dt.date.today, description=_l("The first invoice is made on this day."))
-    end_date = DateField(_l("End date"), validators=[Optional()], widget=DatePickerWidget(),
-                         description=_l("Optional: no invoice for a period starting after it."))
+    # The default only fills a new form: what was typed, even unreadable, comes back as typed.
+    start_date = LocaleDateField(_l("Start date"), validators=[InputRequired()], default=dt.date.today,
+                                 description=_l("The first invoice is made on this day."))
+    end_date = LocaleDateField(_l("End date"), validators=[Optional()],
+                               description=_l("Optional: no invoice for a period starting after it."))
     auto_send = BooleanField(_l("Send automatically"),
                              description=_l("Finalize and email each invoice; otherwise it waits as a draft."))
     notes = StringField(_l("Notes"), widget=BS3TextAreaFieldWidget(), default="",
@@ -75,7 +78,8 @@ class RecurringForm(DynamicForm):
         valid = super().validate(extra_validators=extra_validators)
         errors = services.clean_schedule({name: self[name].data for name in ("frequency", "start_date", "end_date")})
         for name, message in errors.items():
-            self[name].errors = [*self[name].errors, str(message)]
+            if not self[name].errors:  # a date that could not be read already says how to write it
+                self[name].errors = [*self[name].errors, str(message)]
         if valid and not self.lines.kept_rows():
             self.lines.errors = [str(_l("Add at least one line."))]
             return False
@@ -183,6 +187,11 @@ class RecurringLineView(ClientelaModelView):
     base_permissions = ["can_read"]
     list_columns = ["product", "description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature"]
     label_columns = {**COMMON_LABELS, "product": _l("Product")}
+    # Empty price or rate: the product's current one (RecurringLine).
+    formatters_columns = {
+        "quantity": format_number, "discount": format_number, "tax_rate": format_number,
+        "unit_price": lambda value: "" if value is None else format_money(value, get_company().currency or "EUR"),
+    }
 
 
 RecurringInvoiceView.related_views = [RecurringLineView]

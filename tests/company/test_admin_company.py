@@ -9,10 +9,10 @@ import pytest
 from app.company.models import CompanySettings
 from app.company.services import get_company
 from app.extensions import db
-from tests.support.factories import VALID_PARTITE_IVA, login, make_staff_user
+from tests.support.admin import settings_form
+from tests.support.factories import login, make_staff_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-VALID_IBAN = "IT60 X054 2811 1010 0000 0123 456"
 
 
 @pytest.fixture
@@ -20,23 +20,6 @@ def admin(web):
     login(web, make_staff_user("Admin").username)
     web.get("/lang/en")  # assertions read the English messages
     return web
-
-
-def settings_form(**overrides) -> dict[str, object]:
-    data = {
-        "legal_name": "Studio Bianchi S.r.l.", "address": "Corso Italia 10", "city": "Milano", "province": "MI",
-        "postal_code": "20122", "country": "IT", "vat_number": VALID_PARTITE_IVA[0], "tax_code": "",
-        "iban": VALID_IBAN, "bank_name": "Banca", "email": "info@bianchi.it", "phone": "", "website": "",
-        "currency": "eur", "default_tax_rate": "22", "payment_terms_days": "30", "quote_validity_days": "30",
-        "invoice_number_format": "{year}/{seq:04d}", "quote_number_format": "P{year}/{seq:04d}", "locale": "it",
-        "sender_email": "", "support_email": "", "default_terms": "",
-        "credit_note_number_format": "NC{year}/{seq:04d}", "regime_fiscale": "RF01", "withholding_rate": "0",
-        "withholding_type": "RT01", "withholding_reason": "A", "pension_fund_type": "", "pension_fund_rate": "0",
-        "pension_fund_tax_rate": "22", "stamp_duty": "auto", "stamp_duty_charged_to_client": "y",
-        "einvoice_channel": "export", "sdi_pec_address": "sdi01@pec.fatturapa.it", "transmitter_id": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def saved() -> CompanySettings:

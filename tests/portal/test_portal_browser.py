@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 import zipfile
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.billing.models import Invoice
 from app.extensions import db
@@ -20,21 +18,6 @@ from app.pdf.service import pdf_for
 from tests.support.portal import make_client, make_invoice
 
 LINK = re.compile(r"https?://[^\s\"'<>]+/portal/auth/[A-Za-z0-9_-]+")
-
-
-@pytest.fixture
-def live_server(app):
-    """The app on a random local port; links in emails point at it for the test's duration."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    saved = app.config["PUBLIC_BASE_URL"]
-    app.config["PUBLIC_BASE_URL"] = base_url
-    yield base_url
-    app.config["PUBLIC_BASE_URL"] = saved
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 @pytest.mark.browser

@@ -16,7 +16,8 @@ from werkzeug.serving import make_server
 from app.billing import services as billing
 from app.clients.models import Client
 from app.extensions import db
-from tests.support.factories import STAFF_PASSWORD, VALID_PARTITE_IVA, line, make_client, make_invoice, make_staff_user
+from tests.support.browser import sign_in_staff
+from tests.support.factories import VALID_PARTITE_IVA, line, make_client, make_invoice, make_staff_user
 
 PORTS = range(5181, 5190)  # this suite's own range on the shared machine
 CSV = (
@@ -58,11 +59,7 @@ def test_staff_import_a_csv_and_download_the_invoices_as_a_sheet(live_server, br
     billing.record_payment(april, amount="220.00", date=dt.date(2026, 4, 30))
     db.session.commit()
 
-    page.goto(f"{live_server}/login/")
-    page.fill("#username", staff.username)
-    page.fill("#password", STAFF_PASSWORD)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_selector("a[href='/logout/']", state="attached")
+    sign_in_staff(page, live_server, staff.username)
 
     page.goto(f"{live_server}/clientview/list/")
     page.click("text=Importa clienti")
