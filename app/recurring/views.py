@@ -22,7 +22,8 @@ from markupsafe import Markup
 from wtforms import BooleanField, DateField, SelectField, StringField
 from wtforms.validators import InputRequired, Optional
 
-from app.billing.views import COMMON_LABELS, BillingInterface, LineRowsField
+from app.billing.forms import LineRowsField
+from app.billing.views import COMMON_LABELS, BillingInterface
 from app.clients.models import Client
 from app.errors import Refusal
 from app.extensions import db
