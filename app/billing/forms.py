@@ -72,6 +72,7 @@ class LineRowForm(Form):
         for name in services.LINE_FIELDS:
             data = self[name].data
             values[name] = data.strip() if isinstance(data, str) else ("" if data is None else data)
+        values["description"] = values["description"].replace("\r\n", "\n")  # browsers send CRLF from a text box
         return values
 
 

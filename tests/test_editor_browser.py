@@ -1,0 +1,174 @@
+"""The invoice editor in a real browser (Debian's Chromium, driven by Playwright), in Italian:
+three lines, a discount and two VAT rates typed in one page without a reload, Italian amounts
+and dates, the totals following every keystroke; saved once, finalized, and the same totals
+read back from the PDF (issue 14's "Done when")."""
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from app.billing.models import Invoice
+from app.company.services import get_company
+from app.extensions import db
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.factories import STAFF_PASSWORD, make_client, make_staff_user
+from tests.support.pdf import pdf_text
+
+pytestmark = pytest.mark.browser
+
+PORTS = range(5110, 5120)  # this suite's own range on the shared machine
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a local port, with CSRF on as in production (every form carries its token)."""
+    for port in PORTS:
+        try:
+            server = make_server("127.0.0.1", port, app, threaded=True)
+            break
+        except OSError:
+            continue
+    else:
+        raise RuntimeError(f"no free port in {PORTS}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield f"http://127.0.0.1:{server.server_port}"
+    app.config["WTF_CSRF_ENABLED"] = False
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(live_server):
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="clientela-chromium-") as profile, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True, locale="it-IT",
+            base_url=live_server, viewport={"width": 1366, "height": 900})
+        context.set_default_timeout(15_000)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def plain(text: str) -> str:
+    """A figure as shown, Babel's non-breaking spaces made plain."""
+    return text.replace("\xa0", " ").replace("\u202f", " ").strip()
+
+
+def test_an_italian_invoice_typed_in_one_page_has_the_same_totals_on_the_pdf(page):
+    from playwright.sync_api import expect
+
+    company = get_company()
+    company.legal_name = "Studio Verdi S.r.l."
+    company.default_tax_rate = Decimal("22.00")
+    company.withholding_rate = Decimal("0")
+    client = make_client("Bianchi Design S.r.l.", language="it")
+    staff = make_staff_user("Billing")
+    db.session.commit()
+
+    page.goto("/login/")
+    page.fill("#username", staff.username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_selector("a[href='/logout/']", state="attached")
+    page.goto("/lang/it")
+
+    page.goto(f"/invoiceview/new/{client.id}")  # "Nuova fattura": the empty editor, nothing stored
+    page.wait_for_selector("#document-editor")
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Invoice.id))) == 0
+    page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+
+    total = page.locator("[data-total=total]")
+    subtotal = page.locator("[data-total=subtotal]")
+    expect(total).to_have_text("0,00\xa0€")
+    assert page.input_value("#lines-0-tax_rate") == "22", "the company's rate is shown, not applied silently"
+
+    page.fill("#issue_date", "15/12/2026")
+    page.fill("#due_date", "14/01/2027")
+
+    # Line 1: an Italian amount, the totals following each keystroke.
+    page.fill("#lines-0-description", "Progettazione sito web\nGrafica e sviluppo")
+    price = page.locator("#lines-0-unit_price")
+    price.press_sequentially("1.355")
+    expect(total).to_have_text("1.653,10\xa0€")  # 1.355,00 + 22 %
+    price.press_sequentially(",25")
+    expect(page.locator("tr.editor-line").nth(0).locator("[data-amount]")).to_have_text("1.355,25\xa0€")
+    expect(total).to_have_text("1.653,41\xa0€")
+
+    # Enter in the last row adds the next one; line 2 has a discount.
+    page.locator("#lines-0-tax_rate").press("Enter")
+    second = page.locator("tr.editor-line").nth(1)
+    expect(second).to_be_visible()
+    second.locator("[data-field=description]").fill("Sviluppo")
+    second.locator("[data-field=quantity]").fill("2,5")
+    second.locator("[data-field=unit_price]").fill("100")
+    second.locator("[data-field=discount]").fill("10")
+    expect(second.locator("[data-amount]")).to_have_text("225,00\xa0€")
+    expect(subtotal).to_have_text("1.580,25\xa0€")
+
+    # A row added by the button and removed again changes nothing.
+    page.click("#editor-add-line")
+    page.locator("tr.editor-line").nth(2).locator("[data-field=unit_price]").fill("999")
+    expect(subtotal).to_have_text("2.579,25\xa0€")
+    page.locator("tr.editor-line").nth(2).locator("[data-remove]").click()
+    expect(subtotal).to_have_text("1.580,25\xa0€")
+
+    # Line 3 at 10 % VAT.
+    page.click("#editor-add-line")
+    third = page.locator("tr.editor-line").nth(2)
+    third.locator("[data-field=description]").fill("Manuale utente")
+    third.locator("[data-field=quantity]").fill("3")
+    third.locator("[data-field=unit_price]").fill("19,99")
+    third.locator("[data-field=tax_rate]").fill("10")
+    expect(third.locator("[data-amount]")).to_have_text("59,97\xa0€")
+
+    vat_rows = page.locator("#editor-vat tr")
+    expect(vat_rows).to_have_count(2)
+    shown = {
+        "subtotal": plain(subtotal.inner_text()),
+        "vat_10": plain(vat_rows.nth(0).locator("td").last.inner_text()),
+        "vat_22": plain(vat_rows.nth(1).locator("td").last.inner_text()),
+        "tax_total": plain(page.locator("[data-total=tax_total]").inner_text()),
+        "total": plain(total.inner_text()),
+    }
+    assert shown == {"subtotal": "1.640,22 €", "vat_10": "6,00 €", "vat_22": "347,66 €",
+                     "tax_total": "353,66 €", "total": "1.993,88 €"}
+    assert "10% su 59,97 €" in plain(vat_rows.nth(0).inner_text())
+    assert "22% su 1.580,25 €" in plain(vat_rows.nth(1).inner_text())
+    assert page.evaluate("window.__sameDocument === true"), "all of it in one page, without a reload"
+
+    # Saved once: one invoice, with the totals the page showed.
+    page.click("#editor-save")
+    page.wait_for_url("**/invoiceview/show/*")
+    db.session.rollback()
+    [invoice] = db.session.scalars(select(Invoice)).all()
+    assert (invoice.issue_date, invoice.due_date) == (dt.date(2026, 12, 15), dt.date(2027, 1, 14))
+    assert [line.description for line in invoice.lines] == [
+        "Progettazione sito web\nGrafica e sviluppo", "Sviluppo", "Manuale utente"]
+    assert (invoice.subtotal, invoice.tax_total, invoice.total) == (
+        Decimal("1640.22"), Decimal("353.66"), Decimal("1993.88"))
+
+    # Finalized from its page (FAB's action and its confirmation), then the PDF says the same.
+    page.click("[id='btn-action-InvoiceView.action-finalize']")
+    page.click("#modal-confirm-ok")
+    page.wait_for_selector(".alert-success")
+    db.session.rollback()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert invoice.status == "sent" and invoice.number
+    response = page.request.get(f"/invoiceview/pdf/{invoice.id}")
+    assert response.ok and response.body().startswith(b"%PDF-")
+    text = pdf_text(response.body())
+    for figure in shown.values():
+        assert figure.replace(" €", "") in text, figure
+    assert "1.355,25" in text and "225,00" in text and "59,97" in text
