@@ -5,17 +5,25 @@ read back from the PDF (issue 14's "Done when")."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 import tempfile
 import threading
 from decimal import Decimal
+from types import SimpleNamespace
+
+from babel.numbers import format_decimal
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from app.billing.models import Invoice
+from app.billing.totals import TaxTerms, compute_totals, line_amount
 from app.company.services import get_company
 from app.extensions import db
+from app.fab.fields import AMOUNT_FORMAT, NUMBER_FORMAT
+from app.i18n import parse_number
+from app.money import CENT
 from tests.support.browser import CHROMIUM_ARGS
 from tests.support.factories import STAFF_PASSWORD, make_client, make_staff_user
 from tests.support.pdf import pdf_text
@@ -65,6 +73,16 @@ def plain(text: str) -> str:
     return text.replace("\xa0", " ").replace("\u202f", " ").strip()
 
 
+def sign_in(page) -> None:
+    staff = make_staff_user("Billing")
+    page.goto("/login/")
+    page.fill("#username", staff.username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_selector("a[href='/logout/']", state="attached")
+    page.goto("/lang/it")
+
+
 def test_an_italian_invoice_typed_in_one_page_has_the_same_totals_on_the_pdf(page):
     from playwright.sync_api import expect
 
@@ -73,15 +91,8 @@ def test_an_italian_invoice_typed_in_one_page_has_the_same_totals_on_the_pdf(pag
     company.default_tax_rate = Decimal("22.00")
     company.withholding_rate = Decimal("0")
     client = make_client("Bianchi Design S.r.l.", language="it")
-    staff = make_staff_user("Billing")
     db.session.commit()
-
-    page.goto("/login/")
-    page.fill("#username", staff.username)
-    page.fill("#password", STAFF_PASSWORD)
-    page.click("input[type=submit], button[type=submit]")
-    page.wait_for_selector("a[href='/logout/']", state="attached")
-    page.goto("/lang/it")
+    sign_in(page)
 
     page.goto(f"/invoiceview/new/{client.id}")  # "Nuova fattura": the empty editor, nothing stored
     page.wait_for_selector("#document-editor")
@@ -172,3 +183,71 @@ def test_an_italian_invoice_typed_in_one_page_has_the_same_totals_on_the_pdf(pag
     for figure in shown.values():
         assert figure.replace(" €", "") in text, figure
     assert "1.355,25" in text and "225,00" in text and "59,97" in text
+
+
+def _italian(value: Decimal, amount: bool = False) -> str:
+    return format_decimal(value, format=AMOUNT_FORMAT if amount else NUMBER_FORMAT, locale="it")
+
+
+def _text(value: Decimal) -> str:
+    return f"{value.quantize(CENT) + 0:f}"  # + 0: Decimal's -0.00 is the browser's 0.00
+
+
+def test_the_browsers_arithmetic_is_the_servers_on_random_documents(page):
+    """editor.js against app/billing/totals.py and app/i18n.parse_number, case by case: line
+    amounts, VAT blocks, pension fund, stamp duty, withholding and split payment, to the cent."""
+    client = make_client()
+    db.session.commit()
+    sign_in(page)
+    page.goto(f"/invoiceview/add?client_id={client.id}")
+    page.wait_for_function("window.clientelaEditor !== undefined")
+
+    texts = ["1.355,25", "1355,25", "12,5", "1.355", "1355.25", "-3", " 1 355,25 ", "1,355.25", "1.35.5", "abc",
+             "1e5", "NaN", "€ 3", "0,001", "1.234.567,891", "12.34", "1.2345", "+7", "-0,5", "1..2", ",5",
+             "5,", "1.355,", ".5", "1.", "+-5", "-,5", "1.3555,5", "123.4567", "12.345,6", "0012"]
+    parsed = page.evaluate("texts => texts.map(t => window.clientelaEditor.parseNumber(t))", texts)
+    for text, value in zip(texts, parsed):
+        try:
+            expected = parse_number(text, "it")
+        except ValueError:
+            expected = None
+        got = None if value is None else Decimal(value["n"]).scaleb(-value["s"])
+        assert got == expected, (text, got, expected)
+
+    rng = random.Random(14)
+    cases, expected = [], []
+    for _ in range(300):
+        lines = []
+        for _ in range(rng.randint(1, 6)):
+            rate = rng.choice([Decimal(22), Decimal(10), Decimal(4), Decimal("5.5"), Decimal(0)])
+            lines.append(SimpleNamespace(
+                quantity=Decimal(rng.randint(0, 5000)) / rng.choice([1, 10, 100, 1000]),
+                unit_price=Decimal(rng.randint(-20000, 2000000)) / 100,
+                discount=rng.choice([Decimal(0), Decimal(rng.randint(0, 10000)) / 100]),
+                tax_rate=rate, vat_nature=rng.choice(["N2.2", "N4", "N3.1"]) if not rate else ""))
+        terms = TaxTerms(withholding_rate=rng.choice([Decimal(0), Decimal(20), Decimal("11.5")]),
+                         pension_fund_type=rng.choice(["", "TC22", "TC04"]), pension_fund_rate=Decimal(4),
+                         pension_fund_tax_rate=rng.choice([Decimal(22), Decimal(0)]),
+                         stamp_duty_auto=rng.random() < 0.7, stamp_duty_charged=rng.random() < 0.5,
+                         split_payment=rng.random() < 0.2)
+        cases.append({
+            "rows": [{"quantity": _italian(line.quantity), "unit_price": _italian(line.unit_price, amount=True),
+                      "discount": _italian(line.discount), "tax_rate": _italian(line.tax_rate),
+                      "nature": line.vat_nature} for line in lines],
+            "terms": {"withholding_rate": f"{terms.withholding_rate:f}", "pension_fund_type": terms.pension_fund_type,
+                      "pension_fund_rate": f"{terms.pension_fund_rate:f}",
+                      "pension_fund_tax_rate": f"{terms.pension_fund_tax_rate:f}",
+                      "stamp_duty_auto": terms.stamp_duty_auto, "stamp_duty_charged": terms.stamp_duty_charged,
+                      "split_payment": terms.split_payment},
+        })
+        totals = compute_totals(lines, terms)
+        expected.append({
+            "amounts": [_text(line_amount(line.quantity, line.unit_price, line.discount)) for line in lines],
+            "subtotal": _text(totals.subtotal), "tax_total": _text(totals.tax_total), "total": _text(totals.total),
+            "pension_fund": _text(totals.pension_fund_amount), "stamp_duty": _text(totals.stamp_duty_amount),
+            "withholding": _text(totals.withholding_amount), "net_to_pay": _text(totals.net_to_pay),
+            "taxes": [[_text(t.rate), t.nature, _text(t.taxable), _text(t.tax)] for t in totals.taxes],
+        })
+    got = page.evaluate("cases => cases.map(c => window.clientelaEditor.totals(c.rows, c.terms))", cases)
+    for case, browser, server in zip(cases, got, expected):
+        assert browser == server, case

@@ -33,7 +33,9 @@
   function escape(symbol) { return symbol.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
 
   var GROUP = config.group, DECIMAL = config.decimal;
-  var STRICT = new RegExp("^[+-]?(?:\\d{1,3}(?:" + escape(GROUP) + "\\d{3})+|\\d+)(?:" + escape(DECIMAL) + "\\d+)?$");
+  var G = escape(GROUP), D = escape(DECIMAL);
+  // Grouped digits with decimals after them, or plain digits (Babel takes "5," and ",5" too).
+  var STRICT = new RegExp("^[+-]?(?:\\d{1,3}(?:" + G + "\\d{3})+(?:" + D + "\\d+)?|\\d+(?:" + D + "\\d*)?|" + D + "\\d+)$");
 
   /* parse_number: Babel's strict reading of the reader's notation (1.355,25 / 1355,25 / 1.355),
    * plus one lenient case: a single separator of the other notation with no grouping (1355.25
@@ -155,8 +157,8 @@
 
   // --- totals.compute_totals ----------------------------------------------------------------------
 
-  function compute(lines) {
-    var terms = config.terms, blocks = {}, order = [], subtotal = ZERO;
+  function compute(lines, terms) {
+    var blocks = {}, order = [], subtotal = ZERO;
 
     function block(rate, nature) {
       var key = rate.n.toString() + "|" + nature;
@@ -248,7 +250,7 @@
       cell.textContent = money(values.amount);
       lines.push(values);
     });
-    var totals = compute(lines);
+    var totals = compute(lines, config.terms);
     show("subtotal", money(totals.subtotal), true);
     show("pension_fund", money(totals.pensionFund), totals.pensionFund !== ZERO);
     show("stamp_duty", money(totals.stampDuty), totals.stampDuty !== ZERO);
@@ -365,6 +367,33 @@
     if (saving) { event.preventDefault(); return; }  // one document per Save, however often it is pressed
     saving = true;
   });
+
+  /* The arithmetic alone, for tests that hold it against app/billing/totals.py: rows as typed
+   * (in the reader's notation), tax terms as in #editor-config; figures back as "1640.22". */
+  function centsText(value) {
+    var negative = value < ZERO, abs = negative ? -value : value;
+    return (negative ? "-" : "") + (abs / HUNDRED).toString() + "." + (abs % HUNDRED).toString().padStart(2, "0");
+  }
+  window.clientelaEditor = {
+    parseNumber: function (text) {
+      var value = parseNumber(text);
+      return value === null ? null : { n: value.n.toString(), s: value.s };
+    },
+    totals: function (rows, terms) {
+      var lines = rows.map(function (row) {
+        var line = { quantity: parseNumber(row.quantity), unit_price: parseNumber(row.unit_price),
+                     discount: parseNumber(row.discount), tax_rate: parseNumber(row.tax_rate), nature: row.nature || "" };
+        line.amount = lineAmount(line.quantity, line.unit_price, line.discount);
+        return line;
+      });
+      var totals = compute(lines, terms);
+      return { amounts: lines.map(function (line) { return centsText(line.amount); }),
+               subtotal: centsText(totals.subtotal), tax_total: centsText(totals.taxTotal), total: centsText(totals.total),
+               pension_fund: centsText(totals.pensionFund), stamp_duty: centsText(totals.stampDuty),
+               withholding: centsText(totals.withholding), net_to_pay: centsText(totals.netToPay),
+               taxes: totals.taxes.map(function (b) { return [centsText(b.rate.n), b.nature, centsText(b.taxable), centsText(b.tax)]; }) };
+    },
+  };
 
   Array.prototype.forEach.call(tbody.querySelectorAll("tr.editor-line"), function (row) {
     if (!typed(row, "description") && !typed(row, "unit_price") && !chosenProduct(row)) { markPrefilled(row); }
