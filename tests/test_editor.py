@@ -77,7 +77,7 @@ def test_the_empty_editor_shows_the_default_vat_rate_and_the_locale_for_the_scri
     assert re.search(r'name="lines-0-tax_rate"[^>]*value="22"', page), "the rate is shown, not applied silently"
     assert 'id="editor-line-template"' in page and 'name="lines-__INDEX__-description"' in page
     config = json.loads(re.search(r'<script type="application/json" id="editor-config">(.*?)</script>',
-                                  page, re.S).group(1))
+                                  page, re.DOTALL).group(1))
     assert (config["decimal"], config["group"], config["default_tax_rate"]) == (",", ".", "22.00")
     assert config["money"]["suffix"].strip() == "€"
     assert '<script src="/static/admin/editor.js"' in page

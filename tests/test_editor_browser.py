@@ -11,9 +11,8 @@ import threading
 from decimal import Decimal
 from types import SimpleNamespace
 
-from babel.numbers import format_decimal
-
 import pytest
+from babel.numbers import format_decimal
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
@@ -27,6 +26,7 @@ from app.money import CENT
 from tests.support.browser import CHROMIUM_ARGS
 from tests.support.factories import STAFF_PASSWORD, make_client, make_staff_user
 from tests.support.pdf import pdf_text
+from tests.support.story import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +89,7 @@ def test_an_italian_invoice_typed_in_one_page_has_the_same_totals_on_the_pdf(pag
     company = get_company()
     company.legal_name = "Studio Verdi S.r.l."
     company.default_tax_rate = Decimal("22.00")
-    company.withholding_rate = Decimal("0")
+    company.withholding_rate = Decimal(0)
     client = make_client("Bianchi Design S.r.l.", language="it")
     db.session.commit()
     sign_in(page)
@@ -104,6 +104,10 @@ def test_an_italian_invoice_typed_in_one_page_has_the_same_totals_on_the_pdf(pag
     subtotal = page.locator("[data-total=subtotal]")
     expect(total).to_have_text("0,00\xa0€")
     assert page.input_value("#lines-0-tax_rate") == "22", "the company's rate is shown, not applied silently"
+
+    widths = page.evaluate("() => [...document.querySelectorAll('#editor-lines thead th')]"
+                           ".map(th => th.getBoundingClientRect().width)")
+    assert widths[1] == max(widths) and widths[1] > 2 * sorted(widths)[-2], "the description is the widest column"
 
     page.fill("#issue_date", "15/12/2026")
     page.fill("#due_date", "14/01/2027")
@@ -160,6 +164,7 @@ def test_an_italian_invoice_typed_in_one_page_has_the_same_totals_on_the_pdf(pag
     assert page.evaluate("window.__sameDocument === true"), "all of it in one page, without a reload"
 
     # Saved once: one invoice, with the totals the page showed.
+    screenshot(page, "editor-italian-invoice", center_on="#editor-totals")
     page.click("#editor-save")
     page.wait_for_url("**/invoiceview/show/*")
     db.session.rollback()

@@ -116,17 +116,9 @@ class DocumentView(ClientelaModelView):
                 flash(_("This client is archived: restore it before billing it."), "warning")
             return self._choose_client()
         form = self.edit_form() if request.method == "POST" else self.edit_form(obj=self._new_defaults(client))
-        if request.method == "POST" and form.validate():
-            try:
-                document = editor.create_document(self.kind, client, form)
-                db.session.flush()
-            except services.BillingError as error:
-                db.session.rollback()
-                editor.show_refusal(form, error)
-            else:
-                db.session.commit()
-                flash(_("Saved."), "success")
-                return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
+        document = self._save(form, lambda form: editor.create_document(self.kind, client, form))
+        if document is not None:
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
         return self._render_editor(form, None, client,
                                    url_for(f"{self.__class__.__name__}.add", client_id=client.id))
 
@@ -157,19 +149,27 @@ class DocumentView(ClientelaModelView):
             flash(_("A finalized document's amounts are locked."), "warning")
             return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
         form = self.edit_form() if request.method == "POST" else self.edit_form(obj=document)
-        if request.method == "POST" and form.validate():
-            try:
-                editor.update_draft(document, form)
-                db.session.flush()
-            except services.BillingError as error:
-                db.session.rollback()
-                editor.show_refusal(form, error)
-            else:
-                db.session.commit()
-                flash(_("Saved."), "success")
-                return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
+        if self._save(form, lambda form: editor.update_draft(document, form) or document) is not None:
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
         return self._render_editor(form, document, document.client,
                                    url_for(f"{self.__class__.__name__}.edit", pk=document.id))
+
+    def _save(self, form, save):
+        """On a POST, check the editor's form and save it with `save(form)`, which returns the
+        document; a rule's refusal rolls all of it back and goes to its rows and fields. The
+        saved document, or None (not posted, or refused: the form is shown again as typed)."""
+        if request.method != "POST" or not form.validate():
+            return None
+        try:
+            document = save(form)
+            db.session.flush()
+        except services.BillingError as error:
+            db.session.rollback()
+            editor.show_refusal(form, error)
+            return None
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return document
 
     def _render_editor(self, form, document, client: Client, action_url: str):
         for message in editor.unplaced_errors(form):
