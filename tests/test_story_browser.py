@@ -206,9 +206,9 @@ def test_the_whole_story_from_a_new_client_to_a_paid_invoice_and_an_answered_tic
     staff.goto(f"/clientview/show/{client.id}")
     screenshot(staff, "04-client-page")
 
-    # 4. New invoice from the client's page: the draft opens for its lines, and is saved.
+    # 4. New invoice from the client's page: the editor opens (nothing is stored until Save).
     staff.click("button:has-text('Nuova fattura')")
-    staff.wait_for_url(re.compile(r"/invoiceview/edit/\d+"))
+    staff.wait_for_url(re.compile(r"/invoiceview/add\?client_id=\d+"))
     billed_to = staff.locator(".well").filter(has_text="12345670017")  # the client's billing block, copied
     assert "Bianchi Design S.r.l." in billed_to.inner_text()
     staff.fill("#lines-0-description", "Progettazione sito web")
@@ -216,7 +216,7 @@ def test_the_whole_story_from_a_new_client_to_a_paid_invoice_and_an_answered_tic
     staff.fill("#lines-0-unit_price", "1200")
     staff.fill("#lines-0-tax_rate", "22")
     screenshot(staff, "05-invoice-lines")
-    staff.click("form#model_form button[type=submit], form#model_form input[type=submit]")
+    staff.click("#editor-save")
     staff.wait_for_url(re.compile(r"/invoiceview/show/\d+"))
     invoice_id = int(staff.url.rsplit("/", 1)[1])
     total_row = staff.locator(".document-lines tfoot tr").filter(has=staff.locator("th")).first

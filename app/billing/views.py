@@ -1,32 +1,29 @@
 """Staff views of invoices, quotes and payments: thin pages over `app.billing.services`.
 
-A draft is made for a client from the client's page (the billing block is copied by
-`new_invoice` / `new_quote`), its lines are edited inline and saved through `set_lines`,
-and the buttons on the show page (finalize, cancel, accept, reject, convert) are FAB actions,
-POSTed with a CSRF token. Actions receive rows fetched without base filters, so each one
-checks the document's state itself (the services refuse what does not apply anyway).
+A new invoice or quote opens the editor for a client (`add?client_id=`) and is created only
+when it is saved (`new_invoice` / `new_quote` copy the billing block); a draft's lines are
+edited in the same one-page editor (`app.billing.editor`, `templates/admin/document_edit.html`)
+and saved through `set_lines`. The buttons on the show page (finalize, cancel, accept, reject,
+convert) are FAB actions, POSTed with a CSRF token. Actions receive rows fetched without base
+filters, so each one checks the document's state itself (the services refuse what does not
+apply anyway).
 """
 from __future__ import annotations
 
-import datetime as dt
+from types import SimpleNamespace
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, DatePickerWidget, Select2Widget
-from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
-from flask_wtf import FlaskForm
-from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, DateField, FieldList, Form, FormField, SelectField, StringField
-from wtforms.utils import unset_value
-from wtforms.validators import InputRequired, Length
 
-from app.billing import services
+from app.billing import editor, services
+from app.billing.forms import CreditNoteForm, InvoiceForm, NewCreditNoteForm, PaymentForm, QuoteForm
 from app.billing.labels import (
     METHOD_LABELS,
     credit_note_status_chip,
@@ -34,8 +31,7 @@ from app.billing.labels import (
     quote_status_chip,
     sdi_status_label,
 )
-from app.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, PaymentMethod, Quote, QuoteLine
-from app.billing.natures import nature_choices
+from app.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Quote, QuoteLine
 from app.billing.printing import document_pdf
 from app.billing.signals import send_requested
 from app.billing.totals import document_totals
@@ -43,7 +39,6 @@ from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaModelView
 from app.i18n import format_date, format_money
-from app.products.services import product_choices
 from app.security.roles import READ_WRITE
 
 MONEY_COLUMNS = frozenset({"subtotal", "tax_total", "total", "amount_paid", "balance", "amount", "unit_price",
@@ -72,138 +67,6 @@ class BillingInterface(SQLAInterface):
         if col in MONEY_COLUMNS:
             return format_money(value, _document_currency(item))
         return value
-
-
-def _inline_rows(field, **_kwargs) -> Markup:
-    from flask import render_template
-
-    return Markup(render_template("admin/widgets/inline_rows.html", field=field))
-
-
-class LineRowForm(Form):
-    # Choices are set per form (LineRowsField.process): the active products, and those the
-    # draft already uses. A product fills the description, price and rate left blank.
-    product_id = SelectField(_l("Product"), choices=[], validate_choice=False)
-    description = StringField(_l("Description"))
-    quantity = StringField(_l("Quantity"), default="1")
-    unit_price = StringField(_l("Unit price"))
-    discount = StringField(_l("Discount %"), default="0")
-    tax_rate = StringField(_l("Tax rate %"))
-    vat_nature = SelectField(_l("VAT nature"), choices=[("", "—")], default="",
-                             description=_l("Why a zero-rate line bears no VAT"))
-    vat_nature_reference = StringField(_l("Legal reference"), default="")
-    remove = BooleanField(_l("Remove"))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.vat_nature.choices = [("", "—"), *nature_choices()]
-
-    def is_blank(self) -> bool:
-        return not any((self[name].data or "").strip() for name in ("product_id", "description", "unit_price"))
-
-    def values(self) -> dict[str, object]:
-        return {name: (self[name].data or "").strip() for name in services.LINE_FIELDS}
-
-
-class LineRowsField(FieldList):
-    """A draft's lines, checked by the same rule `set_lines` applies (`clean_line`)."""
-
-    def __init__(self, label=None, **kwargs):
-        super().__init__(FormField(LineRowForm), label, widget=_inline_rows, **kwargs)
-
-    def process(self, formdata, data=unset_value, extra_filters=None):
-        if data is not unset_value and data is not None:
-            data = [{name: _plain(getattr(line, name)) for name in services.LINE_FIELDS} for line in data]
-        super().process(formdata, data, extra_filters)
-        if not any(key.startswith(self.name + "-") for key in (formdata or {})):
-            self.append_entry()  # a spare row for a new line
-        used = {int(entry.form.product_id.data) for entry in self.entries
-                if str(entry.form.product_id.data or "").isdigit()}
-        choices = [("", "—"), *product_choices(used)]
-        for entry in self.entries:
-            entry.form.product_id.choices = choices
-
-    def kept_rows(self) -> list[LineRowForm]:
-        return [entry.form for entry in self.entries if not entry.form.remove.data and not entry.form.is_blank()]
-
-    def validate(self, form, extra_validators=()):
-        self.errors = []
-        valid = True
-        for row in self.kept_rows():
-            _values, errors = services.clean_line(row.values())
-            for name, message in errors.items():
-                row[name].errors = [*row[name].errors, str(message)]
-                valid = False
-        return valid
-
-    def populate_obj(self, obj, name) -> None:
-        lines = [row.values() for row in self.kept_rows()]
-        if isinstance(obj, CreditNote):
-            services.set_credit_note_lines(obj, lines)  # within what is left to credit
-        else:
-            services.set_lines(obj, lines)
-
-
-def _plain(value) -> str:
-    """A stored number as a person would type it: 2, 120.5, 22 (no trailing zeros)."""
-    if value is None or isinstance(value, str):
-        return value or ""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _date(label) -> DateField:
-    return DateField(label, validators=[InputRequired()], widget=DatePickerWidget())
-
-
-class DocumentForm(DynamicForm):
-    issue_date = _date(_l("Issue date"))
-    notes = StringField(_l("Notes"), widget=BS3TextAreaFieldWidget(), default="")
-    terms = StringField(_l("Terms"), widget=BS3TextAreaFieldWidget(), default="")
-    lines = LineRowsField(_l("Lines"), description=_l("Tick Remove to delete a line; save to get another empty row."))
-
-
-class InvoiceForm(DocumentForm):
-    due_date = _date(_l("Due date"))
-
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators=extra_validators)
-        if valid and self.due_date.data < self.issue_date.data:
-            self.due_date.errors = [*self.due_date.errors, _("The due date cannot be before the issue date.")]
-            return False
-        return valid
-
-
-class QuoteForm(DocumentForm):
-    valid_until = _date(_l("Valid until"))
-
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators=extra_validators)
-        if valid and self.valid_until.data < self.issue_date.data:
-            self.valid_until.errors = [*self.valid_until.errors, _("A quote cannot expire before its issue date.")]
-            return False
-        return valid
-
-
-class CreditNoteForm(DynamicForm):
-    issue_date = _date(_l("Issue date"))
-    reason = StringField(_l("Reason"), widget=BS3TextAreaFieldWidget(), validators=[InputRequired()])
-    notes = StringField(_l("Notes"), widget=BS3TextAreaFieldWidget(), default="")
-    lines = LineRowsField(_l("Lines"), description=_l("Tick Remove to delete a line; save to get another empty row."))
-
-
-class NewCreditNoteForm(FlaskForm):
-    reason = StringField(_l("Reason"), validators=[InputRequired(), Length(max=2000)], widget=BS3TextAreaFieldWidget(),
-                         description=_l("Printed on the credit note, for example: returned goods, billing error."))
-
-
-class PaymentForm(FlaskForm):
-    amount = StringField(_l("Amount"), validators=[InputRequired()], widget=BS3TextFieldWidget())
-    date = DateField(_l("Date"), validators=[InputRequired()], widget=DatePickerWidget(), default=dt.date.today)
-    method = SelectField(_l("Method"), choices=[(key, label) for key, label in METHOD_LABELS.items()
-                                                if key != PaymentMethod.STRIPE.value],
-                         default=PaymentMethod.BANK_TRANSFER.value, widget=Select2Widget())
-    reference = StringField(_l("Reference"), validators=[Length(max=200)], widget=BS3TextFieldWidget())
 
 
 COMMON_LABELS = {
@@ -240,29 +103,43 @@ class DocumentView(ClientelaModelView):
     show_template = "admin/document_show.html"
     edit_template = "admin/document_edit.html"
 
-    # -- new documents start from a client --------------------------------------------
+    # -- the editor: one page for a new document or a draft; nothing is stored until Save ------
 
     @expose("/add", methods=["GET", "POST"])
     @has_access
     def add(self):
-        flash(_("Open a client and choose New invoice or New quote: the client's billing data is copied in."),
-              "info")
-        return redirect(url_for("ClientView.list"))
+        """The empty editor for the client named by `?client_id=` (the lists' "+" asks for one
+        first). The document is created only when the form is saved."""
+        client = db.session.get(Client, request.args.get("client_id", type=int) or 0)
+        if client is None or client.archived:
+            if client is not None:
+                flash(_("This client is archived: restore it before billing it."), "warning")
+            return self._choose_client()
+        form = self.edit_form() if request.method == "POST" else self.edit_form(obj=self._new_defaults(client))
+        document = self._save(form, lambda form: editor.create_document(self.kind, client, form))
+        if document is not None:
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
+        return self._render_editor(form, None, client,
+                                   url_for(f"{self.__class__.__name__}.add", client_id=client.id))
 
-    @expose("/new/<int:client_id>", methods=["POST"])
+    @expose("/new/<int:client_id>", methods=["GET", "POST"])
     @has_access
     def new_for_client(self, client_id: int):
-        client = db.session.get(Client, client_id) or abort(404)
-        try:
-            document = services.new_invoice(client) if self.kind == "invoice" else services.new_quote(client)
-        except services.BillingError as error:
-            db.session.rollback()
-            flash(str(error.message), "danger")
-            return redirect(url_for("ClientView.show", pk=client_id))
-        db.session.commit()
-        return redirect(url_for(f"{self.__class__.__name__}.edit", pk=document.id))
+        """The client page's "New invoice" / "New quote": opens the empty editor (a POST from an
+        older page is answered the same way; nothing is created here)."""
+        return redirect(url_for(f"{self.__class__.__name__}.add", client_id=client_id), code=303)
 
-    # -- drafts only are edited ----------------------------------------------------------
+    def _new_defaults(self, client: Client) -> SimpleNamespace:
+        return SimpleNamespace(**editor.new_document_defaults(self.kind, client))
+
+    def _choose_client(self):
+        """The lists' "New": pick the client first (a search by name, a page of matches)."""
+        query = (request.args.get("q") or "").strip()[:100]
+        statement = select(Client).where(Client.archived.is_(False)).order_by(Client.name, Client.id).limit(25)
+        if query:
+            statement = statement.where(Client.name.ilike(f"%{query}%"))
+        return self.render_template("admin/choose_client.html", clients=db.session.scalars(statement).all(),
+                                    query=query, view_name=self.__class__.__name__, title=self.add_title)
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access
@@ -271,18 +148,44 @@ class DocumentView(ClientelaModelView):
         if not document.is_draft:
             flash(_("A finalized document's amounts are locked."), "warning")
             return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
-        widgets = self._edit(pk)
-        if not widgets:
-            return self.post_edit_redirect()
-        return self.render_template(self.edit_template, title=self.edit_title, widgets=widgets,
-                                    related_views=self._related_views, document=document)
+        form = self.edit_form() if request.method == "POST" else self.edit_form(obj=document)
+        if self._save(form, lambda form: editor.update_draft(document, form) or document) is not None:
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=document.id))
+        return self._render_editor(form, document, document.client,
+                                   url_for(f"{self.__class__.__name__}.edit", pk=document.id))
+
+    def _save(self, form, save):
+        """On a POST, check the editor's form and save it with `save(form)`, which returns the
+        document; a rule's refusal rolls all of it back and goes to its rows and fields. The
+        saved document, or None (not posted, or refused: the form is shown again as typed)."""
+        if request.method != "POST" or not form.validate():
+            return None
+        try:
+            document = save(form)
+            db.session.flush()
+        except services.BillingError as error:
+            db.session.rollback()
+            editor.show_refusal(form, error)
+            return None
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return document
+
+    def _render_editor(self, form, document, client: Client, action_url: str):
+        for message in editor.unplaced_errors(form):
+            flash(message, "danger")
+        return self.render_template(
+            self.edit_template, title=self.edit_title if document else self.add_title, form=form,
+            document=document, client=client, kind=self.kind, action_url=action_url, labels=COMMON_LABELS,
+            cancel_url=(url_for(f"{self.__class__.__name__}.show", pk=document.id) if document
+                        else url_for("ClientView.show", pk=client.id)),
+            config=editor.editor_config(self.kind, document, client),
+            bill=editor.billing_block(document, client),
+        )
 
     def pre_delete(self, item) -> None:
         if not item.is_draft:
             raise ValueError(_("Only a draft can be deleted."))
-
-    def post_edit_redirect(self):
-        return redirect(url_for(f"{self.__class__.__name__}.show", pk=request.view_args["pk"]))
 
     # -- the show page: lines, taxes and the buttons that apply -----------------------------
 
@@ -390,6 +293,7 @@ class InvoiceView(DocumentView):
     list_title = _l("Invoices")
     list_template = "admin/invoice_list.html"  # with the export buttons (app/transfer)
     show_title = _l("Invoice")
+    add_title = _l("New invoice")
     edit_title = _l("Edit draft invoice")
     formatters_columns = {**DocumentView.formatters_columns, "status": invoice_status_chip,
                           "display_status": invoice_status_chip, "sdi_status": sdi_status_label}
@@ -429,7 +333,7 @@ class InvoiceView(DocumentView):
         invoice = self._document(pk)
         form = PaymentForm()
         if request.method == "GET" and not form.amount.data:
-            form.amount.data = _plain(invoice.balance)
+            form.amount.data = invoice.balance
         if form.validate_on_submit():
             try:
                 services.record_payment(invoice, amount=form.amount.data, date=form.date.data,
@@ -483,6 +387,7 @@ class QuoteView(DocumentView):
                               "reject": "write", "convert": "write", "send": "write"}
     list_title = _l("Quotes")
     show_title = _l("Quote")
+    add_title = _l("New quote")
     edit_title = _l("Edit draft quote")
     formatters_columns = {**DocumentView.formatters_columns, "status": quote_status_chip}
 

@@ -22,7 +22,8 @@ from markupsafe import Markup
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import InputRequired, Optional
 
-from app.billing.views import COMMON_LABELS, BillingInterface, LineRowsField
+from app.billing.forms import LineRowsField
+from app.billing.views import COMMON_LABELS, BillingInterface
 from app.clients.models import Client
 from app.company.services import get_company
 from app.errors import Refusal

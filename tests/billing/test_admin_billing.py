@@ -26,16 +26,22 @@ def staff(web):
     return web
 
 
-def test_a_new_invoice_for_a_client_copies_the_billing_block_and_opens_the_draft(staff):
+def test_a_new_invoice_for_a_client_opens_the_editor_with_the_billing_block_and_is_made_on_save(staff):
+    # Changed with the one-page editor: "New invoice" no longer makes a draft; Save does.
     client = make_client("Rossi S.r.l.", city="Torino", province="TO", postal_code="10122")
     db.session.commit()
     response = staff.post(f"/invoiceview/new/{client.id}")
+    assert response.headers["Location"].endswith(f"/invoiceview/add?client_id={client.id}")
+    page = staff.get(f"/invoiceview/add?client_id={client.id}").get_data(as_text=True)
+    assert "Rossi S.r.l." in page and client.vat_number in page
+    assert db.session.scalars(select(Invoice)).all() == []
+    form = line_form(Invoice(issue_date=TODAY, due_date=TODAY), [
+        {"description": "Sviluppo", "quantity": "1", "unit_price": "100", "discount": "0", "tax_rate": "22"}])
+    response = staff.post(f"/invoiceview/add?client_id={client.id}", data=form)
     invoice = db.session.scalars(select(Invoice)).one()
-    assert response.headers["Location"].endswith(f"/invoiceview/edit/{invoice.id}")
+    assert response.headers["Location"].endswith(f"/invoiceview/show/{invoice.id}")
     assert (invoice.bill_name, invoice.bill_city, invoice.bill_vat_number) == ("Rossi S.r.l.", "Torino",
                                                                                 client.vat_number)
-    page = staff.get(f"/invoiceview/edit/{invoice.id}").get_data(as_text=True)
-    assert "Rossi S.r.l." in page and client.vat_number in page
 
 
 def test_lines_are_saved_inline_through_the_billing_rules(staff):
@@ -57,7 +63,8 @@ def test_the_draft_form_shows_its_lines_as_typed_numbers(staff):
                                    "tax_rate": "22"}])
     db.session.commit()
     page = staff.get(f"/invoiceview/edit/{invoice.id}").get_data(as_text=True)
-    assert 'value="Sviluppo"' in page and 'value="2.5"' in page and 'value="120.5"' in page
+    # The description is a growing text box; a price shows its cents (the editor's notation).
+    assert "Sviluppo</textarea>" in page and 'value="2.5"' in page and 'value="120.50"' in page
 
 
 def test_a_negative_quantity_is_refused_at_the_line_and_nothing_is_saved(staff):
@@ -70,7 +77,7 @@ def test_a_negative_quantity_is_refused_at_the_line_and_nothing_is_saved(staff):
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "The quantity must be a number, zero or more." in page
-    assert 'value="-2"' in page and 'value="Sviluppo"' in page
+    assert 'value="-2"' in page and "Sviluppo</textarea>" in page
     db.session.refresh(invoice)
     assert [line.description for line in invoice.lines] == ["Consulenza"]
     assert invoice.total == Decimal("122.00")

@@ -132,7 +132,8 @@ def test_the_360_page_has_status_chips_tabs_and_a_timeline(billing_staff):
     assert "Payment of" in page and "recorded on invoice" in page  # the timeline, in English
 
 
-def test_quick_actions_create_a_draft_invoice_and_quote_for_this_client(billing_staff):
+def test_quick_actions_open_the_editor_for_this_client_and_store_nothing_until_saved(billing_staff):
+    # Changed with the one-page editor: the buttons open it; a document is made only by Save.
     from app.billing.models import Invoice, Quote
 
     client = make_client("Verdi S.r.l.")
@@ -142,13 +143,13 @@ def test_quick_actions_create_a_draft_invoice_and_quote_for_this_client(billing_
     new_quote = re.search(r'<form method="post" action="([^"]*quoteview/new/\d+)"', page).group(1)
 
     opened = billing_staff.post(new_invoice)
-    billing_staff.post(new_quote)
+    quoted = billing_staff.post(new_quote)
 
-    invoice = db.session.scalars(select(Invoice)).one()
-    quote = db.session.scalars(select(Quote)).one()
-    assert opened.headers["Location"].endswith(f"/invoiceview/edit/{invoice.id}")
-    assert (invoice.client_id, invoice.bill_name, invoice.status) == (client.id, "Verdi S.r.l.", "draft")
-    assert (quote.client_id, quote.bill_name) == (client.id, "Verdi S.r.l.")
+    assert opened.headers["Location"].endswith(f"/invoiceview/add?client_id={client.id}")
+    assert quoted.headers["Location"].endswith(f"/quoteview/add?client_id={client.id}")
+    editor = billing_staff.get(opened.headers["Location"]).get_data(as_text=True)
+    assert "Verdi S.r.l." in editor and 'id="document-editor"' in editor
+    assert db.session.scalars(select(Invoice)).all() == [] and db.session.scalars(select(Quote)).all() == []
 
 
 def test_send_statement_emails_the_balance_due_and_a_portal_link(billing_staff, smtp_server):

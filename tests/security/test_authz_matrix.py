@@ -515,6 +515,9 @@ for kind, view in (("invoice", "InvoiceView"), ("quote", "QuoteView")):
     MATRIX.update({
         (f"{view}.new_for_client", "POST"): admin(
             "POST", _with(lambda w, a, al: f"/{kind}view/new/{w.ids['clients']['A']}", data={}), BILLING, REDIRECT),
+        # Opening the editor (a GET since the one-page editor): it stores nothing, so no fresh row.
+        (f"{view}.new_for_client", "GET"): admin(
+            "GET", _with(lambda w, a, al: f"/{kind}view/new/{w.ids['clients']['A']}"), BILLING, REDIRECT),
         (f"{view}.pdf", "GET"): admin("GET", _with(
             lambda w, a, al, kind=kind: f"/{kind}view/pdf/{w.ids['invoices' if kind == 'invoice' else 'quotes']['A']}"),
             BILLING),
