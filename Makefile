@@ -15,7 +15,7 @@ REDIS_URL_FOR_TESTS := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 PACKAGE_GROUPS := run
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: install system-packages lint run test test-sqlite test-postgres worker bench translations messages clean
+.PHONY: install system-packages lint run test test-sqlite test-postgres worker bench load translations messages clean
 
 # Everything a server needs before gunicorn: Debian packages, the venv, compiled catalogs
 # (without them the UI and the PDFs come out in English). Fast and silent when nothing changed.
@@ -68,6 +68,10 @@ worker: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Two gunicorn nodes and two workers under a mixed load on loopback (docs/performance.md, "Load run").
+load: install
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
