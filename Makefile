@@ -66,8 +66,9 @@ test-postgres:
 worker: install
 	$(FLASK) clientela worker
 
+# `make bench SCALE=1m BENCH_DATABASE_URL=postgresql://…`: the scale bench (bench/scale.py).
 bench: install
-	$(BIN)/python -m bench
+	SCALE=$(SCALE) $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
