@@ -6,9 +6,10 @@ generate_series, a progress bar on stderr): BENCH_DATABASE_URL at 1m (99,999 cli
 invoices + one client with 10,000) and BENCH_REFERENCE_URL (default: the same server's
 database named `<name>_default`) at the default bench size (10,000 clients × 20 invoices +
 one with 10,000). A database that already holds its seed (the `bench_seed` marker row) is
-reused. Then measures, in one run, each page as the median of paired samples against its
-floor (an empty page of the same layout) and prints for the 1m database each ratio with its
-target: ≤ 2× its floor (home ≤ 1.5× the admin floor) and ≤ 1.5× its value at the default size.
+reused. Then measures, in one run, each page at both sizes and its floor (an empty page of the
+same layout) at 1m, taken in turn sample by sample, and prints for the 1m database each ratio
+with its target: ≤ 2× its floor (home ≤ 1.5× the admin floor) and ≤ 1.5× its value at the
+default size. In process (Flask's test client), as the default bench's page rows.
 """
 from __future__ import annotations
 
@@ -96,11 +97,11 @@ def insert_select(connection, table, values: dict[str, str], source: str) -> Non
 
 
 def seeded(connection, scale: Scale) -> bool:
-    try:
-        row = connection.execute(text("SELECT scale, invoices FROM bench_seed")).first()
-    except Exception:
-        connection.rollback()
+    from sqlalchemy import inspect
+
+    if not inspect(connection).has_table("bench_seed"):
         return False
+    row = connection.execute(text("SELECT scale, invoices FROM bench_seed")).first()
     return row is not None and row.scale == scale.name and row.invoices == scale.invoices
 
 
@@ -239,7 +240,7 @@ def reference_url(url: str) -> str:
 
 # ── measuring ───────────────────────────────────────────────────────────────────────────────
 
-API_FLOOR = "/api/v1/client/?q=(filters:!((col:id,opr:eq,value:0)))"  # the API list over no client
+API_FLOOR = "/api/v1/client/?q=(filters:!((col:name,opr:eq,value:'-')))"  # the API list over no client
 
 
 @dataclass(frozen=True)
@@ -316,12 +317,27 @@ class Site:
 
         return {"admin": ADMIN_FLOOR, "portal": PORTAL_FLOOR, "api": API_FLOOR}[kind]
 
-    def measure(self, page: Page, repeat: int) -> tuple[float, float]:
-        """The page's median and its floor's, sampled in turn."""
-        from bench.__main__ import paired_medians_ms
+    def action(self, page: Page):
+        return self.getter(page.floor, page.path)
 
-        return paired_medians_ms(self.getter(page.floor, page.path),
-                                 self.getter(page.floor, self.floor_path(page.floor)), repeat)
+    def floor_action(self, page: Page):
+        return self.getter(page.floor, self.floor_path(page.floor))
+
+
+def interleaved_medians_ms(actions, repeat: int) -> list[float]:
+    """Medians of several actions timed in turn, sample by sample, so each sees the same
+    moments of a shared machine (bench/__main__.py's paired medians, for more than two)."""
+    import statistics
+
+    for action in actions:
+        action()  # warm up
+    samples: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeat):
+        for action, times in zip(actions, samples):
+            start = time.perf_counter()
+            action()
+            times.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(times) for times in samples]
 
 
 def run(report, url: str) -> None:
@@ -331,12 +347,12 @@ def run(report, url: str) -> None:
     reference, full = Site(reference_url(url), SCALES["default"]), Site(url, SCALES["1m"])
     seeded_in = time.perf_counter() - start
     print(f"\nScale bench: {full.scale.clients + 1:,} clients / {full.scale.invoices:,} invoices against "
-          f"{reference.scale.clients + 1:,} / {reference.scale.invoices:,}; medians of {repeat} paired samples, "
+          f"{reference.scale.clients + 1:,} / {reference.scale.invoices:,}; medians of {repeat} samples taken in turn, "
           f"in process\n", flush=True)
-    for page in pages(full.large, full.small):
-        reference_page = pages(reference.large, reference.small)[pages(full.large, full.small).index(page)]
-        at_default, _floor = reference.measure(reference_page, repeat)
-        at_scale, floor = full.measure(page, repeat)
+    for page, reference_page in zip(pages(full.large, full.small), pages(reference.large, reference.small)):
+        # The page at the default size, at 1m and the floor at 1m, sample by sample.
+        at_default, at_scale, floor = interleaved_medians_ms(
+            [reference.action(reference_page), full.action(page), full.floor_action(page)], repeat)
         report.add(f"{page.name} at 1m", at_scale, "ms", note=f"default size {at_default:.1f} ms, floor {floor:.1f} ms")
         report.add(f"  / its {page.floor} floor", at_scale / floor, "×", f"≤ {page.floor_target}",
                    at_scale / floor <= page.floor_target)

@@ -15,8 +15,7 @@ from app.company.services import get_company
 from app.extensions import db
 from tests.support.api import api_headers, rison
 from tests.support.factories import TODAY, line, login, make_client, make_invoice, make_staff_user
-from tests.support.queries import (add_clients, add_documents, add_outbox_and_tickets, convert_quotes,
-                                   counted_statements)
+from tests.support.queries import add_clients, add_documents, add_outbox_and_tickets, convert_quotes, counted_statements
 
 
 def statements_for(web, url: str, headers: dict[str, str] | None = None) -> int:

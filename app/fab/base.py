@@ -19,6 +19,8 @@ tests/test_list_paging.py.
 """
 from __future__ import annotations
 
+import time
+
 from flask import abort, redirect, request, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView
 from flask_appbuilder.api import BaseApi, ModelRestApi
@@ -96,7 +98,9 @@ class ClientelaModelRestApi(NonNegativePagingMixin, ModelRestApi):
 
 # ── list counts ─────────────────────────────────────────────────────────────────────────────
 
-EXACT_COUNT_LIMIT = 10_000
+# 40 pages of 25: counting 1,001 index entries costs a fraction of a millisecond; counting the
+# 5,000 clients a "Rossi" search matches at 100,000 clients cost 15-30 ms (their heap rows).
+EXACT_COUNT_LIMIT = 1_000
 
 
 class EstimatedCount(int):
@@ -130,8 +134,21 @@ def list_count(session: Session, rows: Select, counted: int | None = None,
     if counted <= limit or not _estimates(session):
         return counted
     compiled = rows.order_by(None).compile(dialect=session.get_bind().dialect)
-    plan = session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar()
-    return EstimatedCount(max(int(plan[0]["Plan"]["Plan Rows"]), counted))
+    key = (str(compiled), repr((session.get_bind().url, sorted(compiled.params.items()))))
+    now = time.monotonic()
+    kept = _ESTIMATES.get(key)
+    if kept is None or now - kept[0] > ESTIMATE_SECONDS:
+        plan = session.connection().exec_driver_sql("EXPLAIN (FORMAT JSON) " + key[0], compiled.params).scalar()
+        if len(_ESTIMATES) >= 256:  # a bounded memo (lists × filters in use): start afresh
+            _ESTIMATES.clear()
+        kept = _ESTIMATES[key] = (now, int(plan[0]["Plan"]["Plan Rows"]))
+    return EstimatedCount(max(kept[1], counted))
+
+
+# An estimate is kept a minute per process: the next pages of the same list (and other
+# staff's) skip the EXPLAIN round trip; the figure is approximate anyway.
+ESTIMATE_SECONDS = 60.0
+_ESTIMATES: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 class ClientelaInterface(SQLAInterface):
