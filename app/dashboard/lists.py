@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from flask import url_for
+from flask_appbuilder.models.sqla.filters import FilterContains
 from markupsafe import Markup
 from sqlalchemy import asc, desc, func, literal, select
 
@@ -65,6 +66,12 @@ class ClientListRow:
     balance_due: BalanceDue
 
 
+def searched_by_name(filters) -> bool:
+    """Whether the list is filtered by a part of the name (FAB's "contains", the search)."""
+    return filters is not None and any(isinstance(flt, FilterContains) and flt.column_name == "name"
+                                       for flt in filters.filters)
+
+
 class ClientListInterface(ClientelaInterface):
     """FAB's interface for clients; only the list query differs (see the module docstring)."""
 
@@ -83,6 +90,11 @@ class ClientListInterface(ClientelaInterface):
         count = count_statement(self.session, matching, self.exact_count_limit)  # count(*): index-only
         direction = desc if order_direction == "desc" else asc
         order = getattr(Client, order_column or "name")
+        if order is Client.name and searched_by_name(filters):
+            # The trigram index finds the matches, which are then sorted: walking the name
+            # index in order would read every non-matching name before them (at 100,000
+            # clients, 12,900 rows for the 25 first "Rossi": 70 ms against 30 under load).
+            order = func.lower(Client.name)
         page, page_size = max(page or 0, 0), max(page_size or 25, 1)
         statement = (
             filtered(select(Client.id, Client.name, Client.email, Client.city, Client.vat_number, Client.archived,
