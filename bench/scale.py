@@ -194,7 +194,8 @@ def seed(app, scale: Scale) -> None:
                     "kind": "'business'", "email": "'cliente' || g || '@example.it'", "city": _pick(CITIES, number),
                     "vat_number": "lpad(g::text, 11, '0')"}, f"generate_series({first}, {last}) g")
                 insert_select(connection, Contact.__table__, {
-                    "id": "id", "client_id": "id", "name": "'Referente ' || id", "email": "'referente' || id || '@example.it'",
+                    "id": "id", "client_id": "id", "name": "'Referente ' || id",
+                    "email": "'referente' || id || '@example.it'",
                     "is_primary": "true", "portal_enabled": "true", "session_version": "1"},
                     f"client WHERE id BETWEEN {first} AND {last}")
             progress.advance(last - first + 1)

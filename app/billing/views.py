@@ -61,9 +61,10 @@ def _document_currency(item) -> str:
 
 
 class BillingInterface(ClientelaInterface):
-    """Clientela's list interface, with each list's relations loaded in one query per relation (not per
-    row), the relations a list never shows (`unread`, loader options: a document's lines, its
-    client's contacts) loaded only if something reads them, and amounts shown in their document's currency."""
+    """Clientela's list interface, with each list's relations loaded in one query per relation
+    (not per row), the relations a list never shows (`unread`, loader options: a document's
+    lines, its client's contacts) loaded only if something reads them, and amounts shown in
+    their document's currency."""
 
     def __init__(self, obj, eager=(), unread=(), session=None):
         super().__init__(obj, session=session)
@@ -390,8 +391,8 @@ class InvoiceLineView(ClientelaModelView):
 
 class InvoiceView(DocumentView):
     kind = "invoice"
-    datamodel = BillingInterface(Invoice, eager=[Invoice.payments],
-                                 unread=[lazyload(Invoice.lines), defaultload(Invoice.client).lazyload(Client.contacts)])
+    datamodel = BillingInterface(Invoice, eager=[Invoice.payments], unread=[
+        lazyload(Invoice.lines), defaultload(Invoice.client).lazyload(Client.contacts)])
     class_permission_name = "Invoice"
     method_permission_name = {**READ_WRITE, "new_for_client": "write", "record_payment": "write",
                               "finalize": "write", "cancel": "write", "send": "write", "new_credit_note": "write"}
