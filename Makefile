@@ -66,8 +66,9 @@ test-postgres:
 worker: install
 	$(FLASK) clientela worker
 
+# `make bench SCALE=1m BENCH_DATABASE_URL=postgresql://…`: the scale bench (bench/scale.py).
 bench: install
-	$(BIN)/python -m bench
+	SCALE=$(SCALE) $(BIN)/python -m bench
 
 # Two gunicorn nodes and two workers under a mixed load on loopback (docs/performance.md, "Load run").
 load: install

@@ -10,7 +10,9 @@ an invoice against that render, and portal statement throughput under gunicorn a
 /healthz on the same server. Prints a table
 and writes bench/results.json. Each row says its target and whether it was met.
 BENCH_ONLY=client_list measures only the client list against its floor (after seeding) and
-leaves bench/results.json as it was.
+leaves bench/results.json as it was. SCALE=1m (PostgreSQL) runs the scale bench instead
+(bench/scale.py: 100,000 clients and 1,000,000 invoices against the default size) and writes
+bench/results-1m.json.
 """
 from __future__ import annotations
 
@@ -42,7 +44,11 @@ SECRET_KEY = "bench-secret-key-not-for-production"
 
 
 def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'bench.db'}"
+    return driver_url(os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'bench.db'}")
+
+
+def driver_url(url: str) -> str:
+    """The URL with the driver the app uses (psycopg 3) for PostgreSQL."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
@@ -473,6 +479,8 @@ def main() -> int:
     from bench.floor import add_floor_pages
 
     url = database_url()
+    if os.environ.get("SCALE"):
+        return scale_main(url)
     if url.startswith("postgresql"):
         ensure_postgres_database(url)
     else:
@@ -495,6 +503,24 @@ def main() -> int:
         RESULTS.write_text(json.dumps({"machine": info, "results": report.rows}, indent=2, ensure_ascii=False) + "\n")
         print(f"\nWritten {RESULTS.relative_to(ROOT)}")
     return 0 if all(row["ok"] is not False for row in report.rows) else 1
+
+
+def scale_main(url: str) -> int:
+    from bench import scale
+
+    if os.environ["SCALE"] != "1m" or not url.startswith("postgresql"):
+        print("SCALE=1m needs BENCH_DATABASE_URL=postgresql://… (the scale bench seeds PostgreSQL only)",
+              file=sys.stderr)
+        return 2
+    report = Report()
+    info = machine() | {"database": "postgresql", "scale": "1m"}
+    print(f"\nClientela scale bench — {info['date']} — {info['cpu']} ×{info['cpus']}\n", flush=True)
+    scale.run(report, url)
+    results = RESULTS.with_name("results-1m.json")
+    results.write_text(json.dumps({"machine": info, "results": report.rows}, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nWritten {results.relative_to(ROOT)}")
+    return 0 if all(row["ok"] is not False for row in report.rows) else 1
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

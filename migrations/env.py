@@ -73,6 +73,15 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def only_this_databases_objects(dialect_name):
+    """Autogenerate's filter: an index the models create on one database only (its
+    `info["only_on"]`, e.g. the client search's pg_trgm index) is not expected on another."""
+    def include_object(object_, name, type_, reflected, compare_to):
+        only_on = getattr(object_, "info", {}).get("only_on")
+        return only_on is None or dialect_name in only_on
+    return include_object
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -96,6 +105,7 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    conf_args.setdefault("include_object", only_this_databases_objects(connectable.dialect.name))
 
     with connectable.connect() as connection:
         if connection.dialect.name == "sqlite":

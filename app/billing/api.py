@@ -14,7 +14,6 @@ from typing import Any
 from flask import make_response, request
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
@@ -50,7 +49,7 @@ from app.billing.services import (
 from app.billing.signals import send_requested
 from app.clients.models import Client
 from app.extensions import db
-from app.fab.base import ClientelaBaseApi, ClientelaModelRestApi
+from app.fab.base import ClientelaBaseApi, ClientelaInterface, ClientelaModelRestApi
 from app.rest import (
     API_RESPONSES,
     ID_IN_PATH,
@@ -202,7 +201,7 @@ class BillingDocumentApi(ClientelaModelRestApi):
 
 class InvoiceApi(BillingDocumentApi):
     resource_name = "invoice"
-    datamodel = SQLAInterface(Invoice)
+    datamodel = ClientelaInterface(Invoice)
     class_permission_name = "Invoice"
     include_route_methods = BillingDocumentApi.include_route_methods | {"payment"}
     openapi_spec_component_schemas = (PaymentInputSchema, PaymentSchema)
@@ -282,7 +281,7 @@ class InvoiceApi(BillingDocumentApi):
 
 class QuoteApi(BillingDocumentApi):
     resource_name = "quote"
-    datamodel = SQLAInterface(Quote)
+    datamodel = ClientelaInterface(Quote)
     class_permission_name = "Quote"
     search_columns = [*BillingDocumentApi.search_columns, "valid_until"]
 
@@ -308,7 +307,7 @@ class CreditNoteApi(BillingDocumentApi):
     Invoice permissions: whoever may invoice may credit."""
 
     resource_name = "credit-note"
-    datamodel = SQLAInterface(CreditNote)
+    datamodel = ClientelaInterface(CreditNote)
     class_permission_name = "Invoice"
     include_route_methods = {"get", "get_list", "put", "send", "pdf"}
     search_columns = [*BillingDocumentApi.search_columns, "invoice_id"]

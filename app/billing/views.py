@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defaultload, lazyload, selectinload
 
 from app.billing import editor, services
 from app.billing.forms import CreditNoteForm, InvoiceForm, NewCreditNoteForm, PaymentForm, QuoteForm
@@ -37,7 +37,7 @@ from app.billing.signals import send_requested
 from app.billing.totals import document_totals
 from app.clients.models import Client
 from app.extensions import db
-from app.fab.base import ClientelaModelView
+from app.fab.base import ClientelaInterface, ClientelaModelView
 from app.i18n import format_date, format_money
 from app.security.roles import READ_WRITE
 
@@ -46,20 +46,28 @@ MONEY_COLUMNS = frozenset({"subtotal", "tax_total", "total", "amount_paid", "bal
                            "net_to_pay"})
 
 def _document_currency(item) -> str:
-    document = getattr(item, "invoice", None) or getattr(item, "quote", None) or item
+    """A document's (or payment's) own currency, else that of the line's document. The row's
+    own column first: an invoice's `quote` relation, read before, was a query per converted
+    invoice on the invoice list (and one more for the quote's lines)."""
+    if getattr(item, "currency", None):
+        return item.currency
+    document = getattr(item, "invoice", None) or getattr(item, "quote", None) or getattr(item, "credit_note", None)
     return getattr(document, "currency", None) or "EUR"
 
 
-class BillingInterface(SQLAInterface):
-    """FAB's interface, with each list's relations loaded in one query per relation (not per
-    row) and amounts shown in their document's currency."""
+class BillingInterface(ClientelaInterface):
+    """Clientela's list interface, with each list's relations loaded in one query per relation
+    (not per row), the relations a list never shows (`unread`, loader options: a document's
+    lines, its client's contacts) loaded only if something reads them, and amounts shown in
+    their document's currency."""
 
-    def __init__(self, obj, eager=(), session=None):
+    def __init__(self, obj, eager=(), unread=(), session=None):
         super().__init__(obj, session=session)
-        self._eager = tuple(eager)
+        self._eager, self._unread = tuple(eager), tuple(unread)
 
     def apply_all(self, query, *args, **kwargs):
-        return super().apply_all(query, *args, **kwargs).options(*(selectinload(rel) for rel in self._eager))
+        return super().apply_all(query, *args, **kwargs).options(*(selectinload(rel) for rel in self._eager),
+                                                                 *self._unread)
 
     @staticmethod
     def _get_attr_value(item, col):
@@ -286,7 +294,8 @@ class InvoiceLineView(ClientelaModelView):
 
 class InvoiceView(DocumentView):
     kind = "invoice"
-    datamodel = BillingInterface(Invoice, eager=[Invoice.payments])
+    datamodel = BillingInterface(Invoice, eager=[Invoice.payments], unread=[
+        lazyload(Invoice.lines), defaultload(Invoice.client).lazyload(Client.contacts)])
     class_permission_name = "Invoice"
     method_permission_name = {**READ_WRITE, "new_for_client": "write", "record_payment": "write",
                               "finalize": "write", "cancel": "write", "send": "write", "new_credit_note": "write"}
@@ -381,7 +390,8 @@ class QuoteLineView(ClientelaModelView):
 
 class QuoteView(DocumentView):
     kind = "quote"
-    datamodel = BillingInterface(Quote, eager=[Quote.invoices])
+    datamodel = BillingInterface(Quote, eager=[Quote.invoices],
+                                 unread=[lazyload(Quote.lines), defaultload(Quote.client).lazyload(Client.contacts)])
     class_permission_name = "Quote"
     method_permission_name = {**READ_WRITE, "new_for_client": "write", "finalize": "write", "accept": "write",
                               "reject": "write", "convert": "write", "send": "write"}

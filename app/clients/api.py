@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +26,7 @@ from app.clients.services import (
     update_client,
 )
 from app.extensions import db
-from app.fab.base import ClientelaModelRestApi
+from app.fab.base import ClientelaInterface, ClientelaModelRestApi
 from app.rest import API_RESPONSES, field_errors, json_body, model_api_descriptions, refused, use_accept_language
 from app.security.roles import READ_WRITE
 
@@ -36,7 +35,7 @@ CONTACT_IN_USE = _l("This contact cannot be removed: other records refer to it."
 
 class ClientApi(ClientelaModelRestApi):
     resource_name = "client"
-    datamodel = SQLAInterface(Client)
+    datamodel = ClientelaInterface(Client)
     class_permission_name = "Client"
     method_permission_name = READ_WRITE
     # Clients are archived, never deleted over the API (their invoices must keep their client).

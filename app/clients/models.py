@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, false, func
+from sqlalchemy import DDL, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, event, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
@@ -17,6 +17,15 @@ class ClientKind(str, enum.Enum):
 
 class Client(Model):
     __tablename__ = "client"
+    __table_args__ = (
+        # The client list's default page: clients not archived, by name (ties by id, as FAB
+        # sorts), handed over in order without sorting 100,000 names.
+        Index("ix_client_archived_name_id", "archived", "name", "id"),
+        # The list's search, `name ILIKE '%rossi%'`, on PostgreSQL: a trigram index answers a
+        # match anywhere in the name (a b-tree only a prefix). SQLite scans, as it always did.
+        Index("ix_client_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"},
+              info={"only_on": ("postgresql",)}).ddl_if(dialect="postgresql"),  # info: migrations/env.py
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -81,3 +90,9 @@ class Contact(Model):
 
     def __repr__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+# The trigram operator class comes from PostgreSQL's pg_trgm extension (contrib, in every
+# Debian/Docker PostgreSQL); the migration creates it too.
+event.listen(Client.__table__, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))

@@ -5,7 +5,9 @@ FAB's SQLAInterface loads every column and relationship of each row and counts i
 statement of its own. `ClientListInterface.query` keeps FAB's contract (filters, order,
 page, page size in; the count and the page's rows out) and reads only the listed columns,
 each client's balance due from its rollup row (`client_account`, joined) and the count, in
-one statement. The rows are plain values: nothing is loaded lazily when FAB renders them.
+one statement. The count is the lists' bounded one (app/fab/base.py: exact up to a limit,
+PostgreSQL's estimate past it). The rows are plain values: nothing is loaded
+lazily when FAB renders them.
 """
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from flask import url_for
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.models.sqla.filters import FilterContains
 from markupsafe import Markup
-from sqlalchemy import asc, desc, func, select
+from sqlalchemy import asc, desc, func, literal, select
 
 from app.billing.accounts import ClientAccount
 from app.clients.models import Client
+from app.fab.base import ClientelaInterface, count_statement, list_count
 from app.i18n import current_language, format_money
 from app.money import CENT
 
@@ -63,7 +66,13 @@ class ClientListRow:
     balance_due: BalanceDue
 
 
-class ClientListInterface(SQLAInterface):
+def searched_by_name(filters) -> bool:
+    """Whether the list is filtered by a part of the name (FAB's "contains", the search)."""
+    return filters is not None and any(isinstance(flt, FilterContains) and flt.column_name == "name"
+                                       for flt in filters.filters)
+
+
+class ClientListInterface(ClientelaInterface):
     """FAB's interface for clients; only the list query differs (see the module docstring)."""
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
@@ -77,9 +86,15 @@ class ClientListInterface(SQLAInterface):
         def filtered(statement):
             return filters.apply_all(statement) if filters is not None else statement
 
-        count = filtered(select(func.count()).select_from(Client))  # count(*): an index-only scan can answer
+        matching = filtered(select(literal(1)).select_from(Client))
+        count = count_statement(self.session, matching, self.exact_count_limit)  # count(*): index-only
         direction = desc if order_direction == "desc" else asc
         order = getattr(Client, order_column or "name")
+        if order is Client.name and searched_by_name(filters):
+            # The trigram index finds the matches, which are then sorted: walking the name
+            # index in order would read every non-matching name before them (at 100,000
+            # clients, 12,900 rows for the 25 first "Rossi": 70 ms against 30 under load).
+            order = func.lower(Client.name)
         page, page_size = max(page or 0, 0), max(page_size or 25, 1)
         statement = (
             filtered(select(Client.id, Client.name, Client.email, Client.city, Client.vat_number, Client.archived,
@@ -90,7 +105,7 @@ class ClientListInterface(SQLAInterface):
             .offset(page * page_size).limit(page_size)
         )
         rows = self.session.execute(statement).all()
-        total = rows[0].total if rows else self.session.scalar(count) or 0
+        total = list_count(self.session, matching, rows[0].total if rows else None, self.exact_count_limit)
         language = current_language()  # looked up once for the page's amounts, not once per amount
         return total, [
             ClientListRow(

@@ -11,7 +11,7 @@ import enum
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clients.models import Client
@@ -105,6 +105,11 @@ class ClientEmailTemplate(Model):
 
 class OutboxEmail(Model):
     __tablename__ = "outbox_email"
+    __table_args__ = (
+        # The outbox list, newest first (ties by id), all of it or one status.
+        Index("ix_outbox_email_created_at_id", "created_at", "id"),
+        Index("ix_outbox_email_status_created_at_id", "status", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, ValidationError
 
 from app.clients.models import Client
 from app.extensions import db
-from app.fab.base import ClientelaModelView
+from app.fab.base import ClientelaInterface, ClientelaModelView
 from app.mail import services as mail
 from app.mail.models import CLIENT_KINDS, KIND_LABELS, ClientEmailTemplate, EmailTemplate, OutboxEmail, OutboxStatus
 from app.mail.sandbox import MAX_BODY_SOURCE, MAX_SUBJECT_SOURCE, PLACEHOLDERS, TemplateRefused, render, sample_values
@@ -51,7 +51,7 @@ _TEMPLATE_DESCRIPTIONS = {"subject": _l("One line, at most %(max)d characters.",
 
 
 class OutboxView(ClientelaModelView):
-    datamodel = SQLAInterface(OutboxEmail)
+    datamodel = ClientelaInterface(OutboxEmail)
     class_permission_name = "Outbox"
     method_permission_name = {"list": "read", "show": "read", "resend": "write"}
     base_permissions = ["can_read", "can_write"]

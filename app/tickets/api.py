@@ -11,12 +11,11 @@ from __future__ import annotations
 from flask import current_app
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.hooks import before_request
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from marshmallow import Schema, ValidationError, fields
 
 from app.extensions import db
-from app.fab.base import ClientelaModelRestApi
+from app.fab.base import ClientelaInterface, ClientelaModelRestApi
 from app.rest import (
     API_RESPONSES,
     ID_IN_PATH,
@@ -77,7 +76,7 @@ class ReplyInputSchema(ApiSchema):
 
 class TicketApi(ClientelaModelRestApi):
     resource_name = "ticket"
-    datamodel = SQLAInterface(Ticket)
+    datamodel = ClientelaInterface(Ticket)
     class_permission_name = "Ticket"
     method_permission_name = {**READ_WRITE, "reply": "write"}
     # Tickets are opened by contacts in the portal; staff answer them.

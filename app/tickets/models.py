@@ -32,6 +32,9 @@ class Ticket(Model):
     __table_args__ = (
         Index("ix_ticket_status_last_activity", "status", "last_activity_at"),
         Index("ix_ticket_client_last_activity", "client_id", "last_activity_at"),
+        # The inbox, latest activity first (ties by id): its status filter is a list (IN), so
+        # the page is read in this order and filtered rather than sorted per status.
+        Index("ix_ticket_last_activity_id", "last_activity_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

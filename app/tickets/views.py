@@ -12,7 +12,6 @@ from __future__ import annotations
 from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,7 +22,7 @@ from sqlalchemy.orm import selectinload, undefer
 
 from app.clients.models import Client
 from app.extensions import db
-from app.fab.base import ClientelaModelView
+from app.fab.base import ClientelaInterface, ClientelaModelView
 from app.i18n import format_date
 from app.security.roles import READ_WRITE
 from app.tickets import services
@@ -89,7 +88,7 @@ def menu_label() -> str:
 
 class TicketView(ClientelaModelView):
     route_base = "/tickets"
-    datamodel = SQLAInterface(Ticket)
+    datamodel = ClientelaInterface(Ticket)
     class_permission_name = "Ticket"
     method_permission_name = {**READ_WRITE, "reply": "write", "close": "write", "reopen": "write",
                               "attachment": "read"}

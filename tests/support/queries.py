@@ -6,13 +6,15 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select, update
 
 from app.activity.models import Activity
 from app.billing.accounts import rebuild_accounts
 from app.billing.models import Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
+from app.mail.models import OutboxEmail
+from app.tickets.models import Ticket
 from tests.support.factories import TODAY
 
 _numbers = itertools.count(1)
@@ -70,6 +72,31 @@ def add_clients(count: int) -> None:
     db.session.commit()
     for i in range(count):
         add_documents(base + i, 2, 0)
+
+
+def convert_quotes(client_id: int) -> None:
+    """Link the client's invoices to its quotes, as if each had been converted from one (the
+    invoice list must not load each invoice's quote)."""
+    quotes = db.session.scalars(select(Quote.id).where(Quote.client_id == client_id).order_by(Quote.id)).all()
+    invoices = db.session.scalars(select(Invoice.id).where(Invoice.client_id == client_id,
+                                                           Invoice.quote_id.is_(None))).all()
+    for invoice_id, quote_id in zip(invoices, itertools.cycle(quotes)):
+        db.session.execute(update(Invoice).where(Invoice.id == invoice_id).values(quote_id=quote_id))
+    db.session.commit()
+
+
+def add_outbox_and_tickets(client_id: int, count: int) -> None:
+    """Bulk-insert `count` outbox emails and `count` tickets for the client (its first contact)."""
+    contact_id = db.session.scalar(select(Contact.id).where(Contact.client_id == client_id).order_by(Contact.id))
+    base = next(_numbers) * 100_000
+    db.session.execute(insert(OutboxEmail), [
+        {"idempotency_key": f"bulk-{base + i}", "kind": "invoice", "to_email": f"o{i}@x.it", "subject": f"S {i}",
+         "body_text": "t", "body_html": "<p>t</p>", "status": ("sent", "failed", "queued")[i % 3],
+         "client_id": client_id, "contact_id": contact_id} for i in range(count)])
+    db.session.execute(insert(Ticket), [
+        {"subject": f"Ticket {base + i}", "status": ("open", "answered", "closed")[i % 3], "client_id": client_id,
+         "contact_id": contact_id} for i in range(count)])
+    db.session.commit()
 
 
 @contextlib.contextmanager
