@@ -15,7 +15,7 @@ being patched onto every request of the app:
   paying a count(*) over a million rows on every page (docs/scaling.md).
 
 Tests: tests/security/test_authz_matrix.py, tests/security/test_bad_input.py, tests/fab/test_fab_bases.py,
-tests/test_list_paging.py.
+tests/fab/test_list_paging.py.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from bench.loadmix import PORTAL_MIX, STAFF_MIX
 from tests.support.database import TEST_DB
 from tests.support.jobs import TEST_REDIS_URL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.postgres_only  # production's configuration: PostgreSQL, Redis, gunicorn, an RQ worker
