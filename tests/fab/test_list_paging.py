@@ -107,9 +107,8 @@ def test_the_api_client_search_finds_a_name_by_a_part_in_its_middle(web):
     assert answer["ids"] == [rossi] and answer["count"] == 1
 
 
+@pytest.mark.postgres_only  # the trigram index exists on PostgreSQL only (SQLite scans)
 def test_on_postgresql_the_client_search_can_use_the_trigram_index():
-    if not is_postgres():
-        pytest.skip("the trigram index exists on PostgreSQL only (SQLite scans)")
     assert db.session.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_client_name_trgm'")) == \
         "CREATE INDEX ix_client_name_trgm ON public.client USING gin (name gin_trgm_ops)"
     make_client("Studio Rossi & Figli S.r.l.")
