@@ -109,17 +109,21 @@ class ClientDashboardView(ClientelaBaseView):
             abort(404)
         today = dt.date.today()
         summary = client_summary(client.id, today)
+        # A tab only for staff who may open what it lists (Support reads clients, not invoices).
+        reads = {name: self.appbuilder.sm.has_access("can_read", name)
+                 for name in ("Invoice", "Quote", "Payment", "RecurringInvoice")}
         invoices = _latest(select(Invoice).where(Invoice.client_id == client.id),
-                           Invoice.issue_date.desc(), Invoice.id.desc()).scalars().all()
+                           Invoice.issue_date.desc(), Invoice.id.desc()).scalars().all() if reads["Invoice"] else []
         quotes = _latest(select(Quote).where(Quote.client_id == client.id),
-                         Quote.issue_date.desc(), Quote.id.desc()).scalars().all()
+                         Quote.issue_date.desc(), Quote.id.desc()).scalars().all() if reads["Quote"] else []
         payments = _latest(
             select(Payment, Invoice.id, Invoice.number).join(Invoice, Invoice.id == Payment.invoice_id)
             .where(Payment.client_id == client.id),
             Payment.date.desc(), Payment.id.desc(),
-        ).all()
+        ).all() if reads["Payment"] else []
         schedules = _latest(select(RecurringInvoice).where(RecurringInvoice.client_id == client.id),
-                            RecurringInvoice.next_date, RecurringInvoice.id).scalars().all()
+                            RecurringInvoice.next_date, RecurringInvoice.id).scalars().all() \
+            if reads["RecurringInvoice"] else []
         overrides = {template.kind: template for template in db.session.scalars(
             select(ClientEmailTemplate)
             .where(ClientEmailTemplate.client_id == client.id)
@@ -182,6 +186,7 @@ class ClientDashboardView(ClientelaBaseView):
             statement_period=statement_period or default_period(today),
             statement_errors=statement_errors or {},
             can_edit=can_write("Client"),
+            reads=reads,
             typed=typed or {},
         )
 
