@@ -301,3 +301,13 @@ def test_the_360_page_costs_the_same_with_1_or_12_decided_quotes_and_overrides(s
     mail.save_client_template(client, "reminder", "Promemoria", "Testo")
     db.session.commit()
     assert statements() == few
+
+
+def test_a_tab_is_open_on_arrival_and_a_refused_form_opens_its_own(staff):
+    client = make_client()
+    db.session.commit()
+    assert re.search(r'<div class="tab-pane active" id="invoices">', page_of(staff, client))
+    page = staff.post(f"/clients/{client.id}/contacts", data={"name": "", "email": "x@example.it"}).get_data(
+        as_text=True)
+    assert re.search(r'<div class="tab-pane active" id="contacts">', page)
+    assert re.search(r'class="collapse in well well-sm" id="contact-new"', page), "the add form stays open"

@@ -187,6 +187,9 @@ class ClientDashboardView(ClientelaBaseView):
             statement_errors=statement_errors or {},
             can_edit=can_write("Client"),
             reads=reads,
+            # The tab open on arrival: a refused form's, the contacts after a portal link, else the first.
+            open_tab=("notes" if (typed or {}).get("form") == "notes" else "contacts" if typed or portal_link
+                      else "invoices" if reads["Invoice"] else "contacts"),
             typed=typed or {},
         )
 
