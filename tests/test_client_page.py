@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.billing import services as billing
 from app.clients.models import Client, Contact
+from app.company.services import get_company
 from app.extensions import db
 from app.mail import services as mail
 from app.mail.models import ClientEmailTemplate, OutboxEmail
@@ -263,6 +264,7 @@ def test_the_api_keeps_a_client_with_a_shared_vat_number_and_answers_a_warning(w
 # -- the client's note on a quote's answer -------------------------------------------------------------
 
 def test_the_clients_note_on_accepting_a_quote_shows_on_the_quote_and_the_timeline(app, staff):
+    get_company().support_email = "ufficio@azienda.it"
     client = make_client()
     quote = make_quote(client, finalize=True)
     db.session.commit()
@@ -273,6 +275,8 @@ def test_the_clients_note_on_accepting_a_quote_shows_on_the_quote_and_the_timeli
     assert "decision-note" in page and "Procediamo &lt;subito&gt; a gennaio" in page
     timeline = page_of(staff, client).split('id="timeline"', 1)[1]
     assert "accepted" in timeline and "Procediamo &lt;subito&gt; a gennaio" in timeline
+    [email] = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "quote_accepted")).all()
+    assert f"/quoteview/show/{quote.id}" in email.body_text, "the staff email opens the quote and its note"
 
 
 def test_the_360_page_costs_the_same_with_1_or_12_decided_quotes_and_overrides(staff):
