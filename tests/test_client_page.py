@@ -116,7 +116,7 @@ def test_another_clients_contact_cannot_be_edited_or_removed_through_this_client
     foreign = other.contacts[0].id
     assert staff.post(f"/clients/{client.id}/contacts/{foreign}/remove").status_code == 404
     response = staff.post(f"/clients/{client.id}/contacts/{foreign}", data={"name": "X", "email": "x@example.it"})
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert len(contacts_of(other.id)) == 1 and contacts_of(other.id)[0][0] != "X"
 
 

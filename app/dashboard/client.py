@@ -259,6 +259,8 @@ class ClientDashboardView(ClientelaBaseView):
             db.session.flush()
         except ClientRefused as refused:
             db.session.rollback()
+            if "id" in refused.errors:  # another client's contact
+                abort(404)
             form = f"contact-{contact_id}" if contact_id else "new"
             return self._render(client_id, typed={"form": form, "values": request.form,
                                                   "errors": refused.as_dict()}), 400
