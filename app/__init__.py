@@ -130,11 +130,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.transfer import api as transfer_api
     from app.transfer import views as transfer_views
 
-    # A client's page lists what the capabilities above clients hold for it.
-    clients_views.register(appbuilder, related_views=[
-        billing_views.InvoiceView, billing_views.QuoteView, billing_views.PaymentView,
-        mail_views.ClientEmailTemplateView,
-    ], list_interface=client_lists.ClientListInterface)
+    # The client list shows each client's balance due, which billing (above clients) holds.
+    clients_views.register(appbuilder, list_interface=client_lists.ClientListInterface)
     billing_views.register(appbuilder)
     products_views.register(appbuilder)
     recurring_views.register(appbuilder)

@@ -36,6 +36,7 @@ from app.billing.printing import document_pdf
 from app.billing.signals import send_requested
 from app.billing.totals import document_totals
 from app.clients.models import Client
+from app.clients.services import contact_for_client_email, unlisted_client_email
 from app.extensions import db
 from app.fab.base import ClientelaInterface, ClientelaModelView
 from app.i18n import format_date, format_money
@@ -238,8 +239,12 @@ class DocumentView(ClientelaModelView):
             return redirect(show_url)
         contacts = [contact for contact in document.client.contacts if contact.email]
         chosen = {contact.id for contact in contacts if contact.is_primary}
+        # The client's own email too, when no contact has it (it becomes a contact on sending).
+        client_email = unlisted_client_email(document.client)
         if request.method == "POST":
             chosen = {int(value) for value in request.form.getlist("contact_ids") if value.isdigit()}
+            if client_email and request.form.get("client_email") == "y":
+                chosen.add(contact_for_client_email(document.client).id)
             if not chosen:
                 flash(_("Choose at least one recipient."), "danger")
             else:
@@ -253,7 +258,7 @@ class DocumentView(ClientelaModelView):
                     flash(_("Sent by email; the delivery shows in the Outbox."), "success")
                     return redirect(show_url)
         return self.render_template("admin/send_document.html", document=document, contacts=contacts,
-                                    chosen=chosen, view_name=self.__class__.__name__,
+                                    chosen=chosen, client_email=client_email, view_name=self.__class__.__name__,
                                     title=_("Send by email"))
 
     # -- helpers for the actions ------------------------------------------------------------

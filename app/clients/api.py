@@ -2,7 +2,9 @@
 
 Reads (get, list, filters, paging) are FAB's own. Writes go through the client rules
 (`app.clients.services`) the admin form uses too, so an invalid VAT number or two contacts
-with one email get the same translated error on the same field, and nothing is saved. JWT only: FAB's `protect()`
+with one email get the same translated error on the same field, and nothing is saved. A
+client created without contacts is its own primary contact; a Partita IVA or codice fiscale
+another client has is saved, with `warnings` in the answer. JWT only: FAB's `protect()`
 without browser login, so a staff member's admin cookie never authorizes an API call.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from app.clients.services import (
     ContactData,
     client_errors,
     create_client,
+    tax_id_warnings,
     update_client,
 )
 from app.extensions import db
@@ -65,7 +68,7 @@ class ClientApi(ClientelaModelRestApi):
         except (ValidationError, ClientRefused) as err:
             return refused(self, err)
         db.session.commit()
-        return self.response(201, id=client.id, result=self.show_model_schema.dump(client))
+        return self.response(201, id=client.id, result=self.show_model_schema.dump(client), **_warnings(client))
 
     def put_headless(self, pk):
         client = self.datamodel.get(pk, self._base_filters)
@@ -82,7 +85,7 @@ class ClientApi(ClientelaModelRestApi):
             db.session.rollback()
             return self.response_422(message={"contacts": [str(CONTACT_IN_USE)]})
         db.session.commit()
-        return self.response(200, id=client.id, result=self.show_model_schema.dump(client))
+        return self.response(200, id=client.id, result=self.show_model_schema.dump(client), **_warnings(client))
 
     def _input(self, client: Client, body: dict[str, Any], creating: bool) -> tuple[dict[str, Any], list | None]:
         """The body as the client rules take it. A malformed body still has its well-formed
@@ -96,6 +99,14 @@ class ClientApi(ClientelaModelRestApi):
                 errors.setdefault(name, [str(message)])
             raise ValidationError(errors) from None
         return values, _contacts(values.get("contacts"))
+
+
+def _warnings(client: Client) -> dict[str, dict[str, list[str]]]:
+    """`warnings`, only when there is one: another client has the same Partita IVA or codice
+    fiscale. The write is kept (an integration syncing from elsewhere is not blocked); the
+    caller decides (docs/decisions.md, "The same Partita IVA twice")."""
+    warnings = tax_id_warnings(client)
+    return {"warnings": warnings} if warnings else {}
 
 
 def _contacts(contacts: list[dict[str, Any]] | None) -> list[ContactData] | None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
 
 from app.activity import services as activity
 from app.clients.models import Client, Contact
@@ -29,6 +31,15 @@ NO_CONTACT = _l("Add at least one contact.")
 NOT_ONE_PRIMARY = _l("Mark exactly one contact as primary.")
 SHARED_EMAIL = _l("Two contacts cannot share an email address.")
 UNKNOWN_CONTACT = _l("This contact does not belong to this client.")
+CONTACT_NAME_REQUIRED = _l("The contact's name is required.")
+INVALID_EMAIL = _l("This is not a valid email address.")
+LAST_CONTACT = _l("A client keeps at least one contact: add another one before removing this one.")
+# The tax identifiers a second client may share only knowingly (a warning, never a refusal).
+TAX_ID_FIELDS = ("vat_number", "tax_code")
+SHARED_TAX_ID = {
+    "vat_number": _l("Another client already has this VAT number: %(clients)s."),
+    "tax_code": _l("Another client already has this codice fiscale: %(clients)s."),
+}
 
 
 @dataclass(frozen=True)
@@ -96,14 +107,28 @@ def replace_contacts(client: Client, contacts: Sequence[ContactData]) -> None:
     client.contacts = kept
 
 
+def initial_contacts(values: Mapping[str, object], contacts: Sequence[ContactData] | None) -> list[ContactData]:
+    """The contacts a new client starts with: those given, else the client itself.
+
+    A client created with an email and no contact (a private person, typically) is its own
+    primary contact, so nobody types the same person twice: the admin form and the API both
+    come through here (docs/decisions.md, "A client without contacts")."""
+    if contacts:
+        return list(contacts)
+    email = str(values.get("email") or "").strip()
+    if not email:
+        return []
+    return [ContactData(name=str(values.get("name") or "").strip(), email=email,
+                        phone=str(values.get("phone") or "").strip(), is_primary=True)]
+
+
 def create_client(values: Mapping[str, object], contacts: Sequence[ContactData] | None = None) -> Client:
     """A new client from its fields; without contacts, its own name and email become the
-    primary contact. Records "client created" on the timeline."""
+    primary contact (`initial_contacts`). Records "client created" on the timeline."""
     client = Client()
-    cleaned = _checked(client, values, contacts)
-    if contacts is None:
-        contacts = [ContactData(name=str(cleaned["name"]), email=str(cleaned["email"]),
-                                phone=str(cleaned.get("phone") or ""), is_primary=True)]
+    cleaned = _checked(client, values, contacts or None)
+    contacts = initial_contacts(cleaned, contacts) or [
+        ContactData(name=str(cleaned["name"]), email="", phone=str(cleaned.get("phone") or ""), is_primary=True)]
     _apply(client, cleaned, values)
     replace_contacts(client, contacts)
     db.session.add(client)
@@ -157,3 +182,112 @@ def _apply(client: Client, cleaned: Mapping[str, object], values: Mapping[str, o
         setattr(client, name, cleaned[name])
     if "archived" in values:
         client.archived = bool(values["archived"])
+
+
+# ---------------------------------------------------------------- one contact at a time
+
+def _as_data(contact: Contact, *, is_primary: bool | None = None) -> ContactData:
+    return ContactData(id=contact.id, name=contact.name, email=contact.email, phone=contact.phone or "",
+                       is_primary=contact.is_primary if is_primary is None else is_primary)
+
+
+def save_contact(client: Client, data: ContactData) -> Contact:
+    """Add a contact (`data.id` None) or change one of the client's (its id), under the rules
+    of `replace_contacts`. Marking it primary takes the mark from the others; the client's
+    primary contact stays primary until another one is marked. Raises ClientRefused with the
+    fields `name`, `email`, `id` or `contacts`."""
+    errors: dict[str, object] = {}
+    if data.id is not None and data.id not in {contact.id for contact in client.contacts}:
+        raise ClientRefused({"id": UNKNOWN_CONTACT})
+    name = data.name.strip()
+    if not name:
+        errors["name"] = CONTACT_NAME_REQUIRED
+    try:
+        email = validate_email(data.email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        errors["email"] = INVALID_EMAIL
+    if errors:
+        raise ClientRefused(errors)
+    current = [_as_data(contact, is_primary=contact.is_primary and not data.is_primary) for contact in client.contacts]
+    keeps_primary = any(contact.is_primary for contact in current if contact.id != data.id)
+    mine = ContactData(id=data.id, name=name, email=email, phone=data.phone.strip(),
+                       is_primary=data.is_primary or not keeps_primary)
+    contacts = ([mine if contact.id == data.id else contact for contact in current] if data.id is not None
+                else [*current, mine])
+    index = next(i for i, contact in enumerate(contacts) if contact is mine)
+    refused = {("email" if field == f"contacts.{index}.email" else field): message
+               for field, message in contact_errors(contacts, client).items()}
+    if refused:
+        raise ClientRefused(refused)
+    replace_contacts(client, contacts)
+    return client.contacts[index]
+
+
+def remove_contact(client: Client, contact_id: int) -> None:
+    """Remove one of the client's contacts (its portal links and sessions end with it). The
+    last contact stays; removing the primary one makes the next contact primary."""
+    if contact_id not in {contact.id for contact in client.contacts}:
+        raise ClientRefused({"id": UNKNOWN_CONTACT})
+    kept = [contact for contact in client.contacts if contact.id != contact_id]
+    if not kept:
+        raise ClientRefused({"contacts": LAST_CONTACT})
+    has_primary = any(contact.is_primary for contact in kept)
+    replace_contacts(client, [_as_data(contact, is_primary=contact.is_primary or (not has_primary and i == 0))
+                              for i, contact in enumerate(kept)])
+
+
+def unlisted_client_email(client: Client) -> str:
+    """The client's own email when none of its contacts has it ("" otherwise): the send page
+    offers it beside the contacts."""
+    email = (client.email or "").strip()
+    if not email or any(contact.email.lower() == email.lower() for contact in client.contacts):
+        return ""
+    return email
+
+
+def contact_for_client_email(client: Client) -> Contact:
+    """The contact that receives mail at the client's own email address, added (named after
+    the client) when none has it: every email carries a portal sign-in link, and the portal's
+    identity is a contact (docs/decisions.md, "Sending to the client's own email")."""
+    email = (client.email or "").strip()
+    if not email:
+        raise ClientRefused({"email": INVALID_EMAIL})
+    existing = next((contact for contact in client.contacts if contact.email.lower() == email.lower()), None)
+    if existing is not None:
+        return existing
+    contact = save_contact(client, ContactData(name=client.name, email=email, phone=client.phone or ""))
+    db.session.flush()  # the sender names recipients by contact id
+    return contact
+
+
+# ---------------------------------------------------------------- the same tax identifier twice
+
+def clients_sharing_tax_ids(values: Mapping[str, object], client_id: int | None = None) -> dict[str, list[Client]]:
+    """Other clients (archived ones too) with the same Partita IVA or codice fiscale, by
+    field: a warning to show, never a refusal, since two clients may rightly share one (two
+    offices of one public administration, a person billed privately and as a sole trader).
+    `values` are cleaned values (`clean_client_fields`), so "IT 0123…" and "0123…" meet."""
+    given = {name: str(values.get(name) or "").strip() for name in TAX_ID_FIELDS}
+    given = {name: value for name, value in given.items() if value}
+    if not given:
+        return {}
+    statement = (select(Client).where(or_(*(getattr(Client, name) == value for name, value in given.items())))
+                 .order_by(Client.id).limit(20))
+    if client_id is not None:
+        statement = statement.where(Client.id != client_id)
+    found: dict[str, list[Client]] = {}
+    for other in db.session.scalars(statement):
+        for name, value in given.items():
+            if getattr(other, name) == value:
+                found.setdefault(name, []).append(other)
+    return found
+
+
+def tax_id_warnings(client: Client) -> dict[str, list[str]]:
+    """The warnings of `clients_sharing_tax_ids` for a saved client, as the API answers them
+    (`{"vat_number": ["Another client already has this VAT number: Rossi S.r.l. (id 12)."]}`)."""
+    values = {name: getattr(client, name) for name in TAX_ID_FIELDS}
+    return {
+        name: [str(SHARED_TAX_ID[name] % {"clients": ", ".join(f"{other.name} (id {other.id})" for other in others)})]
+        for name, others in clients_sharing_tax_ids(values, client.id).items()
+    }

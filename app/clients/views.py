@@ -2,15 +2,19 @@
 
 The form runs the one client rule (`clean_client_fields`) after the field checks, so an
 invalid VAT number or codice fiscale shows a translated error at its field and the form
-comes back with everything the person typed. Contacts are edited inline, in the same form.
+comes back with everything the person typed. Contacts are edited inline, in the same form;
+a new client typed without contacts is its own primary contact. A Partita IVA or codice
+fiscale another client already has is a warning at the field, saved once confirmed.
+
+A client's page is its 360 page (`/clients/<id>/dashboard`, app.dashboard.client): FAB's
+show route sends there, and so do saving the form and archiving one client.
 """
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from flask import abort, flash, redirect, render_template, request
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
-from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
@@ -24,12 +28,20 @@ from wtforms.validators import Length
 
 from app.activity import services as activity
 from app.clients.models import Client, ClientKind
-from app.clients.services import CLIENT_FIELDS, CLIENT_FLAGS, ContactData, contact_errors, replace_contacts
+from app.clients.services import (
+    CLIENT_FIELDS,
+    CLIENT_FLAGS,
+    ContactData,
+    clients_sharing_tax_ids,
+    contact_errors,
+    initial_contacts,
+    replace_contacts,
+)
 from app.clients.signals import client_deleting
 from app.clients.validation import clean_client_fields
 from app.extensions import db
 from app.fab.base import ClientelaModelView
-from app.i18n import LANGUAGE_CHOICES, format_date
+from app.i18n import LANGUAGE_CHOICES
 from app.security.roles import READ_WRITE
 
 
@@ -58,8 +70,13 @@ class ContactRowsField(FieldList):
     sessions point at the contact). A blank row adds nothing; "remove" drops the contact.
     """
 
-    def __init__(self, label=None, **kwargs):
+    def __init__(self, label=None, creating: bool = False, **kwargs):
         super().__init__(FormField(ContactRowForm), label, widget=_inline_rows, **kwargs)
+        self.creating = creating  # a new client without contact rows is its own contact
+
+    def contact_data(self, client_values) -> list[ContactData]:
+        data = _contact_data(self.kept_rows())
+        return initial_contacts(client_values, data) if self.creating else data
 
     def process(self, formdata, data=unset_value, extra_filters=None):
         super().process(formdata, data, extra_filters)
@@ -87,7 +104,8 @@ class ContactRowsField(FieldList):
         if len(rows) == 1:
             rows[0].is_primary.data = True  # a single contact is the primary one
         # The contact rules of every door (one primary, no shared email), at their rows.
-        for name, message in contact_errors(_contact_data(rows)).items():
+        client_values = {name: form[name].data for name in ("name", "email", "phone")}
+        for name, message in contact_errors(self.contact_data(client_values)).items():
             parts = name.split(".")
             if len(parts) == 3 and parts[2] == "email":
                 field = rows[int(parts[1])].email
@@ -98,7 +116,7 @@ class ContactRowsField(FieldList):
         return not self.errors and not row_errors
 
     def populate_obj(self, obj: Client, name: str) -> None:
-        replace_contacts(obj, _contact_data(self.kept_rows()))
+        replace_contacts(obj, self.contact_data({"name": obj.name, "email": obj.email, "phone": obj.phone}))
 
 
 def _contact_data(rows: list[ContactRowForm]) -> list[ContactData]:
@@ -110,10 +128,30 @@ def _contact_data(rows: list[ContactRowForm]) -> list[ContactData]:
     ]
 
 
-def _text(label, max_length: int, description="") -> StringField:
+class TaxIdWidget(BS3TextFieldWidget):
+    """The text input and, when another client has the same identifier, the warning naming it."""
+
+    def __call__(self, field, **kwargs) -> Markup:
+        html = super().__call__(field, **kwargs)
+        same = getattr(field, "same_as", None)
+        if not same:
+            return html
+        return html + Markup(render_template("admin/client_same_tax_id.html", field=field, clients=same,
+                                             confirmation=getattr(field, "confirmation", None)))
+
+
+class SameTaxIdConfirmation(BooleanField):
+    """"Save anyway": ticked in the warning that another client has this Partita IVA or
+    codice fiscale (the warning draws the box; the field only reads it and saves nothing)."""
+
+    def populate_obj(self, obj, name) -> None:
+        pass
+
+
+def _text(label, max_length: int, description="", widget=None) -> StringField:
     # WTForms prints a description of None as the word "None" under the field.
     return StringField(label, description=description, validators=[Length(max=max_length)],
-                       widget=BS3TextFieldWidget(), default="")
+                       widget=widget or BS3TextFieldWidget(), default="")
 
 
 FORM_FIELDS = (*CLIENT_FIELDS, *CLIENT_FLAGS)
@@ -138,8 +176,8 @@ class ClientForm(DynamicForm):
     province = _text(_l("Province"), 50, _l("Two letters for Italy, for example MI."))
     postal_code = _text(_l("Postal code"), 20)
     country = _text(_l("Country"), 2, _l("Two-letter ISO code, for example IT."))
-    vat_number = _text(_l("VAT number"), 30)
-    tax_code = _text(_l("Codice fiscale"), 30)
+    vat_number = _text(_l("VAT number"), 30, widget=TaxIdWidget())
+    tax_code = _text(_l("Codice fiscale"), 30, widget=TaxIdWidget())
     sdi_code = _text(_l("SDI code"), 7, _l("7 characters; a public administration's office code has 6."))
     pec = _text(_l("PEC"), 200)
     split_payment = BooleanField(_l("Split payment"), description=_l(
@@ -151,6 +189,7 @@ class ClientForm(DynamicForm):
     notes = StringField(_l("Notes"), widget=BS3TextAreaFieldWidget(), default="")
     contacts = ContactRowsField(_l("Contacts"), description=_l(
         "One or more people; the primary contact receives the documents. Tick Remove to delete a contact."))
+    confirm_same_tax_id = SameTaxIdConfirmation(_l("Save anyway: it is a different client"))
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators=extra_validators)
@@ -161,7 +200,25 @@ class ClientForm(DynamicForm):
         if result.ok:
             for name in FORM_FIELDS:
                 self[name].data = result.values[name]
-        return valid and result.ok
+        return valid and result.ok and self._same_tax_id_confirmed(result.values)
+
+    def _same_tax_id_confirmed(self, values) -> bool:
+        """False (nothing saved, nothing lost) while another client has this Partita IVA or
+        codice fiscale and "Save anyway" is not ticked; the warning shows at each field."""
+        pk = (request.view_args or {}).get("pk")  # the edit route names the client being edited
+        same = clients_sharing_tax_ids(values, int(pk) if str(pk).isdigit() else None)
+        for index, (name, clients) in enumerate(same.items()):
+            self[name].same_as = clients
+            self[name].confirmation = self.confirm_same_tax_id if index == 0 else None
+        return not same or bool(self.confirm_same_tax_id.data)
+
+
+class ClientAddForm(ClientForm):
+    """A new client: typed without contacts, it becomes its own primary contact."""
+
+    contacts = ContactRowsField(_l("Contacts"), creating=True, description=_l(
+        "One or more people; the primary contact receives the documents. Left empty, the client's own name "
+        "and email are the contact."))
 
 
 class FilterArchived(BaseFilter):
@@ -172,17 +229,6 @@ class FilterArchived(BaseFilter):
 
     def apply(self, query, value):
         return query.filter(Client.archived == bool(value))  # "= false" can use ix_client_archived
-
-
-def _contacts(contacts) -> Markup:
-    rows = [
-        Markup("<li>{}{} &lt;{}&gt;{}</li>").format(
-            Markup('<span class="label label-primary">{}</span> ').format(_("Primary")) if c.is_primary else "",
-            c.name, c.email, f" · {c.phone}" if c.phone else "",
-        )
-        for c in contacts
-    ]
-    return Markup('<ul class="list-unstyled">{}</ul>').format(Markup("").join(rows))
 
 
 def _archived_chip(archived: bool) -> Markup:
@@ -202,11 +248,9 @@ class ClientView(ClientelaModelView):
     method_permission_name = {**READ_WRITE, "archive": "write", "restore": "write"}
 
     list_title = _l("Clients")
-    show_title = _l("Client")
     add_title = _l("New client")
     edit_title = _l("Edit client")
     list_template = "admin/client_list.html"
-    show_template = "admin/client_show.html"
 
     label_columns = {
         "name": _l("Name"), "kind": _l("Kind"), "email": _l("Email"), "phone": _l("Phone"),
@@ -223,16 +267,10 @@ class ClientView(ClientelaModelView):
     search_columns = ["name", "email", "vat_number", "city"]
     base_order = ("name", "asc")
     page_size = 25
-    formatters_columns = {
-        "contacts": _contacts,
-        "archived": _archived_chip,
-        "created_at": lambda value: format_date(value.date() if value else None),
-        "kind": lambda value: str(KIND_LABELS.get(value, KIND_LABELS[ClientKind.BUSINESS.value])),
-        "split_payment": lambda value: _("Yes") if value else _("No"),
-        "withholding_agent": lambda value: _("Yes") if value else _("No"),
-    }
+    formatters_columns = {"archived": _archived_chip}
 
-    add_form = edit_form = ClientForm
+    add_form = ClientAddForm
+    edit_form = ClientForm
     add_columns = edit_columns = [*FORM_FIELDS, "contacts"]
     add_fieldsets = edit_fieldsets = [
         (_l("Client"), {"fields": ["name", "kind", "email", "phone", "language", "currency"]}),
@@ -241,14 +279,6 @@ class ClientView(ClientelaModelView):
                                                 "withholding_agent"]}),
         (_l("Contacts"), {"fields": ["contacts"]}),
         (_l("Notes"), {"fields": ["notes"], "expanded": False}),
-    ]
-    show_fieldsets = [
-        (_l("Client"), {"fields": ["name", "kind", "email", "phone", "language", "currency", "archived"]}),
-        (_l("Billing address"), {"fields": ["address", "city", "province", "postal_code", "country"]}),
-        (_l("Tax and e-invoicing"), {"fields": ["vat_number", "tax_code", "sdi_code", "pec", "split_payment",
-                                                "withholding_agent"]}),
-        (_l("Contacts"), {"fields": ["contacts"]}),
-        (_l("Notes"), {"fields": ["notes", "created_at"]}),
     ]
 
     def __init__(self, **kwargs):
@@ -267,44 +297,26 @@ class ClientView(ClientelaModelView):
         return super()._get_list_widget(shown, order_column=order_column, order_direction=order_direction,
                                         **kwargs)
 
-    # -- related views a reader may not open (Support reads clients, not invoices) --------
-
-    def readable_related_views(self) -> list:
-        sm = self.appbuilder.sm
-        return [
-            view for view in self._related_views
-            if sm.has_access(PERMISSION_PREFIX + view.get_method_permission("list"), view.class_permission_name)
-        ]
-
-    def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
-        widgets = widgets or {}
-        orders, pages, page_sizes = orders or {}, pages or {}, page_sizes or {}
-        widgets["related_views"] = []
-        for view in self.readable_related_views():
-            name = view.__class__.__name__
-            order_column, order_direction = orders.get(name) or ("", "")
-            widgets["related_views"].append(self._get_related_view_widget(
-                item, view, order_column, order_direction, page=pages.get(name), page_size=page_sizes.get(name),
-            ))
-        return widgets
+    # -- the client's page is its 360 page ---------------------------------------------
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
-        client = db.session.get(Client, int(pk)) if str(pk).isdigit() else None
-        if client is None:
-            abort(404)
-        widgets = self._show(pk)
-        return self.render_template(
-            self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-            related_views=self.readable_related_views(), client=client,
-        )
+        """Old links and FAB's own buttons (the list's magnifier) land on the 360 page."""
+        return redirect(_client_page(pk))
 
     # -- saving ------------------------------------------------------------------------
 
     def post_add(self, item: Client) -> None:
         activity.record("client_created", item.id)
         db.session.commit()
+        g.added_client_id = item.id
+
+    def post_add_redirect(self):
+        return redirect(_client_page(g.get("added_client_id")))
+
+    def post_edit_redirect(self):
+        return redirect(_client_page(request.view_args["pk"]))
 
     def pre_delete(self, item: Client) -> None:
         # Billing refuses (with a Refusal) when the client has invoices or quotes.
@@ -322,7 +334,7 @@ class ClientView(ClientelaModelView):
         else:
             flash(_("%(count)d client(s) restored.", count=len(clients)), "success")
         if len(clients) == 1:
-            return redirect(self.route_base + f"/show/{clients[0].id}")
+            return redirect(_client_page(clients[0].id))
         return redirect(self.route_base + "/list/" + ("?archived=1" if not archived else ""))
 
     @action("archive", _l("Archive"), _l("Archive? The client leaves the lists and keeps its history."), "fa-archive")
@@ -333,16 +345,14 @@ class ClientView(ClientelaModelView):
     def restore(self, items):
         return self._set_archived(items, False)
 
-    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
-        hidden = "archive" if item.archived else "restore"
-        actions = {name: act for name, act in self.actions.items() if name != hidden}
-        return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
+
+def _client_page(client_id) -> str:
+    return url_for("ClientDashboardView.show", client_id=int(client_id)) if str(client_id).isdigit() else \
+        url_for("ClientView.list")
 
 
-def register(appbuilder, related_views: list, list_interface: type[SQLAInterface]) -> None:
-    """`related_views`: the tabs of a client's page (its invoices, quotes …), and
-    `list_interface`: the data of its list with each client's balance due — both from the
+def register(appbuilder, list_interface: type[SQLAInterface]) -> None:
+    """`list_interface`: the data of the list with each client's balance due, from the
     capabilities above clients, handed in by the wiring (`app/__init__.py`)."""
-    ClientView.related_views = related_views
     ClientView.datamodel = list_interface(Client)
     appbuilder.add_view(ClientView, "Clients", label=_l("Clients"), icon="fa-address-book", category="")

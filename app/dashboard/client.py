@@ -1,8 +1,11 @@
-"""The client 360° page: `/clients/<id>/dashboard`, what a click on a client's name opens.
+"""The client 360° page: `/clients/<id>/dashboard`, the client's one page.
 
-Figures come from `app.billing.accounts.client_summary`; each tab shows the latest rows only (LIST_LIMIT)
-and loads exactly what it shows, so the page costs the same number of SQL statements for a
-client with five invoices and one with ten thousand.
+Every link to a client opens it (FAB's `/clientview/show/<id>` sends here, and so does saving
+the client form). Figures come from `app.billing.accounts.client_summary`; each tab shows the
+latest rows only (LIST_LIMIT) and loads exactly what it shows, so the page costs the same
+number of SQL statements for a client with five invoices and one with ten thousand. Contacts,
+notes and the client's own email templates are edited from their tabs, through the client
+rules (`app.clients.services`) and mail's template rules.
 """
 from __future__ import annotations
 
@@ -28,12 +31,16 @@ from app.billing.labels import (
 from app.billing.models import Invoice, Payment, Quote
 from app.billing.services import BillingError
 from app.clients.models import Client, Contact
+from app.clients.services import ClientRefused, ContactData, remove_contact, save_contact, update_client
 from app.dashboard import queries
 from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaBaseView
-from app.mail.models import ClientEmailTemplate
+from app.mail import services as mail
+from app.mail.models import CLIENT_KINDS, KIND_LABELS, ClientEmailTemplate
+from app.mail.sandbox import PLACEHOLDERS, TemplateRefused
 from app.mail.services import send_statement as email_statement
+from app.mail.views import email_preview
 from app.pdf.statement import default_period, parse_period, statement_filename, statement_pdf
 from app.portal.tokens import issue_sign_in_link, revoke_contact_access
 from app.recurring.models import RecurringInvoice
@@ -45,8 +52,8 @@ from app.tickets.views import status_chip as ticket_status_chip
 # The latest 20 of each kind: the page stays the same size for any client; the admin lists
 # (linked from each tab) have everything, filtered and paged.
 LIST_LIMIT = 20
-
-
+# Timeline entries that carry the client's note from the portal (the quote keeps the note).
+DECISION_KINDS = ("quote_accepted", "quote_rejected")
 
 def _admin_url(endpoint: str, **values) -> str | None:
     """A link into another admin view, or None when that view is not registered."""
@@ -68,7 +75,9 @@ class ClientDashboardView(ClientelaBaseView):
     class_permission_name = "Client"
     # Issuing a portal link signs someone in as the client: that is a write, not a read.
     method_permission_name = {"show": "read", "portal_link": "write", "portal_access": "write",
-                              "send_statement": "write", "statement_pdf": "read"}
+                              "send_statement": "write", "statement_pdf": "read", "save_contact": "write",
+                              "remove_contact": "write", "save_notes": "write", "email_template": "write",
+                              "reset_email_template": "write"}
 
     @expose("/<int:client_id>/dashboard")
     @has_access
@@ -91,32 +100,44 @@ class ClientDashboardView(ClientelaBaseView):
                          download_name=statement_filename(client, period), as_attachment=False)
 
     def _render(self, client_id: int, portal_link: tuple[Contact, str] | None = None,
-                statement_period: object = None, statement_errors: dict[str, str] | None = None):
+                statement_period: object = None, statement_errors: dict[str, str] | None = None,
+                typed: dict | None = None):
+        """The page; `typed`, after a refused contact or notes form: {"form": "contact-<id>",
+        "new" or "notes", "values": what was typed, "errors": by field}, shown again in its tab."""
         client = db.session.get(Client, client_id)
         if client is None:
             abort(404)
         today = dt.date.today()
         summary = client_summary(client.id, today)
+        # A tab only for staff who may open what it lists (Support reads clients, not invoices).
+        reads = {name: self.appbuilder.sm.has_access("can_read", name)
+                 for name in ("Invoice", "Quote", "Payment", "RecurringInvoice")}
         invoices = _latest(select(Invoice).where(Invoice.client_id == client.id),
-                           Invoice.issue_date.desc(), Invoice.id.desc()).scalars().all()
+                           Invoice.issue_date.desc(), Invoice.id.desc()).scalars().all() if reads["Invoice"] else []
         quotes = _latest(select(Quote).where(Quote.client_id == client.id),
-                         Quote.issue_date.desc(), Quote.id.desc()).scalars().all()
+                         Quote.issue_date.desc(), Quote.id.desc()).scalars().all() if reads["Quote"] else []
         payments = _latest(
             select(Payment, Invoice.id, Invoice.number).join(Invoice, Invoice.id == Payment.invoice_id)
             .where(Payment.client_id == client.id),
             Payment.date.desc(), Payment.id.desc(),
-        ).all()
+        ).all() if reads["Payment"] else []
         schedules = _latest(select(RecurringInvoice).where(RecurringInvoice.client_id == client.id),
-                            RecurringInvoice.next_date, RecurringInvoice.id).scalars().all()
-        templates = db.session.scalars(
+                            RecurringInvoice.next_date, RecurringInvoice.id).scalars().all() \
+            if reads["RecurringInvoice"] else []
+        overrides = {template.kind: template for template in db.session.scalars(
             select(ClientEmailTemplate)
             .where(ClientEmailTemplate.client_id == client.id)
-            .order_by(ClientEmailTemplate.kind)
             .options(raiseload("*"))
-        ).all()
-        timeline = [
-            (entry, describe(entry)) for entry, _name in queries.recent_activity(LIST_LIMIT, client_id=client.id)
-        ]
+        )}
+        entries = [entry for entry, _name in queries.recent_activity(LIST_LIMIT, client_id=client.id)]
+        # One statement whatever the timeline holds (an empty IN runs too: the count stays the same).
+        notes = {quote_id: reason for quote_id, reason in db.session.execute(
+            select(Quote.id, Quote.decision_reason).where(
+                Quote.client_id == client.id,
+                Quote.id.in_({entry.quote_id for entry in entries if entry.kind in DECISION_KINDS and entry.quote_id}),
+            ))}
+        timeline = [(entry, describe(entry), notes.get(entry.quote_id) if entry.kind in DECISION_KINDS else None)
+                    for entry in entries]
         # The tickets tab only for staff who may open tickets (Support, Admin).
         reads_tickets = self.appbuilder.sm.has_access("can_read", "Ticket")
 
@@ -133,7 +154,7 @@ class ClientDashboardView(ClientelaBaseView):
             invoices=invoices,
             quotes=quotes,
             payments=payments,
-            templates=templates,
+            email_kinds=[(kind, KIND_LABELS[kind], overrides.get(kind)) for kind in CLIENT_KINDS],
             schedules=schedules,
             frequency_labels=FREQUENCY_LABELS,
             recurring_status_chip=recurring_status_chip,
@@ -153,6 +174,8 @@ class ClientDashboardView(ClientelaBaseView):
                 "send_statement": can_write("Client") and _admin_url("ClientDashboardView.send_statement",
                                                                      client_id=client.id),
                 "edit_client": can_write("Client") and _admin_url("ClientView.edit", pk=client.id),
+                "archive": can_write("Client") and _admin_url("ClientView.action", pk=client.id,
+                                                              name="restore" if client.archived else "archive"),
                 "invoice": lambda invoice_id: _admin_url("InvoiceView.show", pk=invoice_id),
                 "quote": lambda quote_id: _admin_url("QuoteView.show", pk=quote_id),
                 "new_schedule": can_write("RecurringInvoice") and _admin_url("RecurringInvoiceView.add",
@@ -162,6 +185,12 @@ class ClientDashboardView(ClientelaBaseView):
             portal_link=portal_link,
             statement_period=statement_period or default_period(today),
             statement_errors=statement_errors or {},
+            can_edit=can_write("Client"),
+            reads=reads,
+            # The tab open on arrival: a refused form's, the contacts after a portal link, else the first.
+            open_tab=("notes" if (typed or {}).get("form") == "notes" else "contacts" if typed or portal_link
+                      else "invoices" if reads["Invoice"] else "contacts"),
+            typed=typed or {},
         )
 
     @expose("/<int:client_id>/portal-link", methods=["POST"])
@@ -197,7 +226,7 @@ class ClientDashboardView(ClientelaBaseView):
             flash(_("Portal access revoked for %(email)s: open sessions and links no longer work.",
                     email=contact.email), "success")
         db.session.commit()
-        return redirect(url_for("ClientView.show", pk=contact.client_id))
+        return redirect(url_for(".show", client_id=contact.client_id, _anchor="contacts"))
 
     @expose("/<int:client_id>/send-statement", methods=["POST"])
     @has_access
@@ -213,6 +242,107 @@ class ClientDashboardView(ClientelaBaseView):
             db.session.commit()
             flash(_("Statement sent to %(to)s.", to=", ".join(email.to_email for email in emails)), "success")
         return redirect(url_for(".show", client_id=client.id))
+
+
+    # -- contacts, notes and email templates, edited from their tabs -------------------------
+
+    @expose("/<int:client_id>/contacts", methods=["POST"])
+    @expose("/<int:client_id>/contacts/<int:contact_id>", methods=["POST"])
+    @has_access
+    def save_contact(self, client_id: int, contact_id: int | None = None):
+        """Add a contact, or change one; a refusal shows the page again with what was typed."""
+        client = db.session.get(Client, client_id) or abort(404)
+        data = ContactData(id=contact_id, name=request.form.get("name", ""), email=request.form.get("email", ""),
+                           phone=request.form.get("phone", ""), is_primary=request.form.get("is_primary") == "y")
+        try:
+            contact = save_contact(client, data)
+            db.session.flush()
+        except ClientRefused as refused:
+            db.session.rollback()
+            if "id" in refused.errors:  # another client's contact
+                abort(404)
+            form = f"contact-{contact_id}" if contact_id else "new"
+            return self._render(client_id, typed={"form": form, "values": request.form,
+                                                  "errors": refused.as_dict()}), 400
+        db.session.commit()
+        flash(_("Contact %(name)s saved.", name=contact.name), "success")
+        return redirect(url_for(".show", client_id=client_id, _anchor="contacts"))
+
+    @expose("/<int:client_id>/contacts/<int:contact_id>/remove", methods=["POST"])
+    @has_access
+    def remove_contact(self, client_id: int, contact_id: int):
+        client = db.session.get(Client, client_id) or abort(404)
+        try:
+            remove_contact(client, contact_id)
+        except ClientRefused as refused:
+            db.session.rollback()
+            if "id" in refused.errors:
+                abort(404)
+            flash(str(refused.message), "danger")
+        else:
+            db.session.commit()
+            flash(_("Contact removed: its portal links and sessions no longer work."), "success")
+        return redirect(url_for(".show", client_id=client_id, _anchor="contacts"))
+
+    @expose("/<int:client_id>/notes", methods=["POST"])
+    @has_access
+    def save_notes(self, client_id: int):
+        client = db.session.get(Client, client_id) or abort(404)
+        try:
+            update_client(client, {"notes": request.form.get("notes", "")})
+        except ClientRefused as refused:
+            db.session.rollback()
+            return self._render(client_id, typed={"form": "notes", "values": request.form,
+                                                  "errors": refused.as_dict()}), 400
+        db.session.commit()
+        flash(_("Notes saved."), "success")
+        return redirect(url_for(".show", client_id=client_id, _anchor="notes"))
+
+    @expose("/<int:client_id>/email-templates/<kind>", methods=["GET", "POST"])
+    @has_access
+    def email_template(self, client_id: int, kind: str):
+        """The client's own template of one kind: starts from the template in use (the
+        company's, in the client's language), previews without saving, saves through mail's
+        rule (the sandbox refuses what it cannot render, at the field)."""
+        client = db.session.get(Client, client_id) or abort(404)
+        if kind not in CLIENT_KINDS:
+            abort(404)
+        subject, body, source = mail.template_for(kind, client, client.language or "it")
+        errors: dict[str, str] = {}
+        preview = None
+        if request.method == "POST":
+            subject, body = request.form.get("subject", ""), request.form.get("body", "")
+            try:
+                if "preview" in request.form:
+                    rendered = mail.preview(kind, subject, body, client)
+                    preview = (rendered, email_preview(rendered.html))
+                else:
+                    mail.save_client_template(client, kind, subject, body)
+                    db.session.commit()
+                    flash(_("The %(kind)s template of %(client)s is saved.", kind=KIND_LABELS[kind],
+                            client=client.name), "success")
+                    return redirect(url_for(".show", client_id=client_id, _anchor="email-templates"))
+            except TemplateRefused as refused:
+                db.session.rollback()
+                errors[refused.field] = str(refused.message)
+        return self.render_template(
+            "admin/dashboard/client_email_template.html", client=client, kind=kind, kind_label=KIND_LABELS[kind],
+            subject=subject, body=body, source=source, errors=errors, preview=preview,
+            placeholders=PLACEHOLDERS, title=KIND_LABELS[kind],
+        ), 400 if errors else 200
+
+    @expose("/<int:client_id>/email-templates/<kind>/reset", methods=["POST"])
+    @has_access
+    def reset_email_template(self, client_id: int, kind: str):
+        """Back to the company's template for this kind."""
+        client = db.session.get(Client, client_id) or abort(404)
+        if kind not in CLIENT_KINDS:
+            abort(404)
+        mail.reset_client_template(client, kind)
+        db.session.commit()
+        flash(_("%(client)s now receives the company's %(kind)s template.", client=client.name,
+                kind=KIND_LABELS[kind]), "success")
+        return redirect(url_for(".show", client_id=client_id, _anchor="email-templates"))
 
 
 def register(appbuilder) -> None:

@@ -1,6 +1,6 @@
 """Admin pages: the Outbox (read, resend a failed email), the global email templates
-(Settings → Email templates, with a preview on real data) and the per-client "Email
-templates" tab, `ClientEmailTemplateView`, meant for `ClientView.related_views`."""
+(Settings → Email templates, with a preview on real data) and the per-client templates,
+`ClientEmailTemplateView` (their preview; the client page's "Email templates" tab edits them)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for

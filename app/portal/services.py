@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
 from sqlalchemy import update
 
 from app.activity import services as activity
@@ -57,6 +58,8 @@ def decide_quote_as_contact(contact: Contact, quote_id: int, accepted: bool, rea
     if document is None:
         return None
     decide_quote(document, accepted, reason, actor=activity.contact_actor(contact))
+    # The link in the staff email opens the admin quote page, where the client's note shows.
+    staff_link = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/quoteview/show/{document.id}"
     notify_staff("quote_accepted" if accepted else "quote_rejected", document.client,
-                 {"document": document, "contact": contact, "decision_reason": reason})
+                 {"document": document, "contact": contact, "decision_reason": reason, "staff_link": staff_link})
     return document

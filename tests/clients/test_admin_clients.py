@@ -49,7 +49,9 @@ def test_an_italian_individual_needs_a_valid_codice_fiscale(staff):
 
 
 @pytest.mark.parametrize("contacts, message", [
-    ({"contacts-0-name": "", "contacts-0-email": "", "contacts-0-is_primary": None}, "Add at least one contact."),
+    # Without contacts a new client is its own contact (tests/test_client_page.py): without an email, it cannot be.
+    ({"email": "", "contacts-0-name": "", "contacts-0-email": "", "contacts-0-is_primary": None},
+     "Add at least one contact."),
     ({"contacts-1-name": "Luca", "contacts-1-email": "luca@rossi.it", "contacts-1-is_primary": "y"},
      "Mark exactly one contact as primary."),
     ({"contacts-1-name": "Luca", "contacts-1-email": "luca@rossi.it", "contacts-0-is_primary": None},
@@ -132,12 +134,14 @@ def test_archive_and_restore_are_post_buttons(staff):
     assert client.archived is False
 
 
-def test_the_show_page_has_the_clients_invoices_and_a_new_invoice_button(staff):
+def test_the_show_page_is_the_360_page_with_the_clients_invoices_and_a_new_invoice_button(staff):
     client = make_client("Epsilon S.r.l.")
     invoice = make_invoice(client, finalize=True)
     other = make_invoice(make_client("Zeta S.r.l."), finalize=True)
     db.session.commit()
-    page = staff.get(f"/clientview/show/{client.id}").get_data(as_text=True)
+    response = staff.get(f"/clientview/show/{client.id}")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/clients/{client.id}/dashboard")
+    page = staff.get(f"/clientview/show/{client.id}", follow_redirects=True).get_data(as_text=True)
     assert invoice.number in page and other.number not in page
     assert f"/invoiceview/new/{client.id}" in page
 
@@ -177,7 +181,7 @@ def test_revoking_portal_access_ends_the_contacts_open_portal_session(app, staff
     assert portal.post(link.split("clientela.test", 1)[1], headers={"Sec-Fetch-Site": "same-origin"}).status_code == 303
     assert portal.get("/portal/").status_code == 200
 
-    assert "Revoke portal access" in staff.get(f"/clientview/show/{client.id}").get_data(as_text=True)
+    assert "Revoke portal access" in staff.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
     staff.post(f"/clients/contacts/{contact.id}/portal-access")
 
     assert portal.get("/portal/").status_code in (302, 303, 401, 403)

@@ -350,6 +350,21 @@ MATRIX: dict[tuple[str, str], Case] = {}
 MATRIX.update(crud("/clientview", "ClientView", read=CLIENT_READ, write=CLIENT_WRITE,
                    existing=_ids("clients", "A"), fresh=lambda w: w.fresh_client().id,
                    form=lambda w: client_form(name="Scritto S.r.l."), action="archive"))
+# A client's page is its 360 page: FAB's show route sends readers there.
+MATRIX[("ClientView.show", "GET")] = admin(
+    "GET", _with(lambda w, a, al: f"/clientview/show/{w.ids['clients']['A']}"), CLIENT_READ, REDIRECT)
+
+
+def _contact_to_remove(w: World, allowed: bool) -> str:
+    """Client A's contact for a refused actor; for an allowed one, the second contact of a fresh client."""
+    if not allowed:
+        return f"/clients/{w.ids['clients']['A']}/contacts/{w.ids['contacts']['A']}/remove"
+    client = w.fresh_client()
+    client.contacts.append(Contact(name="Secondo", email=f"secondo{next(factories._counter)}@example.it"))
+    db.session.flush()
+    return f"/clients/{client.id}/contacts/{client.contacts[-1].id}/remove"
+
+
 MATRIX.update(crud("/invoiceview", "InvoiceView", read=BILLING, write=BILLING,
                    existing=_ids("drafts", "A"), fresh=lambda w: w.fresh_draft("invoice").id,
                    form=_document_form("invoice"), action="finalize"))
@@ -453,6 +468,23 @@ MATRIX.update({
     ("ClientDashboardView.portal_access", "POST"): admin(
         "POST", _with(lambda w, a, al: "/clients/contacts/" + str(
             w.fresh_client().contacts[0].id if al else w.ids["contacts"]["A"]) + "/portal-access", data={}),
+        CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.save_contact", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/contacts",
+                      data=lambda w, a, al: {"name": "Nuovo", "email": f"nuovo{next(factories._counter)}@example.it"}),
+        CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.remove_contact", "POST"): admin(
+        "POST", _with(lambda w, a, al: _contact_to_remove(w, al), data={}), CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.save_notes", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/notes", data={"notes": "Nota"}),
+        CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.email_template", "GET"): admin(
+        "GET", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/email-templates/invoice"), CLIENT_WRITE),
+    ("ClientDashboardView.email_template", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/email-templates/reminder",
+                      data={"subject": "Promemoria {{ document_number }}", "body": "Testo"}), CLIENT_WRITE, REDIRECT),
+    ("ClientDashboardView.reset_email_template", "POST"): admin(
+        "POST", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/email-templates/quote/reset", data={}),
         CLIENT_WRITE, REDIRECT),
     ("ClientDashboardView.statement_pdf", "GET"): admin(
         "GET", _with(lambda w, a, al: f"/clients/{w.ids['clients']['A']}/statement.pdf"), CLIENT_READ),

@@ -53,7 +53,7 @@ def test_a_client_name_in_any_script_is_stored_and_shown_back_escaped(admin, nam
     assert response.status_code == 302
     client = db.session.scalar(select(Client).where(Client.name == name))
     assert client is not None, "stored exactly as typed"
-    page = admin.get(f"/clientview/show/{client.id}").get_data(as_text=True)
+    page = admin.get(f"/clients/{client.id}/dashboard").get_data(as_text=True)
     assert str(__import__("markupsafe").escape(name)) in page
     assert "<script>alert(1)</script>" not in page
 

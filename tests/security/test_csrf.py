@@ -176,7 +176,7 @@ def test_the_same_post_with_the_forms_token_is_accepted(app, world, csrf_on):
     """The refusals above are about the token, not the request: with it, the archive goes through."""
     web = app.test_client()
     _sign_in_admin(web, world)
-    token = csrf_token_from(web.get(f"/clientview/show/{world['client']}").get_data(as_text=True))
+    token = csrf_token_from(web.get(f"/clients/{world['client']}/dashboard").get_data(as_text=True))
     response = web.post(f"/clientview/action/archive/{world['client']}", data={"csrf_token": token})
     assert response.status_code == 302
     assert db.session.get(Client, world["client"]).archived is True
