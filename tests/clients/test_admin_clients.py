@@ -49,7 +49,7 @@ def test_an_italian_individual_needs_a_valid_codice_fiscale(staff):
 
 
 @pytest.mark.parametrize("contacts, message", [
-    # Without contacts a new client is its own contact (tests/test_client_page.py): without an email, it cannot be.
+    # Without contacts a new client is its own contact (tests/dashboard/test_client_page.py): without an email, it cannot be.
     ({"email": "", "contacts-0-name": "", "contacts-0-email": "", "contacts-0-is_primary": None},
      "Add at least one contact."),
     ({"contacts-1-name": "Luca", "contacts-1-email": "luca@rossi.it", "contacts-1-is_primary": "y"},
