@@ -10,6 +10,7 @@ from sqlalchemy import event, insert
 
 from app.activity.models import Activity
 from app.billing.accounts import rebuild_accounts
+from app.billing.rollups import rebuild_home_rollups
 from app.billing.models import Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
@@ -56,7 +57,8 @@ def add_documents(client_id: int, invoices: int, quotes: int | None = None) -> N
                         (Activity, activity_rows)):
         if rows:
             db.session.execute(insert(model), rows)
-    rebuild_accounts([client_id])  # bulk INSERTs bypass the rollup listener, as in app.demo
+    rebuild_accounts([client_id])  # bulk INSERTs bypass the rollup listeners, as in app.demo
+    rebuild_home_rollups()
     db.session.commit()
 
 
