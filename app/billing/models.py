@@ -298,7 +298,9 @@ class Quote(BillingDocument, Model):
         Index("ix_quote_client_status", "client_id", "status"),
         # The client 360 page lists a client's latest quotes; the home page, quotes awaiting an answer.
         Index("ix_quote_client_issue_date", "client_id", "issue_date", "id"),
-        Index("ix_quote_status_valid_until", "status", "valid_until"),
+        # Quotes awaiting an answer, expiring first (home page), ties by id: a LIMIT 8 stops
+        # after 8 entries instead of sorting every quote valid until the same day.
+        Index("ix_quote_status_valid_until", "status", "valid_until", "id"),
         # A client's sent quotes by validity: the summary counts those past it before the
         # nightly expiry marks them (few per client, since the index holds sent quotes only).
         Index("ix_quote_client_sent_valid_until", "client_id", "valid_until",

@@ -334,7 +334,8 @@ def count_new_documents(client_ids: Iterable[int]) -> None:
         _add(deltas, {(RevenueMonth, (currency, dt.date(int(y), int(m), 1))): {"amount": stored_amount(amount)}}, +1)
     for status, count in quotes:
         _add(deltas, {(QuoteTally, (status,)): {"quotes": int(count)}}, +1)
-    db.session.info.setdefault(_PENDING, []).append((db.session.get_nested_transaction(), deltas))
+    session = db.session()
+    session.info.setdefault(_PENDING, []).append((session.get_nested_transaction(), deltas))
 
 
 def home_rollup_differences(today: dt.date | None = None) -> list[str]:

@@ -1,5 +1,6 @@
 """home dashboard rollups: receivables per currency and due date, revenue per currency and
-month, quotes per status, each client's balance per currency; recent activity's index
+month, quotes per status, each client's balance per currency; the indexes of recent activity
+and of quotes awaiting an answer
 
 Backfilled from the documents in SQL (INSERT … SELECT), so an existing install's home page
 is right from the first request after the upgrade; the hourly mark-overdue task folds the
@@ -61,6 +62,9 @@ def upgrade():
     with op.batch_alter_table('activity', schema=None) as batch_op:
         batch_op.drop_index('ix_activity_created_at')
         batch_op.create_index('ix_activity_created_id', ['created_at', 'id'], unique=False)
+    with op.batch_alter_table('quote', schema=None) as batch_op:
+        batch_op.drop_index('ix_quote_status_valid_until')
+        batch_op.create_index('ix_quote_status_valid_until', ['status', 'valid_until', 'id'], unique=False)
 
     postgresql = op.get_bind().dialect.name == 'postgresql'
     month = "CAST(date_trunc('month', date) AS date)" if postgresql else "substr(date, 1, 7) || '-01'"
@@ -76,6 +80,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('quote', schema=None) as batch_op:
+        batch_op.drop_index('ix_quote_status_valid_until')
+        batch_op.create_index('ix_quote_status_valid_until', ['status', 'valid_until'], unique=False)
     with op.batch_alter_table('activity', schema=None) as batch_op:
         batch_op.drop_index('ix_activity_created_id')
         batch_op.create_index('ix_activity_created_at', ['created_at'], unique=False)
