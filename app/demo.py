@@ -35,7 +35,6 @@ from stdnum.iso7064 import mod_11_10
 
 from app.activity.models import Activity
 from app.billing.accounts import rebuild_accounts
-from app.billing.rollups import count_new_documents
 from app.billing.models import (
     OPEN_INVOICE_STATUSES,
     Invoice,
@@ -47,6 +46,7 @@ from app.billing.models import (
     QuoteLine,
     QuoteStatus,
 )
+from app.billing.rollups import count_new_documents
 from app.billing.numbering import format_number, next_number
 from app.billing.totals import NO_TERMS, TaxTerms, compute_totals, line_amount
 from app.clients.models import Client, ClientKind, Contact

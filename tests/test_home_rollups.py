@@ -136,10 +136,10 @@ def test_a_seeded_random_story_keeps_the_home_figures_equal_to_a_slow_read_of_th
             billing.finalize_credit_note(note)
 
     def cancel():
-        if invoice := some(Invoice, Invoice.status.in_(("draft", "sent"))):
-            if not invoice.payments and not db.session.scalar(
-                    select(func.count()).select_from(CreditNote).where(CreditNote.invoice_id == invoice.id)):
-                billing.cancel_invoice(invoice)
+        invoice = some(Invoice, Invoice.status.in_(("draft", "sent")))
+        if invoice and not invoice.payments and not db.session.scalar(
+                select(func.count()).select_from(CreditNote).where(CreditNote.invoice_id == invoice.id)):
+            billing.cancel_invoice(invoice)
 
     def send_quote():
         if quote := some(Quote, Quote.status == "draft"):

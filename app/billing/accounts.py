@@ -39,6 +39,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    String,
     and_,
     case,
     delete,
@@ -48,7 +49,6 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
-    String,
     text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from flask_appbuilder import Model
 from sqlalchemy import Date, Integer, Numeric, String, delete, event, extract, func, select, text, tuple_

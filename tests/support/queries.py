@@ -10,8 +10,8 @@ from sqlalchemy import event, insert
 
 from app.activity.models import Activity
 from app.billing.accounts import rebuild_accounts
-from app.billing.rollups import rebuild_home_rollups
 from app.billing.models import Invoice, Payment, Quote
+from app.billing.rollups import rebuild_home_rollups
 from app.clients.models import Client, Contact
 from app.extensions import db
 from tests.support.factories import TODAY
