@@ -46,8 +46,8 @@ from app.billing.models import (
     QuoteLine,
     QuoteStatus,
 )
-from app.billing.rollups import count_new_documents
 from app.billing.numbering import format_number, next_number
+from app.billing.rollups import count_new_documents
 from app.billing.totals import NO_TERMS, TaxTerms, compute_totals, line_amount
 from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
