@@ -268,17 +268,22 @@ def quotes_awaiting_count(today: dt.date) -> int:
 
 # ── From the documents (slow: what rebuilds and checks use) ─────────────────────────────────
 
-def _documents_figures() -> dict[type, dict[tuple, dict[str, object]]]:
-    """Every rollup row computed from the documents themselves (three GROUP BY statements)."""
-    receivables = db.session.execute(
+def _documents_figures(client_ids: list[int] | None = None) -> dict[type, dict[tuple, dict[str, object]]]:
+    """Every rollup row computed from the documents themselves (of some clients, or of all):
+    three GROUP BY statements."""
+    def of_clients(query, model):
+        return query if client_ids is None else query.where(model.client_id.in_(client_ids))
+
+    receivables = db.session.execute(of_clients(
         select(Invoice.currency, Invoice.due_date, func.sum(Invoice.balance), func.count())
-        .where(text(f"invoice.{OPEN_INVOICE}")).group_by(Invoice.currency, Invoice.due_date)
+        .where(text(f"invoice.{OPEN_INVOICE}")).group_by(Invoice.currency, Invoice.due_date), Invoice)
     ).all()
     year, month = extract("year", Payment.date), extract("month", Payment.date)
-    revenue = db.session.execute(
-        select(Payment.currency, year, month, func.sum(Payment.amount)).group_by(Payment.currency, year, month)
+    revenue = db.session.execute(of_clients(
+        select(Payment.currency, year, month, func.sum(Payment.amount)).group_by(Payment.currency, year, month),
+        Payment)
     ).all()
-    quotes = db.session.execute(select(Quote.status, func.count()).group_by(Quote.status)).all()
+    quotes = db.session.execute(of_clients(select(Quote.status, func.count()).group_by(Quote.status), Quote)).all()
     return {
         ReceivableDay: {(currency, due_date): {"balance": stored_amount(balance), "invoices": int(count)}
                         for currency, due_date, balance, count in receivables},
@@ -314,26 +319,8 @@ def count_new_documents(client_ids: Iterable[int]) -> None:
     ids = list(client_ids)
     if not ids:
         return
-    receivables = db.session.execute(
-        select(Invoice.currency, Invoice.due_date, func.sum(Invoice.balance), func.count())
-        .where(text(f"invoice.{OPEN_INVOICE}"), Invoice.client_id.in_(ids))
-        .group_by(Invoice.currency, Invoice.due_date)
-    ).all()
-    year, month = extract("year", Payment.date), extract("month", Payment.date)
-    revenue = db.session.execute(
-        select(Payment.currency, year, month, func.sum(Payment.amount))
-        .where(Payment.client_id.in_(ids)).group_by(Payment.currency, year, month)
-    ).all()
-    quotes = db.session.execute(
-        select(Quote.status, func.count()).where(Quote.client_id.in_(ids)).group_by(Quote.status)
-    ).all()
-    deltas: Contribution = {}
-    for currency, due_date, balance, count in receivables:
-        _add(deltas, {(ReceivableDay, (currency, due_date)): {"balance": stored_amount(balance), "invoices": count}}, +1)
-    for currency, y, m, amount in revenue:
-        _add(deltas, {(RevenueMonth, (currency, dt.date(int(y), int(m), 1))): {"amount": stored_amount(amount)}}, +1)
-    for status, count in quotes:
-        _add(deltas, {(QuoteTally, (status,)): {"quotes": int(count)}}, +1)
+    deltas: Contribution = {(model, key): values for model, rows in _documents_figures(ids).items()
+                            for key, values in rows.items()}
     session = db.session()
     session.info.setdefault(_PENDING, []).append((session.get_nested_transaction(), deltas))
 
@@ -345,25 +332,23 @@ def home_rollup_differences(today: dt.date | None = None) -> list[str]:
     folded day is not a difference), revenue per month, quotes per status."""
     today = today or dt.date.today()
     figures = _documents_figures()
-    slow_receivables: dict[tuple, tuple[int, Decimal]] = {}
+    receivables: dict[tuple, tuple[int, Decimal]] = {}
     for (currency, due_date), values in figures[ReceivableDay].items():
-        bucket = bucket_of(today, due_date)
-        count, balance = slow_receivables.get((currency, bucket), (0, ZERO))
-        slow_receivables[(currency, bucket)] = (count + values["invoices"], balance + values["balance"])
-    fast_receivables = {(currency, bucket): (count, balance)
-                        for currency, bucket, count, balance in receivable_rows(today)}
-    fast_revenue = {(currency, month): stored_amount(amount) for currency, month, amount in
-                    db.session.execute(select(RevenueMonth.currency, RevenueMonth.month, RevenueMonth.amount))}
-    slow_revenue = {key: values["amount"] for key, values in figures[RevenueMonth].items()}
-    fast_quotes = dict(db.session.execute(select(QuoteTally.status, QuoteTally.quotes)).all())
-    slow_quotes = {status: values["quotes"] for (status,), values in figures[QuoteTally].items()}
+        count, balance = receivables.get((currency, bucket_of(today, due_date)), (0, ZERO))
+        receivables[(currency, bucket_of(today, due_date))] = (count + values["invoices"], balance + values["balance"])
+    comparisons = (
+        ("receivables", {(currency, bucket): (count, balance)
+                         for currency, bucket, count, balance in receivable_rows(today)}, receivables, (0, ZERO)),
+        ("revenue", {(currency, month): stored_amount(amount) for currency, month, amount in
+                     db.session.execute(select(RevenueMonth.currency, RevenueMonth.month, RevenueMonth.amount))},
+         {key: values["amount"] for key, values in figures[RevenueMonth].items()}, ZERO),
+        ("quotes", dict(db.session.execute(select(QuoteTally.status, QuoteTally.quotes)).all()),
+         {status: values["quotes"] for (status,), values in figures[QuoteTally].items()}, 0),
+    )
     differences = []
-    for name, fast, slow, empty in (("receivables", fast_receivables, {k: v for k, v in slow_receivables.items()
-                                                                         if v[0]}, None),
-                                    ("revenue", fast_revenue, slow_revenue, ZERO),
-                                    ("quotes", fast_quotes, slow_quotes, 0)):
-        for key in sorted(set(fast) | set(slow), key=str):
-            if fast.get(key, empty) != slow.get(key, empty):
-                differences.append(f"{name} {key}: rollup {fast.get(key, empty)}, documents {slow.get(key, empty)}")
+    for name, stored, documents, nothing in comparisons:
+        for key in sorted(set(stored) | set(documents), key=str):
+            if stored.get(key, nothing) != documents.get(key, nothing):
+                differences.append(f"{name} {key}: rollup {stored.get(key, nothing)}, "
+                                   f"documents {documents.get(key, nothing)}")
     return differences
-
