@@ -255,3 +255,16 @@ def test_concurrent_writers_of_one_currency_neither_deadlock_nor_lose_updates(ap
 
     assert [outcome for outcome in outcomes if outcome is not None] == []
     assert_home_matches("after the concurrent writers")
+
+
+def test_the_demo_generators_bulk_documents_reach_the_home_rollups():
+    """The generator inserts in bulk, behind the listener, and counts its new clients' documents."""
+    from app.demo import create_demo_data
+
+    make_invoice(make_client(), finalize=True)
+    db.session.commit()
+    create_demo_data(clients=6, invoices_per_client=5, seed=4, einvoices=False)
+    db.session.commit()
+    assert home_rollup_differences(TODAY) == []
+    assert_home_matches("after the demo data")
+    assert queries.receivables(TODAY)["EUR"].open_count > 1  # the demo's open invoices, not only ours
