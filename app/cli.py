@@ -144,23 +144,43 @@ def demo_command(clients: int, invoices_per_client: int, seed: int | None, einvo
 
 @clientela.command("rebuild-totals")
 def rebuild_totals_command() -> None:
-    """Recompute every client's rollup (invoiced, paid, balance due, counts by status) from the
-    invoices and quotes: after importing rows with SQL, or to check nothing drifted."""
+    """Recompute every rollup from the documents: each client's (invoiced, paid, balance due,
+    counts by status, balance per currency) and the home dashboard's (receivables per due
+    date, revenue per month, quotes per status). After importing rows with SQL, or to repair
+    what `check-totals` reports."""
     from app.billing.accounts import rebuild_accounts
+    from app.billing.rollups import rebuild_home_rollups
 
     count = rebuild_accounts()
+    rows = rebuild_home_rollups()
     db.session.commit()
-    click.echo(f"Rebuilt the totals of {count} clients.")
+    click.echo(f"Rebuilt the totals of {count} clients and {rows} home dashboard rows.")
+
+
+@clientela.command("check-totals")
+def check_totals_command() -> None:
+    """Compare every rollup with a slow read of the documents; exits 1 naming each difference
+    (`rebuild-totals` repairs them)."""
+    from app.billing.accounts import account_differences
+    from app.billing.rollups import home_rollup_differences
+
+    differences = account_differences() + home_rollup_differences()
+    db.session.rollback()
+    for line in differences:
+        click.echo(line)
+    if differences:
+        raise SystemExit(1)
+    click.echo("Every rollup agrees with the documents.")
 
 
 @clientela.command("mark-overdue")
 def mark_overdue_command() -> None:
-    """Mark open invoices past their due date as overdue in the client rollups (the workers do
-    it hourly; the figures are right either way, this only keeps the client summary cheap)."""
-    from app.billing.accounts import mark_overdue_invoices
+    """Mark open invoices past their due date as overdue in the client rollups, and fold the
+    home dashboard's oldest receivable days (the workers do it hourly; the figures are right
+    either way, this only keeps the client summary and the home page cheap)."""
+    from app.billing.periodic import mark_overdue_job
 
-    count = mark_overdue_invoices()
-    db.session.commit()
+    count = mark_overdue_job()
     click.echo(f"Marked {count} invoice(s) overdue.")
 
 

@@ -47,6 +47,7 @@ from app.billing.models import (
     QuoteStatus,
 )
 from app.billing.numbering import format_number, next_number
+from app.billing.rollups import count_new_documents
 from app.billing.totals import NO_TERMS, TaxTerms, compute_totals, line_amount
 from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
@@ -380,8 +381,9 @@ class _DemoGenerator:
             for kind, when, params in document["_events"]:
                 events.append(self._event(kind, document, when, **params))
         db.session.execute(_insert(Activity), events)
-        # Bulk INSERTs bypass the flush listener that keeps the client rollups: build them here.
+        # Bulk INSERTs bypass the flush listeners that keep the rollups: build them here.
         rebuild_accounts(client_ids)
+        count_new_documents(client_ids)
         started = time.perf_counter()
         files = self._issue_einvoices([i["id"] for i in invoices if i["status"] != InvoiceStatus.DRAFT.value])
         return DemoSummary(clients=size, contacts=len(contact_rows), invoices=len(invoices), quotes=len(quotes),

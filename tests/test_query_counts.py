@@ -212,3 +212,18 @@ def test_the_portal_statement_is_computed_once_per_change_of_the_clients_documen
 
     assert again == again_after_change == 1, "the session check brings everything a repeated view needs"
     assert first_after_change == first > again
+
+
+def test_the_home_page_reads_the_same_few_statements_with_ten_times_the_clients(staff):
+    """The home dashboard reads rollups: its figures cost a handful of statements, the same
+    with 10 clients as with 100 (each with open invoices, payments and timeline entries)."""
+    add_clients(10)
+    few = statements_for(staff, "/")
+    add_clients(90)
+    with counted_statements() as counter:
+        db.session.remove()
+        assert staff.get("/").status_code == 200
+    assert counter["n"] == few
+    figures = [sql for sql in counter["sql"] if any(table in sql for table in (
+        "receivable_day", "revenue_month", "quote_tally", "client_balance", "activity", "quote."))]
+    assert len(figures) <= 6, figures

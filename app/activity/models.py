@@ -10,7 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 class Activity(Model):
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_client_created", "client_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_activity_client_created", "client_id", "created_at"),
+        # The home page's recent activity: the latest entries, ties by id, read off the index.
+        Index("ix_activity_created_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
@@ -20,4 +24,4 @@ class Activity(Model):
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="SET NULL"), nullable=True)
     quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id", ondelete="SET NULL"), nullable=True)
     actor: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now(), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

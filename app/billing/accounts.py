@@ -36,8 +36,10 @@ from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     ForeignKey,
+    Index,
     Integer,
     Numeric,
+    String,
     and_,
     case,
     delete,
@@ -122,11 +124,29 @@ class ClientAccount(Model):
         return {status: getattr(self, f"quotes_{status}") for status in QUOTE_STATUSES}
 
 
+class ClientBalance(Model):
+    """What one client owes in one currency (its open invoices), for the home page's top
+    clients: the index hands over the largest balances of a currency without reading the
+    others (app.dashboard.queries.top_clients_by_balance)."""
+
+    __tablename__ = "client_balance"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    balance_due: Mapped[Decimal] = _money()
+    open_invoices: Mapped[int] = _count()
+
+
+Index("ix_client_balance_currency_balance", ClientBalance.currency, ClientBalance.balance_due.desc(),
+      ClientBalance.client_id)
+
+
 # ── What one document contributes ──────────────────────────────────────────────────────────
 
 # The columns whose old value the listener needs; billing.models marks them active_history,
 # so a change made without reading the attribute first still knows what it replaced.
-INVOICE_TRACKED = ("client_id", "status", "total", "amount_paid", "amount_credited", "balance", "overdue_marked")
+INVOICE_TRACKED = ("client_id", "status", "total", "amount_paid", "amount_credited", "balance", "overdue_marked",
+                   "currency")
 QUOTE_TRACKED = ("client_id", "status")
 PAYMENT_TRACKED = ("client_id",)
 
@@ -146,11 +166,19 @@ def _invoice_contribution(values: dict[str, object]) -> dict[str, object]:
     return contribution
 
 
+def _balance_contribution(values: dict[str, object]) -> tuple[tuple[int, str], dict[str, object]] | None:
+    """An open invoice's part of its client's balance in its currency (ClientBalance)."""
+    if values["status"] not in OPEN_INVOICE_STATUSES or values["client_id"] is None:
+        return None
+    return (values["client_id"], values["currency"]), {"balance_due": Decimal(values["balance"] or 0),
+                                                       "open_invoices": 1}
+
+
 def _quote_contribution(values: dict[str, object]) -> dict[str, object]:
     return {f"quotes_{values['status']}": 1}
 
 
-def _values_before(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, object]:
+def values_before(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, object]:
     state = inspect(document)
     values = {}
     for key in keys:
@@ -164,7 +192,7 @@ def _values_before(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, 
     return values
 
 
-def _values_now(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, object]:
+def values_now(document: Invoice | Quote, keys: Iterable[str]) -> dict[str, object]:
     return {key: getattr(document, key) for key in keys}
 
 
@@ -203,6 +231,7 @@ def _before_flush(session: Session, _context, _instances) -> None:
 def _apply_account_deltas(session: Session, _context) -> None:
     # After the flush every new row has its id; attribute history still shows what changed.
     deltas: dict[int, dict[str, object]] = defaultdict(dict)
+    balances: dict[tuple[int, str], dict[str, object]] = defaultdict(dict)
 
     def add(client_id: int | None, contribution: dict[str, object], sign: int) -> None:
         if client_id is None:
@@ -212,35 +241,52 @@ def _apply_account_deltas(session: Session, _context) -> None:
         for column, amount in contribution.items():
             delta[column] = delta.get(column, 0) + sign * amount
 
+    def add_balance(obj: object, values: dict[str, object], sign: int) -> None:
+        if isinstance(obj, Invoice) and (part := _balance_contribution(values)):
+            key, contribution = part
+            for column, amount in contribution.items():
+                balances[key][column] = balances[key].get(column, 0) + sign * amount
+
     for obj in session.new:
         if isinstance(obj, DOCUMENTS):
             keys, contribution = _tracked(obj)
-            now = _values_now(obj, keys)
+            now = values_now(obj, keys)
             add(now["client_id"], contribution(now), +1)
+            add_balance(obj, now, +1)
     for obj in session.dirty:
         if isinstance(obj, DOCUMENTS) and session.is_modified(obj):
             keys, contribution = _tracked(obj)
-            before, now = _values_before(obj, keys), _values_now(obj, keys)
+            before, now = values_before(obj, keys), values_now(obj, keys)
             add(before["client_id"], contribution(before), -1)
             add(now["client_id"], contribution(now), +1)
+            add_balance(obj, before, -1)
+            add_balance(obj, now, +1)
     for obj in session.deleted:
         if isinstance(obj, DOCUMENTS):
             keys, contribution = _tracked(obj)
-            before = _values_before(obj, keys)
+            before = values_before(obj, keys)
             add(before["client_id"], contribution(before), -1)
+            add_balance(obj, before, -1)
 
     connection = session.connection()
     for client_id in sorted(deltas):  # one order for every writer: no deadlock between two flushes
         changes = {column: amount for column, amount in deltas[client_id].items() if amount}
-        connection.execute(_add_to_account(connection.dialect.name, client_id, changes))
+        connection.execute(add_to_row(connection.dialect.name, ClientAccount, {"client_id": client_id}, changes))
+    for (client_id, currency) in sorted(balances):
+        changes = {column: amount for column, amount in balances[(client_id, currency)].items() if amount}
+        if changes:
+            connection.execute(add_to_row(connection.dialect.name, ClientBalance,
+                                           {"client_id": client_id, "currency": currency}, changes))
 
 
-def _add_to_account(dialect: str, client_id: int, changes: dict[str, object]):
+def add_to_row(dialect: str, model: type, key: dict[str, object], changes: dict[str, object]):
+    """`INSERT … ON CONFLICT (key) DO UPDATE SET x = x + delta`: the row is created on first
+    use, and two writers adding at once both count (the second waits for the first's lock)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = ClientAccount.__table__
-    statement = insert(table).values(client_id=client_id, **changes)
+    table = model.__table__
+    statement = insert(table).values(**key, **changes)
     return statement.on_conflict_do_update(
-        index_elements=[table.c.client_id],
+        index_elements=[table.c[column] for column in key],
         set_={column: table.c[column] + statement.excluded[column] for column in changes},
     )
 
@@ -311,6 +357,7 @@ def rebuild_accounts(client_ids: Iterable[int] | None = None) -> int:
         statement = statement.where(ClientAccount.client_id.in_(ids))
     versions = dict(db.session.execute(current).all())
     db.session.execute(statement)
+    _rebuild_balances(ids)
     written = sorted(set(rows) | set(versions))
     if written:
         db.session.execute(
@@ -320,6 +367,45 @@ def rebuild_accounts(client_ids: Iterable[int] | None = None) -> int:
              for client_id in written],
         )
     return len(written)
+
+
+def balance_aggregates(client_ids: Iterable[int] | None = None) -> dict[tuple[int, str], dict[str, object]]:
+    """Every (client, currency) balance computed from the open invoices: one GROUP BY."""
+    query = (select(Invoice.client_id, Invoice.currency, func.sum(Invoice.balance), func.count())
+             .where(Invoice.status.in_(OPEN_INVOICE_STATUSES)).group_by(Invoice.client_id, Invoice.currency))
+    if client_ids is not None:
+        query = query.where(Invoice.client_id.in_(client_ids))
+    return {(client_id, currency): {"balance_due": stored_amount(balance), "open_invoices": int(count)}
+            for client_id, currency, balance, count in db.session.execute(query)}
+
+
+def _rebuild_balances(client_ids: list[int] | None) -> None:
+    statement = delete(ClientBalance)
+    if client_ids is not None:
+        statement = statement.where(ClientBalance.client_id.in_(client_ids))
+    db.session.execute(statement)
+    rows = [{"client_id": client_id, "currency": currency, **values}
+            for (client_id, currency), values in balance_aggregates(client_ids).items()]
+    if rows:
+        db.session.execute(ClientBalance.__table__.insert(), rows)
+
+
+def account_differences() -> list[str]:
+    """What the client rollups say and the documents do not, one line each (empty: they agree)."""
+    differences = []
+    accounts = {row.client_id: row for row in db.session.scalars(select(ClientAccount))}
+    for client_id, figures in account_aggregates().items():
+        row = accounts.get(client_id)
+        for column, value in figures.items():
+            stored = getattr(row, column) if row is not None else 0
+            if stored != value:
+                differences.append(f"client {client_id} {column}: rollup {stored}, documents {value}")
+    stored_balances = {(row.client_id, row.currency): (row.balance_due, row.open_invoices)
+                       for row in db.session.scalars(select(ClientBalance)) if row.open_invoices or row.balance_due}
+    balances = {key: (values["balance_due"], values["open_invoices"]) for key, values in balance_aggregates().items()}
+    differences += [f"client balance {key}: rollup {stored_balances.get(key)}, documents {balances.get(key)}"
+                    for key in sorted(set(stored_balances) | set(balances)) if stored_balances.get(key) != balances.get(key)]
+    return differences
 
 
 _ALL_COLUMNS = (*MONEY_COLUMNS, *(f"invoices_{s}" for s in INVOICE_STATUSES), *(f"quotes_{s}" for s in QUOTE_STATUSES))

@@ -34,8 +34,18 @@ def past_due_between(today: dt.date, fewest: int | None, most: int | None):
     return and_(*conditions)
 
 
-def bucket_expression(today: dt.date):
-    """SQL naming the aging bucket of an invoice by its days past due."""
-    bounded = [(Invoice.due_date >= today - dt.timedelta(days=most), literal(key))
+def bucket_expression(today: dt.date, due_date=Invoice.due_date):
+    """SQL naming the aging bucket of an invoice (or of another row's `due_date` column, the
+    home rollup's) by its days past due."""
+    bounded = [(due_date >= today - dt.timedelta(days=most), literal(key))
                for key, _fewest, most in AGING_BUCKETS if most is not None]
     return case(*bounded, else_=literal(AGING_KEYS[-1]))
+
+
+def bucket_of(today: dt.date, due_date: dt.date) -> str:
+    """The aging bucket of one due date, cut as `bucket_expression` cuts it."""
+    days_past_due = (today - due_date).days
+    for key, _fewest, most in AGING_BUCKETS:
+        if most is not None and days_past_due <= most:
+            return key
+    return AGING_KEYS[-1]

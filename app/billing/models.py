@@ -109,7 +109,8 @@ class BillingDocument:
     year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
     issue_date: Mapped[dt.date] = mapped_column(Date)
-    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # active_history: the rollups (app.billing.accounts, app.billing.rollups) subtract what a change replaced.
+    currency: Mapped[str] = mapped_column(String(3), default="EUR", active_history=True)
     language: Mapped[str] = mapped_column(String(5), default="it")
 
     # "Fatturato a": the client's billing block as it was when the document was made.
@@ -251,7 +252,7 @@ class Invoice(TaxedDocument, BillingDocument, Model):
     # active_history: the client rollups (app.billing.accounts) subtract what a change replaced.
     status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.DRAFT.value, index=True,
                                         active_history=True)
-    due_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date, active_history=True)
     amount_paid: Mapped[Decimal] = _money(active_history=True)
     # What sent credit notes took off the invoice (their net to pay): balance counts it down.
     amount_credited: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), default=ZERO, server_default="0",
@@ -302,7 +303,9 @@ class Quote(BillingDocument, Model):
         Index("ix_quote_client_status", "client_id", "status"),
         # The client 360 page lists a client's latest quotes; the home page, quotes awaiting an answer.
         Index("ix_quote_client_issue_date", "client_id", "issue_date", "id"),
-        Index("ix_quote_status_valid_until", "status", "valid_until"),
+        # Quotes awaiting an answer, expiring first (home page), ties by id: a LIMIT 8 stops
+        # after 8 entries instead of sorting every quote valid until the same day.
+        Index("ix_quote_status_valid_until", "status", "valid_until", "id"),
         # A client's sent quotes by validity: the summary counts those past it before the
         # nightly expiry marks them (few per client, since the index holds sent quotes only).
         Index("ix_quote_client_sent_valid_until", "client_id", "valid_until",
@@ -395,11 +398,12 @@ class Payment(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
-    amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION))
+    # active_history: the revenue rollup (app.billing.rollups) subtracts what a change replaced.
+    amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION), active_history=True)
     # The invoice's currency, copied when the payment is recorded (an invoice's currency is
     # locked once finalized): revenue per currency without joining every payment's invoice.
-    currency: Mapped[str] = mapped_column(String(3))
-    date: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), active_history=True)
+    date: Mapped[dt.date] = mapped_column(Date, active_history=True)
     method: Mapped[str] = mapped_column(String(20), default=PaymentMethod.BANK_TRANSFER.value)
     reference: Mapped[str] = mapped_column(String(200), default="")
     stripe_payment_intent: Mapped[str | None] = mapped_column(String(100), nullable=True)

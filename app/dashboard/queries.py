@@ -1,10 +1,12 @@
 """The figures of the business dashboard; one client's summary is billing's
 (`app.billing.accounts.client_summary`, also behind the API and the statement email).
 
-Every function is a fixed number of SQL aggregates (GROUP BY / CASE) over the totals stored
-on each document, so its cost in statements never depends on how many invoices a client or
-the company has. "Overdue" is not a stored status: it is an open invoice whose due date is
-before today.
+The home page reads rollups kept in step with the documents (`app.billing.rollups`: open
+invoices per currency and due date, payments per currency and month, quotes per status;
+`app.billing.accounts.ClientBalance`: each client's balance per currency), so each figure is
+one statement over a handful of rows, whatever the number of clients and invoices. "Overdue"
+is not a stored status: it is an open invoice whose due date is before today, and the aging
+buckets are cut from the due dates at read time.
 """
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, extract, func, select, text
+from sqlalchemy import and_, select
 
 from app.activity.models import Activity
-from app.billing.aging import AGING_KEYS, bucket_expression
-from app.billing.models import OPEN_INVOICE, Invoice, Payment, Quote, QuoteStatus
+from app.billing import rollups
+from app.billing.accounts import ClientBalance
+from app.billing.aging import AGING_KEYS
+from app.billing.models import Quote, QuoteStatus
 from app.clients.models import Client
 from app.extensions import db
 from app.money import ZERO, stored_amount
-
 
 
 def _today(today: dt.date | None) -> dt.date:
@@ -42,28 +45,20 @@ class Receivables:
 
 
 def receivables(today: dt.date | None = None) -> dict[str, Receivables]:
-    """Open invoices per currency, split into aging buckets: one statement.
+    """Open invoices per currency, split into aging buckets: one statement on the rollup.
 
     Amounts in different currencies are never added together; the dashboard shows the
     company's currency first and any other currency beside it.
     """
-    today = _today(today)
-    bucket = bucket_expression(today).label("bucket")
-    rows = db.session.execute(
-        select(Invoice.currency, bucket, func.count(), func.sum(Invoice.balance))
-        .where(text(OPEN_INVOICE))
-        .group_by(Invoice.currency, bucket)
-    ).all()
     result: dict[str, Receivables] = {}
-    for currency, bucket_name, count, balance in rows:
+    for currency, bucket_name, count, amount in rollups.receivable_rows(_today(today)):
         entry = result.setdefault(currency, Receivables(currency))
-        amount = stored_amount(balance)
         entry.aging[bucket_name] = amount
         entry.total += amount
-        entry.open_count += int(count)
+        entry.open_count += count
         if bucket_name != "current":
             entry.overdue_total += amount
-            entry.overdue_count += int(count)
+            entry.overdue_count += count
     return result
 
 
@@ -78,28 +73,20 @@ def _month_starts(today: dt.date, months: int) -> list[dt.date]:
 
 def revenue_by_month(currency: str, today: dt.date | None = None, months: int = 12) -> list[tuple[dt.date, Decimal]]:
     """Payments received per calendar month for the last `months` months (oldest first),
-    including months with nothing received: one statement."""
+    including months with nothing received: one statement on the rollup."""
     starts = _month_starts(_today(today), months)
-    year = extract("year", Payment.date)
-    month = extract("month", Payment.date)
-    rows = db.session.execute(
-        select(year, month, func.sum(Payment.amount))
-        .where(Payment.currency == currency, Payment.date >= starts[0])
-        .group_by(year, month)
-    ).all()
-    received = {(int(y), int(m)): stored_amount(amount) for y, m, amount in rows}
-    return [(start, received.get((start.year, start.month), ZERO)) for start in starts]
+    received = rollups.revenue_rows(currency, starts[0])
+    return [(start, received.get(start, ZERO)) for start in starts]
 
 
 def top_clients_by_balance(currency: str, limit: int = 10) -> list[dict[str, object]]:
-    """The clients who owe the most (open invoices in `currency`): one statement."""
-    balance = func.sum(Invoice.balance).label("balance")
+    """The clients who owe the most (open invoices in `currency`): one statement, the first
+    `limit` entries of the balance index."""
     rows = db.session.execute(
-        select(Client.id, Client.name, balance, func.count())
-        .join(Invoice, Invoice.client_id == Client.id)
-        .where(text(f"invoice.{OPEN_INVOICE}"), Invoice.currency == currency)
-        .group_by(Client.id, Client.name)
-        .order_by(balance.desc(), Client.id)
+        select(Client.id, Client.name, ClientBalance.balance_due, ClientBalance.open_invoices)
+        .join(Client, Client.id == ClientBalance.client_id)
+        .where(ClientBalance.currency == currency, ClientBalance.open_invoices > 0)
+        .order_by(ClientBalance.balance_due.desc(), ClientBalance.client_id)
         .limit(limit)
     ).all()
     return [
@@ -111,11 +98,12 @@ def top_clients_by_balance(currency: str, limit: int = 10) -> list[dict[str, obj
 def quotes_awaiting_answer(limit: int = 8, today: dt.date | None = None) -> dict[str, object]:
     """Sent quotes nobody has accepted or rejected yet: how many, and the ones expiring first.
 
-    Two statements: the count and the short list (with the client's name joined in).
+    Two statements: the count (from the quote rollup) and the short list (the first entries
+    of the status and validity index, with the client's name joined in).
     """
     today = _today(today)
     awaiting = and_(Quote.status == QuoteStatus.SENT.value, Quote.valid_until >= today)
-    count = db.session.scalar(select(func.count(Quote.id)).where(awaiting)) or 0
+    count = rollups.quotes_awaiting_count(today)
     rows = db.session.execute(
         select(Quote.id, Quote.number, Quote.total, Quote.currency, Quote.valid_until, Client.id, Client.name)
         .join(Client, Client.id == Quote.client_id)

@@ -16,11 +16,17 @@ import pytest
 from sqlalchemy import select, text
 
 from app.billing import services as billing
-from app.billing.accounts import ClientAccount, account_aggregates, mark_overdue_invoices, rebuild_accounts
-from app.billing.models import Invoice, Payment, Quote
-from app.billing.accounts import client_summary
+from app.billing.accounts import (
+    ClientAccount,
+    account_aggregates,
+    client_summary,
+    mark_overdue_invoices,
+    rebuild_accounts,
+)
+from app.billing.models import Invoice, Quote
 from app.extensions import db
 from tests.support.factories import TODAY, line, make_client, make_invoice, run_concurrently
+from tests.support.stories import DocumentStory
 
 ZERO_ACCOUNT = {"total_invoiced": Decimal("0.00"), "total_paid": Decimal("0.00"), "balance_due": Decimal("0.00"),
                 "overdue_balance": Decimal("0.00"), "total_credited": Decimal("0.00")}
@@ -103,9 +109,8 @@ def test_a_seeded_random_story_keeps_every_rollup_equal_to_a_fresh_aggregate():
     db.session.commit()
     client_ids = [client.id for client in clients]
 
-    def some(model, *conditions):
-        rows = db.session.scalars(select(model).where(*conditions).order_by(model.id)).all()
-        return rng.choice(rows) if rows else None
+    story = DocumentStory(rng)
+    some = story.some
 
     def create_invoice():
         client = db.session.get(type(clients[0]), rng.choice(client_ids))
@@ -142,34 +147,10 @@ def test_a_seeded_random_story_keeps_every_rollup_equal_to_a_fresh_aggregate():
             amount = invoice.balance if rng.random() < 0.4 else Decimal(rng.randint(1, max(cents, 1))) / 100
             billing.record_payment(invoice, amount=amount)
 
-    def refund():
-        if payment := some(Payment, Payment.refunded_payment_id.is_(None)):
-            refunded = -sum((p.amount for p in db.session.scalars(
-                select(Payment).where(Payment.refunded_payment_id == payment.id))), Decimal(0))
-            left = payment.amount - refunded
-            if left > 0:
-                billing.record_refund(payment, amount=min(left, Decimal(rng.randint(1, 100))))
-
     def cancel():
         if invoice := some(Invoice, Invoice.status.in_(("draft", "sent"))):
             if not invoice.payments:
                 billing.cancel_invoice(invoice)
-
-    def send_quote():
-        if quote := some(Quote, Quote.status == "draft"):
-            billing.finalize_quote(quote)
-
-    def decide_quote():
-        if quote := some(Quote, Quote.status == "sent", Quote.valid_until >= TODAY):
-            billing.decide_quote(quote, accepted=rng.random() < 0.5)
-
-    def convert_quote():
-        quote = some(Quote, Quote.status == "accepted")
-        if quote and not quote.invoices:
-            billing.convert_quote(quote)
-
-    def expire_quotes():
-        billing.expire_quotes()
 
     def mark_overdue():
         mark_overdue_invoices(TODAY)
@@ -182,9 +163,9 @@ def test_a_seeded_random_story_keeps_every_rollup_equal_to_a_fresh_aggregate():
         db.session.commit()
 
     steps = [create_invoice] * 4 + [create_quote] * 2 + [
-        finalize_invoice, finalize_invoice, edit_draft, move_draft_to_another_client, delete_draft, pay, pay, refund,
-        cancel, send_quote, decide_quote, convert_quote, expire_quotes, mark_overdue, mark_overdue, move_due_date,
-        commit,
+        finalize_invoice, finalize_invoice, edit_draft, move_draft_to_another_client, delete_draft, pay, pay, story.refund,
+        cancel, story.send_quote, story.decide_quote, story.convert_quote, story.expire_quotes, mark_overdue,
+        mark_overdue, move_due_date, commit,
     ]
     for number in range(160):
         step = rng.choice(steps)

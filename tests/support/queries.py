@@ -11,6 +11,7 @@ from sqlalchemy import event, insert, select, update
 from app.activity.models import Activity
 from app.billing.accounts import rebuild_accounts
 from app.billing.models import Invoice, Payment, Quote
+from app.billing.rollups import rebuild_home_rollups
 from app.clients.models import Client, Contact
 from app.extensions import db
 from app.mail.models import OutboxEmail
@@ -58,7 +59,8 @@ def add_documents(client_id: int, invoices: int, quotes: int | None = None) -> N
                         (Activity, activity_rows)):
         if rows:
             db.session.execute(insert(model), rows)
-    rebuild_accounts([client_id])  # bulk INSERTs bypass the rollup listener, as in app.demo
+    rebuild_accounts([client_id])  # bulk INSERTs bypass the rollup listeners, as in app.demo
+    rebuild_home_rollups()
     db.session.commit()
 
 
