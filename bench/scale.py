@@ -41,7 +41,7 @@ SCALES = {"default": Scale("default", 10_000, 20, 10_000), "1m": Scale("1m", 99_
 
 # Rebuilt after the bulk load, as the app keeps them in step while it runs (a bulk INSERT
 # bypasses the flush listeners): one line per rollup the app keeps.
-REBUILD_HOOKS = ["app.billing.accounts:rebuild_accounts"]
+REBUILD_HOOKS = ["app.billing.accounts:rebuild_accounts", "app.billing.rollups:rebuild_home_rollups"]
 
 PREFIXES = ["Studio", "Officina", "Ristorante", "Farmacia", "Impresa", "Laboratorio", "Agenzia"]
 SURNAMES = ["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino", "Greco",

@@ -1,5 +1,5 @@
 """Random steps through the billing rules, for the seeded stories that check a rollup
-against the documents after every step (tests/test_client_accounts.py, test_home_rollups.py)."""
+against the documents after every step (tests/billing/test_client_accounts.py, test_home_rollups.py)."""
 from __future__ import annotations
 
 import random

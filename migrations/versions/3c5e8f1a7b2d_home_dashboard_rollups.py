@@ -7,7 +7,7 @@ is right from the first request after the upgrade; the hourly mark-overdue task 
 oldest receivable days afterwards (`app.billing.rollups`).
 
 Revision ID: 3c5e8f1a7b2d
-Revises: b7e3a1c9d2f4
+Revises: 5ca1e0d1f7a2
 Create Date: 2026-12-02 04:45:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3c5e8f1a7b2d'
-down_revision = 'b7e3a1c9d2f4'
+down_revision = '5ca1e0d1f7a2'
 branch_labels = None
 depends_on = None
 
