@@ -109,7 +109,14 @@ class ClientelaBaseView(BaseView):
 
 
 class ClientelaIndexView(IndexView):
-    """The admin home page."""
+    """The admin home page. A visitor who opens it is sent to the sign-in page, as the address
+    anyone types first; FAB would show it "Access is denied" in red on that page."""
+
+    @before_request(only=["index"])
+    def _visitors_sign_in_first(self):
+        if current_user.is_authenticated:
+            return None
+        return redirect(url_for(self.appbuilder.sm.auth_view.endpoint + ".login"))
 
 
 class NonNegativePagingMixin:

@@ -134,8 +134,9 @@ def _check_source(source: str, field: str, max_length: int):
     except TemplateSyntaxError as exc:
         raise TemplateRefused(
             # Jinja's own message is English ("unexpected '}'"): the line is what helps.
-            _l("Syntax error on line %(line)d: check that every {{ has its }} and every {%% if %%} its "
-               "{%% endif %%}.", line=exc.lineno or 1), field
+            # No "%" in the message: FAB's form template passes errors through gettext again.
+            _l("Syntax error on line %(line)d: check that every {{ has its }} and every \"if\" block its "
+               "\"endif\".", line=exc.lineno or 1), field
         ) from None
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, ALLOWED_NODES):
