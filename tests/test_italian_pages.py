@@ -108,10 +108,28 @@ def visible_text(html: str) -> str:
     return "\n".join(parser.parts)
 
 
-def problems_of(html: str, allowed: set[str]) -> list[str]:
-    """English words and scientific numbers on a page, each with the line it stands on."""
+def raw_codes() -> set[str]:
+    """The stored values of every status, method, kind and frequency, and the language codes: a
+    page shows their labels ("Bonifico bancario"), never the code ("bank_transfer")."""
+    from app.billing import models as billing_models
+    from app.clients.models import ClientKind
+    from app.mail.models import EmailKind, OutboxStatus
+    from app.payments.models import CheckoutStatus, EventOutcome
+    from app.recurring.models import Frequency
+    from app.tickets.models import TicketStatus
+
+    enums = (billing_models.InvoiceStatus, billing_models.QuoteStatus, billing_models.CreditNoteStatus,
+             billing_models.SdiStatus, billing_models.PaymentMethod, ClientKind, EmailKind, OutboxStatus,
+             CheckoutStatus, EventOutcome, Frequency, TicketStatus)
+    return {member.value for enum in enums for member in enum} | {"it", "en"}
+
+
+def problems_of(html: str, allowed: set[str], codes: frozenset[str] = frozenset()) -> list[str]:
+    """English words, raw codes and scientific numbers on a page, each with the line it stands on."""
     found = []
     for line in visible_text(html).splitlines():
+        if line in codes:
+            found.append(f"raw code {line!r}")
         if line in allowed or set(line.strip("[]").split(", ")) <= allowed or not ROLE_PATTERN.sub("", line).strip("[], "):
             continue
         found += [f"{match.group(1)!r} in {line[:120]!r}" for match in ENGLISH_PATTERN.finditer(line)]
@@ -229,10 +247,13 @@ def _check(web, url: str, allowed: set[str], failures: dict) -> bool:
         return False
     if response.mimetype.startswith(DOWNLOADS) or not response.mimetype.startswith("text/html"):
         return False
-    found = problems_of(response.get_data(as_text=True), allowed)
+    found = problems_of(response.get_data(as_text=True), allowed, CODES)
     if found:
         failures[url] = found
     return True
+
+
+CODES = frozenset(raw_codes())
 
 
 def _report(failures: dict) -> str:
@@ -267,6 +288,10 @@ def test_every_portal_page_reads_in_italian(app, web):
                if _check(web, url := _url(app, rule, world), world["names"], failures)]
     assert len(checked) >= 7, checked  # statement, invoices, quotes, their pages, tickets, login
     assert failures == {}, _report(failures)
+
+
+def test_a_raw_code_is_caught_where_a_label_belongs():
+    assert problems_of("<td>bank_transfer</td><td>Bonifico bancario</td>", set(), CODES) == ["raw code 'bank_transfer'"]
 
 
 @pytest.mark.parametrize("word", ["Cancel", "Add", "Search", "Refresh", "Actions", "Edit", "Delete", "Record",

@@ -11,7 +11,8 @@ being patched onto every request of the app:
   only rows the view itself lists: FAB fetches an action's rows without `base_filters`;
 - a REST list refuses a negative page or page size with FAB's 400 (rison or JSON `q`);
 - a page reads in the user's language: the titles FAB makes up ("List Invoice Line") go through
-  the catalog, an empty value shows as nothing rather than "None", a yes/no as "Sì"/"No", and
+  the catalog, an empty value shows as nothing rather than "None", a yes/no as "Sì"/"No", a
+  language by its name ("Italiano", not "it"), and
   each view may say what it saved (`add_row_message`, `edit_row_message`, `delete_row_message`)
   instead of FAB's "Added Row";
 - after a delete the user is back where they pressed it (the list, or the page that shows the
@@ -32,6 +33,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app.i18n import LANGUAGE_CHOICES
+
 _TITLES = ("list_title", "add_title", "edit_title", "show_title")
 
 
@@ -43,6 +46,14 @@ def shown_value(value: object) -> object:
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     return value
+
+
+def language_label(code: str | None) -> object:
+    """A language column ("language", "locale") shows the language's name, not its code."""
+    return dict(LANGUAGE_CHOICES).get(code, shown_value(code))
+
+
+_NAMED_COLUMNS = {"language": language_label, "locale": language_label}
 
 
 class GuardedModelViewMixin:
@@ -61,7 +72,8 @@ class GuardedModelViewMixin:
             setattr(self, name, _l(getattr(self, name)))
         self.title = self.list_title
         columns = [*self.list_columns, *self.show_columns]
-        self.formatters_columns = {**{column: shown_value for column in columns}, **self.formatters_columns}
+        self.formatters_columns = {**{column: _NAMED_COLUMNS.get(column, shown_value) for column in columns},
+                                   **self.formatters_columns}
 
     def post_delete_redirect(self):
         """Back to the page the delete was pressed on (a list, or the page that shows the row's

@@ -6,6 +6,8 @@ class name, so its endpoints, routes and permission names are FAB's.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 from flask_appbuilder.security import views as fab
 from flask_babel import lazy_gettext as _l
 
@@ -22,7 +24,7 @@ class RoleModelView(GuardedModelViewMixin, fab.RoleModelView):
 
 class UserGroupModelView(GuardedModelViewMixin, fab.UserGroupModelView):
     # FAB 5.3.0 labels these columns with their prettified names, outside gettext.
-    label_columns = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
+    label_columns: ClassVar[dict] = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
                      "users": _l("Users"), "roles": _l("Roles")}
 
 
@@ -36,7 +38,7 @@ class ViewMenuModelView(GuardedModelViewMixin, fab.ViewMenuModelView):
 
 class PermissionViewModelView(GuardedModelViewMixin, fab.PermissionViewModelView):
     # FAB 5.3.0 names its "role" search filter with the prettified column name.
-    label_columns = {**fab.PermissionViewModelView.label_columns, "role": _l("Role")}
+    label_columns: ClassVar[dict] = {**fab.PermissionViewModelView.label_columns, "role": _l("Role")}
 
 
 class RegisterUserModelView(GuardedModelViewMixin, fab.RegisterUserModelView):

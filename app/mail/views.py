@@ -67,10 +67,6 @@ def _document_number(model):
     return number
 
 
-def _language_label(code: str) -> str:
-    return str(dict(LANGUAGE_CHOICES).get(code, code))
-
-
 _TEMPLATE_VALIDATORS = {"subject": [DataRequired(), TemplateText("subject")],
                         "body": [DataRequired(), TemplateText("body")]}
 _TEMPLATE_DESCRIPTIONS = {"subject": _l("One line, at most %(max)d characters.", max=MAX_SUBJECT_SOURCE),
@@ -153,7 +149,7 @@ class EmailTemplateView(ClientelaModelView):
                      "updated_at": _l("Updated")}
     validators_columns = _TEMPLATE_VALIDATORS
     description_columns = _TEMPLATE_DESCRIPTIONS
-    formatters_columns = {"kind": lambda kind: KIND_LABELS.get(kind, kind), "language": _language_label}
+    formatters_columns = {"kind": lambda kind: KIND_LABELS.get(kind, kind)}
     add_form_extra_fields = {
         "kind": SelectField(_l("Kind"), choices=[(kind, KIND_LABELS[kind]) for kind in EMAIL_KINDS],
                             validators=[DataRequired()]),
