@@ -54,6 +54,10 @@ def create_app(config_object: object | str = "config.Config", **overrides) -> Fl
         _register_views(appbuilder)
         i18n.use_our_locale_selector(app)
 
+    from app.fab import workarounds
+
+    workarounds.init_app(app)  # FAB's English literals through the catalog (workarounds.py, item 5)
+
     from app.security import headers, limits
 
     limits.init_app(app)  # NUL text and ids past 32 bits are refused before the database sees them

@@ -81,7 +81,7 @@ def staff_name(user) -> str:
 
 def contact_actor(contact) -> str:
     """How a client's contact appears on the timeline (whatever they did in the portal)."""
-    return f"{contact.name} <{contact.email}> (portal)"[:200]
+    return f"{contact.name} <{contact.email}>"[:200]  # a name and an address, in every language
 
 
 def _actor() -> str:

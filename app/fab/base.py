@@ -12,14 +12,22 @@ being patched onto every request of the app:
 - a REST list refuses a negative page or page size with FAB's 400 (rison or JSON `q`);
 - a list's count (`ClientelaInterface`) stops being exact past EXACT_COUNT_LIMIT rows on PostgreSQL: the
   pager and the API's `count` then show the planner's estimate ("about 1,000,000") instead of
-  paying a count(*) over a million rows on every page (docs/scaling.md).
+  paying a count(*) over a million rows on every page (docs/scaling.md);
+- a page reads in the user's language: the titles FAB makes up ("List Invoice Line") go through
+  the catalog, an empty value shows as nothing rather than "None", a yes/no as "Sì"/"No", a
+  language by its name ("Italiano", not "it"), and
+  each view may say what it saved (`add_row_message`, `edit_row_message`, `delete_row_message`)
+  instead of FAB's "Added Row";
+- after a delete the user is back where they pressed it (the list, or the page that shows the
+  row's parent), not on the home page.
 
 Tests: tests/security/test_authz_matrix.py, tests/security/test_bad_input.py, tests/fab/test_fab_bases.py,
-tests/fab/test_list_paging.py.
+tests/fab/test_list_paging.py, tests/test_italian_pages.py, tests/fab/test_admin_layout.py.
 """
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from flask import abort, redirect, request, url_for
 from flask_appbuilder import BaseView, IndexView, ModelView
@@ -27,12 +35,33 @@ from flask_appbuilder.api import BaseApi, ModelRestApi
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
-from app.i18n import format_number
+from app.i18n import LANGUAGE_CHOICES, format_number
+
+_TITLES = ("list_title", "add_title", "edit_title", "show_title")
+
+
+def shown_value(value: object) -> object:
+    """A column's value as a list or show page prints it: nothing for an empty value, a yes/no
+    in the reader's language (Jinja would print "None", "True", "False")."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return value
+
+
+def language_label(code: str | None) -> object:
+    """A language column ("language", "locale") shows the language's name, not its code."""
+    return dict(LANGUAGE_CHOICES).get(code, shown_value(code))
+
+
+_NAMED_COLUMNS = {"language": language_label, "locale": language_label}
 
 
 class GuardedModelViewMixin:
@@ -41,6 +70,28 @@ class GuardedModelViewMixin:
     set: `exclude_route_methods = ClientelaModelView.exclude_route_methods | {...}`."""
 
     exclude_route_methods = frozenset({"download"})
+
+    def __init__(self, **kwargs):
+        made_up = [name for name in _TITLES if not getattr(self, name)]
+        super().__init__(**kwargs)
+        # FAB writes "List " + the class name in English; the catalog translates the whole title
+        # (app/fab/messages.py lists the ones the UI shows).
+        for name in made_up:
+            setattr(self, name, _l(getattr(self, name)))
+        self.title = self.list_title
+        columns = [*self.list_columns, *self.show_columns]
+        self.formatters_columns = {**{column: _NAMED_COLUMNS.get(column, shown_value) for column in columns},
+                                   **self.formatters_columns}
+
+    def post_delete_redirect(self):
+        """Back to the page the delete was pressed on (a list, or the page that shows the row's
+        parent), unless that page showed the deleted row: then to this view's list. FAB goes
+        two steps back in its page history, which from a list is the home page."""
+        referrer = urlsplit(request.referrer or "")
+        own_pages = (f"{self.route_base}/show/", f"{self.route_base}/edit/")
+        if referrer.netloc == request.host and not referrer.path.startswith(own_pages):
+            return redirect(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+        return redirect(url_for(f"{self.endpoint}.list"))
 
     @before_request(only=["action", "action_post"])
     def _actions_answer_like_pages(self):
@@ -65,7 +116,12 @@ class GuardedModelViewMixin:
 
 
 class ClientelaModelView(GuardedModelViewMixin, ModelView):
-    """Every CRUD admin view (clients, invoices, quotes, payments, outbox, …)."""
+    """Every CRUD admin view (clients, invoices, quotes, payments, outbox, …). A view says what
+    it saved in its own words ("Cliente salvato") by setting the three messages."""
+
+    add_row_message = _l("Saved.")
+    edit_row_message = _l("Changes saved.")
+    delete_row_message = _l("Deleted.")
 
 
 class ClientelaBaseView(BaseView):
@@ -73,7 +129,14 @@ class ClientelaBaseView(BaseView):
 
 
 class ClientelaIndexView(IndexView):
-    """The admin home page."""
+    """The admin home page. A visitor who opens it is sent to the sign-in page, as the address
+    anyone types first; FAB would show it "Access is denied" in red on that page."""
+
+    @before_request(only=["index"])
+    def _visitors_sign_in_first(self):
+        if current_user.is_authenticated:
+            return None
+        return redirect(url_for(self.appbuilder.sm.auth_view.endpoint + ".login"))
 
 
 class NonNegativePagingMixin:

@@ -6,7 +6,10 @@ class name, so its endpoints, routes and permission names are FAB's.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 from flask_appbuilder.security import views as fab
+from flask_babel import lazy_gettext as _l
 
 from app.fab.base import GuardedModelViewMixin
 
@@ -20,7 +23,9 @@ class RoleModelView(GuardedModelViewMixin, fab.RoleModelView):
 
 
 class UserGroupModelView(GuardedModelViewMixin, fab.UserGroupModelView):
-    pass
+    # FAB 5.3.0 labels these columns with their prettified names, outside gettext.
+    label_columns: ClassVar[dict] = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
+                     "users": _l("Users"), "roles": _l("Roles")}
 
 
 class PermissionModelView(GuardedModelViewMixin, fab.PermissionModelView):
@@ -32,7 +37,8 @@ class ViewMenuModelView(GuardedModelViewMixin, fab.ViewMenuModelView):
 
 
 class PermissionViewModelView(GuardedModelViewMixin, fab.PermissionViewModelView):
-    pass
+    # FAB 5.3.0 names its "role" search filter with the prettified column name.
+    label_columns: ClassVar[dict] = {**fab.PermissionViewModelView.label_columns, "role": _l("Role")}
 
 
 class RegisterUserModelView(GuardedModelViewMixin, fab.RegisterUserModelView):

@@ -16,12 +16,48 @@ tests/security/test_authz_matrix.py or tests/security/test_bad_input.py keeps pa
 4. The login API without `provider` (FAB 5.3.0): `SecurityApi.login` validates the payload
    with `LoginPost`, whose `provider` field is optional (PR #1712 added its validation), then
    reads `login_payload["provider"]`: a KeyError, a 500. `SecurityApi` below asks for it.
+5. English text outside gettext (FAB 5.3.0, issue 14 of Clientela): the confirmation dialog
+   every admin page includes (`appbuilder/general/confirm.html`) writes its button as the
+   literal "Cancel". `TranslatedLiterals` hands Jinja that template with the literal wrapped
+   in `_()`, so the catalog translates it (app/fab/messages.py); the template is not copied.
+   FAB's select2 (4.0.13) carries its English messages ("Remove all items") in JavaScript:
+   templates/clientela_base.html gives it the Italian ones. FAB's user statistics chart
+   labels its series with literals ("Failed Login Count"): left English, a developer's page.
 """
 from __future__ import annotations
 
-from flask import request
+from typing import ClassVar
+
+from flask import Flask, request
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
+from jinja2 import BaseLoader
+
+
+class TranslatedLiterals(BaseLoader):
+    """Item 5: FAB templates whose English literals go through gettext, and nothing else changed.
+    A replacement that no longer finds its text (a newer FAB) leaves the template as FAB wrote it;
+    tests/test_italian_pages.py then fails on the English word."""
+
+    REPLACEMENTS: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {
+        "appbuilder/general/confirm.html": ((">Cancel</button>", ">{{ _('Cancel') }}</button>"),),
+    }
+
+    def __init__(self, loader: BaseLoader):
+        self.loader = loader
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = self.loader.get_source(environment, template)
+        for literal, translated in self.REPLACEMENTS.get(template, ()):
+            source = source.replace(literal, translated)
+        return source, filename, uptodate
+
+    def list_templates(self):
+        return self.loader.list_templates()
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.loader = TranslatedLiterals(app.jinja_env.loader)
 
 
 class SecurityApi(FabSecurityApi):

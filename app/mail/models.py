@@ -65,6 +65,10 @@ STATUS_LABELS = {
     OutboxStatus.FAILED.value: _l("Failed"),
     OutboxStatus.NOT_CONFIGURED.value: _l("Not sent: no mail server configured"),
 }
+# The error of a row recorded without a mail server: stored in English like the SMTP errors
+# beside it (an operator's log reads it); the Outbox shows it translated (ERROR_LABELS).
+NOT_CONFIGURED_ERROR = "MAIL_SERVER is not set: recorded in the outbox only."
+ERROR_LABELS = {NOT_CONFIGURED_ERROR: _l("No mail server is configured (MAIL_SERVER): recorded in the outbox only.")}
 
 
 class EmailTemplate(Model):

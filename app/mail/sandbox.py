@@ -133,13 +133,15 @@ def _check_source(source: str, field: str, max_length: int):
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateRefused(
-            _l("Syntax error on line %(line)d: %(error)s", line=exc.lineno or 1, error=exc.message or ""), field
+            # Jinja's own message is English ("unexpected '}'"): the line is what helps.
+            # No "%" in the message: FAB's form template passes errors through gettext again.
+            _l("Syntax error on line %(line)d: check that every {{ has its }} and every \"if\" block its "
+               "\"endif\".", line=exc.lineno or 1), field
         ) from None
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, ALLOWED_NODES):
             raise TemplateRefused(
-                _l("Only placeholders, \"if\" blocks and simple filters are allowed here (found: %(what)s).",
-                   what=type(node).__name__), field)
+                _l("Only placeholders, \"if\" blocks and simple filters are allowed here."), field)
         if isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
             raise TemplateRefused(_l("The filter \"%(name)s\" is not allowed.", name=node.name), field)
         if isinstance(node, nodes.Test) and node.name not in ALLOWED_TESTS:

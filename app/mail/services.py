@@ -35,6 +35,7 @@ from app.mail.links import sign_in_link
 from app.mail.models import (
     CLIENT_KINDS,
     EMAIL_KINDS,
+    NOT_CONFIGURED_ERROR,
     STAFF_KINDS,
     ClientEmailTemplate,
     EmailTemplate,
@@ -529,7 +530,7 @@ def deliver_email(email_id: int) -> str:
     email = db.session.get(OutboxEmail, email_id, populate_existing=True)
     if not (pec.smtp_configured() if pec.is_pec(email) else smtp_configured()):
         email.status = OutboxStatus.NOT_CONFIGURED.value
-        email.error = "MAIL_SERVER is not set: recorded in the outbox only."
+        email.error = NOT_CONFIGURED_ERROR
         db.session.commit()
         return email.status
     from app.pdf.service import RenderInProgress

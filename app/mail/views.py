@@ -12,11 +12,22 @@ from markupsafe import Markup
 from wtforms import SelectField
 from wtforms.validators import DataRequired, ValidationError
 
+from app.billing.models import Invoice, Quote
 from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaInterface, ClientelaModelView
+from app.i18n import LANGUAGE_CHOICES
 from app.mail import services as mail
-from app.mail.models import CLIENT_KINDS, KIND_LABELS, ClientEmailTemplate, EmailTemplate, OutboxEmail, OutboxStatus
+from app.mail.models import (
+    CLIENT_KINDS,
+    EMAIL_KINDS,
+    ERROR_LABELS,
+    KIND_LABELS,
+    ClientEmailTemplate,
+    EmailTemplate,
+    OutboxEmail,
+    OutboxStatus,
+)
 from app.mail.sandbox import MAX_BODY_SOURCE, MAX_SUBJECT_SOURCE, PLACEHOLDERS, TemplateRefused, render, sample_values
 from app.security.roles import READ_WRITE
 
@@ -34,11 +45,26 @@ class TemplateText:
             raise ValidationError(str(refused.message)) from None
 
 
-def email_preview(rendered) -> Markup:
-    """The HTML part inside a sandboxed iframe (no scripts, links open in a new tab)."""
+def email_preview(html: str) -> Markup:
+    """The HTML part inside a sandboxed iframe (no scripts, links open in a new tab). The
+    document goes in the srcdoc attribute escaped (a plain str to `format`), or its first
+    quote would end the attribute and leave the frame blank."""
     return Markup('<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" '
                   'style="width:100%;min-height:420px;border:1px solid #ddd" srcdoc="{}"></iframe>').format(
-        Markup('<base target="_blank">') + rendered)
+        '<base target="_blank">' + str(html))
+
+
+def _document_number(model):
+    """An outbox column holding a document's id, shown as the document's number ("bozza" while
+    it has none), or nothing when the email concerns no document."""
+    def number(document_id: int | None) -> str:
+        if document_id is None:
+            return ""
+        document = db.session.get(model, document_id)
+        if document is None:
+            return _("deleted")
+        return document.number or _("draft")
+    return number
 
 
 _TEMPLATE_VALIDATORS = {"subject": [DataRequired(), TemplateText("subject")],
@@ -70,6 +96,8 @@ class OutboxView(ClientelaModelView):
         "attachment_names": _l("Attachments"), "attempts": _l("Attempts"), "sent_at": _l("Sent"),
         "status": _l("Status"), "kind": _l("Kind"),
     }
+    formatters_columns = {"invoice_id": _document_number(Invoice), "quote_id": _document_number(Quote),
+                          "error": lambda error: ERROR_LABELS.get(error, error)}
     show_template = "email/outbox_show.html"
 
     @expose("/resend/<int:pk>", methods=["POST"])
@@ -92,7 +120,7 @@ class OutboxView(ClientelaModelView):
         widgets = self._get_show_widget(pk, email)
         self.update_redirect()
         return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
-                                    email=email, preview=email_preview(Markup(email.body_html)),
+                                    email=email, preview=email_preview(email.body_html),
                                     can_resend=email.status in (OutboxStatus.FAILED.value,
                                                                 OutboxStatus.NOT_CONFIGURED.value))
 
@@ -105,6 +133,12 @@ class EmailTemplateView(ClientelaModelView):
     method_permission_name = {**READ_WRITE, "preview": "read"}
     base_permissions = ["can_read", "can_write"]
     list_title = _l("Email templates")
+    show_title = _l("Email template")
+    add_title = _l("New email template")
+    edit_title = _l("Edit email template")
+    add_row_message = _l("Email template saved.")
+    edit_row_message = _l("Email template saved.")
+    delete_row_message = _l("Email template deleted: the built-in text applies again.")
     list_columns = ["kind", "language", "subject", "updated_at"]
     show_columns = ["kind", "language", "subject", "body", "updated_at"]
     edit_columns = ["subject", "body"]
@@ -116,6 +150,11 @@ class EmailTemplateView(ClientelaModelView):
     validators_columns = _TEMPLATE_VALIDATORS
     description_columns = _TEMPLATE_DESCRIPTIONS
     formatters_columns = {"kind": lambda kind: KIND_LABELS.get(kind, kind)}
+    add_form_extra_fields = {
+        "kind": SelectField(_l("Kind"), choices=[(kind, KIND_LABELS[kind]) for kind in EMAIL_KINDS],
+                            validators=[DataRequired()]),
+        "language": SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[DataRequired()]),
+    }
     show_template = "email/template_show.html"
 
     @expose("/list/")
@@ -146,6 +185,12 @@ class ClientEmailTemplateView(ClientelaModelView):
     class_permission_name = "Client"
     method_permission_name = {**READ_WRITE, "preview": "read"}
     list_title = _l("Email templates")
+    show_title = _l("Client's email template")
+    add_title = _l("New email template for the client")
+    edit_title = _l("Edit the client's email template")
+    add_row_message = _l("The client's email template is saved.")
+    edit_row_message = _l("The client's email template is saved.")
+    delete_row_message = _l("The client's email template is deleted: the company's applies again.")
     list_columns = ["kind", "subject", "updated_at"]
     show_columns = ["client", "kind", "subject", "body", "updated_at"]
     add_columns = ["client", "kind", "subject", "body"]

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from app.fab.base import ClientelaModelView
-from app.payments.models import CheckoutSession, StripeEvent
+from app.payments.models import CheckoutSession, CheckoutStatus, EventOutcome, StripeEvent
 from app.security.roles import READ_WRITE
+
+OUTCOME_LABELS = {EventOutcome.APPLIED.value: _l("Applied"), EventOutcome.NOTHING_TO_DO.value: _l("Nothing to do"),
+                  EventOutcome.REFUSED.value: _l("Refused: to be checked")}
+CHECKOUT_STATUS_LABELS = {
+    CheckoutStatus.OPEN.value: lazy_pgettext("checkout", "Open"), CheckoutStatus.COMPLETE.value: _l("Paid"),
+    CheckoutStatus.EXPIRED.value: _l("Expired"), CheckoutStatus.FAILED.value: _l("Failed"),
+    CheckoutStatus.NEEDS_ATTENTION.value: _l("Needs attention"),
+}
 
 
 class StripeEventView(ClientelaModelView):
@@ -23,6 +32,7 @@ class StripeEventView(ClientelaModelView):
     show_columns = ["processed_at", "event_id", "type", "outcome", "detail", "client"]
     search_columns = ["type", "outcome", "event_id"]
     order_columns = ["processed_at", "type", "outcome"]
+    formatters_columns = {"outcome": lambda outcome: OUTCOME_LABELS.get(outcome, outcome)}
     base_order = ("processed_at", "desc")
 
 
@@ -42,6 +52,7 @@ class CheckoutSessionView(ClientelaModelView):
                     "payment_intent", "fulfilled_at", "detail"]
     search_columns = ["status", "stripe_id"]
     order_columns = ["created_at", "status"]
+    formatters_columns = {"status": lambda status: CHECKOUT_STATUS_LABELS.get(status, status)}
     base_order = ("created_at", "desc")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import stripe
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -108,3 +108,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     app.add_template_global(can_pay_online, "can_pay_online")
     app.add_template_global(stripe_configured, "stripe_configured")
+    app.add_template_global(stripe_notice_once, "stripe_notice_once")
+
+
+def stripe_notice_once() -> bool:
+    """The dashboard says "online payments are not configured" once per signed-in session, not
+    on every return to it; an open invoice's page, which it concerns, says it every time."""
+    if stripe_configured() or session.get("stripe_notice_shown"):
+        return False
+    session["stripe_notice_shown"] = True
+    return True

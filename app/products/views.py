@@ -74,6 +74,7 @@ class ProductView(ClientelaModelView):
     include_route_methods = {"list", "show", "add", "edit", "action", "action_post"}
 
     list_title = _l("Products")
+    add_row_message = edit_row_message = _l("Product saved.")
     show_title = _l("Product")
     add_title = _l("New product")
     edit_title = _l("Edit product")

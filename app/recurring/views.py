@@ -95,6 +95,8 @@ class RecurringInvoiceView(ClientelaModelView):
     include_route_methods = {"list", "show", "add", "edit", "action", "action_post"}
 
     list_title = _l("Recurring invoices")
+    add_row_message = edit_row_message = _l("Recurring invoice saved.")
+    delete_row_message = _l("Recurring invoice deleted.")
     show_title = _l("Recurring invoice")
     add_title = _l("New recurring invoice")
     edit_title = _l("Edit recurring invoice")

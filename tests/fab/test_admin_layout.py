@@ -72,7 +72,8 @@ def test_the_menu_reads_in_the_language_chosen_and_back(admin):
     assert "User confirmation needed" in english  # FAB's confirm dialog, translated with the rest
     admin.get("/lang/it")
     italian = page(admin)
-    assert "Clienti" in italian and "E' richiesta la conferma" in italian
+    assert "Clienti" in italian and "È richiesta la conferma" in italian and ">Annulla</button>" in italian
+    assert ">Cancel</button>" in english
 
 
 def test_the_tickets_item_counts_the_tickets_waiting_now(admin):

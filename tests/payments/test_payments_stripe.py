@@ -311,7 +311,7 @@ def test_a_session_this_app_did_not_create_changes_nothing_and_is_logged(app, st
     staff = app.test_client()
     factories.login(staff, factories.make_staff_user("Billing").username)
     events_page = staff.get("/stripeeventview/list/").get_data(as_text=True)
-    assert foreign["id"] in events_page and "refused" in events_page
+    assert foreign["id"] in events_page and "Rifiutato: da controllare" in events_page  # the outcome by its label
 
 
 def test_a_wrong_amount_changes_nothing_and_staff_see_why(stripe_api, client_web, invoice):
