@@ -149,7 +149,7 @@ def test_the_check_catches_english_and_scientific_numbers():
 # --- the world ------------------------------------------------------------------------------------
 
 def _world(app: Flask) -> dict:
-    from einvoice_support import italian_company
+    from tests.support.einvoice import italian_company
 
     from app.products.services import create_product
     from app.recurring.services import create_schedule
