@@ -33,7 +33,7 @@ from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaBaseView
 from app.mail.models import ClientEmailTemplate
-from app.mail.services import send_statement as email_statement
+from app.mail.notifications import send_statement as email_statement
 from app.pdf.statement import default_period, parse_period, statement_filename, statement_pdf
 from app.portal.tokens import issue_sign_in_link, revoke_contact_access
 from app.recurring.models import RecurringInvoice

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, ValidationError
 from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaModelView
-from app.mail import services as mail
+from app.mail import outbox, templating
 from app.mail.models import CLIENT_KINDS, KIND_LABELS, ClientEmailTemplate, EmailTemplate, OutboxEmail, OutboxStatus
 from app.mail.sandbox import MAX_BODY_SOURCE, MAX_SUBJECT_SOURCE, PLACEHOLDERS, TemplateRefused, render, sample_values
 from app.security.roles import READ_WRITE
@@ -76,7 +76,7 @@ class OutboxView(ClientelaModelView):
     @has_access
     def resend(self, pk: int):
         email = db.session.get(OutboxEmail, pk) or abort(404)
-        if mail.resend(email):
+        if outbox.resend(email):
             db.session.commit()
             flash(_("The email is queued to be sent again."), "success")
         else:
@@ -122,7 +122,7 @@ class EmailTemplateView(ClientelaModelView):
     @has_access
     def list(self):
         # The built-in templates become rows the first time anyone opens the page.
-        if mail.ensure_global_templates():
+        if templating.ensure_global_templates():
             db.session.commit()
         return super().list()
 
@@ -134,7 +134,7 @@ class EmailTemplateView(ClientelaModelView):
     def preview(self, pk: int):
         row = db.session.get(EmailTemplate, pk) or abort(404)
         client = db.session.get(Client, request.args.get("client_id", type=int) or 0)
-        rendered = mail.preview(row.kind, row.subject, row.body, client, row.language)
+        rendered = templating.preview(row.kind, row.subject, row.body, client, row.language)
         return self.render_template("email/preview.html", title=_("Preview"), rendered=rendered,
                                     frame=email_preview(rendered.html), back=url_for(".show", pk=pk))
 
@@ -165,7 +165,7 @@ class ClientEmailTemplateView(ClientelaModelView):
     @has_access
     def preview(self, pk: int):
         row = db.session.get(ClientEmailTemplate, pk) or abort(404)
-        rendered = mail.preview(row.kind, row.subject, row.body, row.client)
+        rendered = templating.preview(row.kind, row.subject, row.body, row.client)
         return self.render_template("email/preview.html", title=_("Preview"), rendered=rendered,
                                     frame=email_preview(rendered.html), back=url_for(".show", pk=pk))
 

@@ -199,7 +199,7 @@ def login():
         .limit(5)
     ).all()
     if contacts:
-        from app.mail.services import send_portal_login_link
+        from app.mail.notifications import send_portal_login_link
 
         for contact in contacts:
             url = issue_sign_in_link(contact, purpose="login", ttl=LOGIN_LINK_TTL, single_use=True)
