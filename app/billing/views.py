@@ -26,14 +26,8 @@ from wtforms import BooleanField, DateField, FieldList, Form, FormField, SelectF
 from wtforms.utils import unset_value
 from wtforms.validators import InputRequired, Length
 
-from app.billing import services
-from app.billing.labels import (
-    METHOD_LABELS,
-    credit_note_status_chip,
-    invoice_status_chip,
-    quote_status_chip,
-    sdi_status_label,
-)
+from app.billing import services, states
+from app.billing.labels import METHOD_LABELS, sdi_status_label
 from app.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, PaymentMethod, Quote, QuoteLine
 from app.billing.natures import nature_choices
 from app.billing.printing import document_pdf
@@ -69,6 +63,8 @@ class BillingInterface(SQLAInterface):
     @staticmethod
     def _get_attr_value(item, col):
         value = SQLAInterface._get_attr_value(item, col)
+        if col == "balance" and not states.owes(item):
+            return ""  # a draft or a cancelled invoice owes nothing (app.billing.states)
         if col in MONEY_COLUMNS:
             return format_money(value, _document_currency(item))
         return value
@@ -295,13 +291,11 @@ class DocumentView(ClientelaModelView):
             self.show_template, pk=pk, title=self.show_title, widgets=widgets, related_views=self._related_views,
             document=document, kind=self.kind, totals=document_totals(document), view_name=self.__class__.__name__,
             money=lambda value: format_money(value, document.currency), labels=COMMON_LABELS,
+            allowed=states.actions_for(document), balance_due=states.balance_due(document),
         )
 
-    def actions_for(self, document) -> set[str]:
-        raise NotImplementedError
-
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
-        applicable = self.actions_for(item)
+        applicable = states.actions_for(item)  # the FAB actions its state allows (app.billing.states)
         actions = {name: act for name, act in self.actions.items() if name in applicable}
         return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
 
@@ -322,7 +316,7 @@ class DocumentView(ClientelaModelView):
         one ticked); the mail capability sends on `send_requested`, finalizing a draft on the way."""
         document = self._document(pk)
         show_url = url_for(f"{self.__class__.__name__}.show", pk=document.id)
-        if document.status in ("cancelled", "rejected", "expired"):
+        if not states.allows(document, states.SEND):
             flash(_("This document can no longer be sent."), "warning")
             return redirect(show_url)
         contacts = [contact for contact in document.client.contacts if contact.email]
@@ -391,8 +385,8 @@ class InvoiceView(DocumentView):
     list_template = "admin/invoice_list.html"  # with the export buttons (app/transfer)
     show_title = _l("Invoice")
     edit_title = _l("Edit draft invoice")
-    formatters_columns = {**DocumentView.formatters_columns, "status": invoice_status_chip,
-                          "display_status": invoice_status_chip, "sdi_status": sdi_status_label}
+    formatters_columns = {**DocumentView.formatters_columns, "status": states.chip_for(states.INVOICE),
+                          "display_status": states.chip_for(states.INVOICE), "sdi_status": sdi_status_label}
 
     list_columns = ["number", "client", "issue_date", "due_date", "display_status", "total", "balance"]
     order_columns = ["number", "issue_date", "due_date", "total", "balance"]
@@ -405,13 +399,6 @@ class InvoiceView(DocumentView):
     ]
     edit_form = InvoiceForm
     edit_columns = ["issue_date", "due_date", "lines", "notes", "terms"]
-
-    def actions_for(self, invoice: Invoice) -> set[str]:
-        if invoice.status == "draft":
-            return {"finalize", "cancel"}
-        if invoice.status == "sent":
-            return {"cancel"}
-        return set()
 
     @action("finalize", _l("Finalize"), _l("Finalize? The invoice gets its number and its amounts are locked."),
             "fa-check", multiple=False)
@@ -484,27 +471,19 @@ class QuoteView(DocumentView):
     list_title = _l("Quotes")
     show_title = _l("Quote")
     edit_title = _l("Edit draft quote")
-    formatters_columns = {**DocumentView.formatters_columns, "status": quote_status_chip}
+    formatters_columns = {**DocumentView.formatters_columns, "status": states.chip_for(states.QUOTE),
+                          "display_status": states.chip_for(states.QUOTE)}
 
-    list_columns = ["number", "client", "issue_date", "valid_until", "status", "total"]
+    list_columns = ["number", "client", "issue_date", "valid_until", "display_status", "total"]
     order_columns = ["number", "issue_date", "valid_until", "status", "total"]
     show_fieldsets = [
-        (_l("Quote"), {"fields": ["number", "status", "issue_date", "valid_until", "client"]}),
+        (_l("Quote"), {"fields": ["number", "display_status", "issue_date", "valid_until", "client"]}),
         (_l("Totals"), {"fields": ["subtotal", "tax_total", "total"]}),
         (_l("Billed to"), {"fields": BILLING_BLOCK, "expanded": False}),
         (_l("Notes"), {"fields": ["notes", "terms"], "expanded": False}),
     ]
     edit_form = QuoteForm
     edit_columns = ["issue_date", "valid_until", "lines", "notes", "terms"]
-
-    def actions_for(self, quote: Quote) -> set[str]:
-        if quote.status == "draft":
-            return {"finalize"}
-        if quote.status == "sent":
-            return {"accept", "reject"}
-        if quote.status == "accepted" and not quote.invoices:
-            return {"convert"}
-        return set()
 
     @action("finalize", _l("Finalize"), _l("Finalize? The quote gets its number and its amounts are locked."),
             "fa-check", multiple=False)
@@ -547,12 +526,12 @@ class CreditNoteView(DocumentView):
     list_title = _l("Credit notes")
     show_title = _l("Credit note")
     edit_title = _l("Edit draft credit note")
-    formatters_columns = {**DocumentView.formatters_columns, "status": credit_note_status_chip,
-                          "sdi_status": sdi_status_label}
-    list_columns = ["number", "invoice", "client", "issue_date", "status", "total"]
+    formatters_columns = {**DocumentView.formatters_columns, "status": states.chip_for(states.CREDIT_NOTE),
+                          "display_status": states.chip_for(states.CREDIT_NOTE), "sdi_status": sdi_status_label}
+    list_columns = ["number", "invoice", "client", "issue_date", "display_status", "total"]
     order_columns = ["number", "issue_date", "total"]
     show_fieldsets = [
-        (_l("Credit note"), {"fields": ["number", "status", "issue_date", "invoice", "client", "reason",
+        (_l("Credit note"), {"fields": ["number", "display_status", "issue_date", "invoice", "client", "reason",
                                         "sdi_status"]}),
         (_l("Totals"), {"fields": ["subtotal", "pension_fund_amount", "tax_total", "stamp_duty_amount", "total",
                                    "withholding_amount", "net_to_pay"]}),
@@ -572,9 +551,6 @@ class CreditNoteView(DocumentView):
     @has_access
     def new_for_client(self, client_id: int):
         abort(404)  # a credit note starts from its invoice, never from a client
-
-    def actions_for(self, note: CreditNote) -> set[str]:
-        return {"finalize"} if note.status == "draft" else set()
 
     @action("finalize", _l("Finalize"), _l("Finalize? The credit note gets its number and lowers the invoice's "
                                            "balance."), "fa-check", multiple=False)

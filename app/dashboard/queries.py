@@ -12,11 +12,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, extract, func, select, text
+from sqlalchemy import extract, func, select, text
 
 from app.activity.models import Activity
+from app.billing import states
 from app.billing.aging import AGING_KEYS, bucket_expression
-from app.billing.models import OPEN_INVOICE, Invoice, Payment, Quote, QuoteStatus
+from app.billing.models import OPEN_INVOICE, Invoice, Payment, Quote
 from app.clients.models import Client
 from app.extensions import db
 from app.money import ZERO, stored_amount
@@ -114,7 +115,7 @@ def quotes_awaiting_answer(limit: int = 8, today: dt.date | None = None) -> dict
     Two statements: the count and the short list (with the client's name joined in).
     """
     today = _today(today)
-    awaiting = and_(Quote.status == QuoteStatus.SENT.value, Quote.valid_until >= today)
+    awaiting = states.awaiting_answer(Quote, today)
     count = db.session.scalar(select(func.count(Quote.id)).where(awaiting)) or 0
     rows = db.session.execute(
         select(Quote.id, Quote.number, Quote.total, Quote.currency, Quote.valid_until, Client.id, Client.name)

@@ -27,7 +27,9 @@ from app.billing.models import (
     QuoteStatus,
 )
 from app.billing.numbering import format_number, next_number
-from app.billing.totals import NO_TERMS, TaxTerms, compute_totals, line_amount
+from app.billing.services import billing_block
+from app.billing.states import status_after_payments
+from app.billing.totals import NO_TERMS, TaxTerms, balance_of, compute_totals, line_amount
 from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
 from app.company.models import CompanySettings
@@ -439,25 +441,14 @@ class _DemoGenerator:
             "client_id": client["id"],
             "number": None, "year": None, "sequence": None,
             "issue_date": issue_date,
-            "currency": client["currency"],
-            "language": client["language"],
-            "bill_name": client["name"],
-            "bill_address": client["address"],
-            "bill_city": client["city"],
-            "bill_province": client["province"],
-            "bill_postal_code": client["postal_code"],
-            "bill_country": client["country"],
-            "bill_vat_number": client["vat_number"],
-            "bill_tax_code": client["tax_code"],
-            "bill_sdi_code": client["sdi_code"],
-            "bill_pec": client["pec"],
-            "bill_kind": client["kind"],
+            **billing_block(client),  # the block a document made in the admin copies
             "notes": REVERSE_CHARGE_NOTE if client["country"] != "IT" else "",
             "terms": self.company.default_terms,
             "subtotal": totals.subtotal,
             "tax_total": totals.tax_total,
             "total": totals.total,
             "sent_at": None,
+            "emailed_at": None,
             "viewed_at": None,
             "created_at": created,
             "updated_at": created,
@@ -494,14 +485,14 @@ class _DemoGenerator:
         invoice["quote_id"] = None
         invoice["_events"].append(("invoice_created", invoice["created_at"], {}))
         if scenario != "draft":
-            invoice["sent_at"] = invoice["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
+            invoice["sent_at"] = invoice["emailed_at"] = invoice["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
             invoice["_events"].append(("invoice_sent", invoice["sent_at"], {"number": None}))
             if rng.random() < 0.4:
                 invoice["viewed_at"] = invoice["sent_at"] + dt.timedelta(hours=rng.randint(1, 72))
         invoice["_payments"] = self._payments(invoice, scenario)
         paid = sum((p["amount"] for p in invoice["_payments"]), ZERO)
         invoice["amount_paid"] = paid
-        invoice["balance"] = invoice["net_to_pay"] - paid
+        invoice["balance"] = balance_of(invoice["net_to_pay"], paid)
         # History as the periodic mark-overdue task would have left it.
         invoice["overdue_marked"] = (invoice["status"] in OPEN_INVOICE_STATUSES
                                      and invoice["due_date"] < self.today)
@@ -520,8 +511,9 @@ class _DemoGenerator:
                 amounts = [total]
         elif scenario == "partial":
             amounts = [max(Decimal("0.01"), round_cents(total * Decimal(rng.randint(20, 80)) / 100))]
-            if amounts[0] >= total:  # an invoice of one cent cannot be part-paid
-                invoice["status"] = InvoiceStatus.PAID.value
+            # The status the payments leave, as recording them would (one cent cannot be part-paid).
+            paid = sum(amounts, ZERO)
+            invoice["status"] = status_after_payments(invoice["status"], total, paid, balance_of(total, paid))
         else:
             return []
         latest = min(self.today, invoice["due_date"] + dt.timedelta(days=20))
@@ -576,7 +568,7 @@ class _DemoGenerator:
         quote["_events"].append(("quote_created", quote["created_at"], {}))
         if status == "draft":
             return quote
-        quote["sent_at"] = quote["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
+        quote["sent_at"] = quote["emailed_at"] = quote["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
         quote["_events"].append(("quote_sent", quote["sent_at"], {"number": None}))
         if status in ("accepted", "rejected"):
             latest = min(self.today, quote["valid_until"])

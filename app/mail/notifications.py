@@ -62,6 +62,7 @@ def send_document(document: Invoice | Quote | CreditNote, contact_ids: list[int]
         send_templated(kind, document.client, contact.email, {"portal_link": magic_link(contact, document)},
                        contact=contact, document=document, attach_document_pdf=True)
     document.sent_at = document.sent_at or _now()
+    document.emailed_at = document.emailed_at or _now()  # from "issued" to "sent" (app.billing.states)
     activity.record(f"{kind}_emailed", document.client_id,
                     invoice_id=document.id if is_invoice else getattr(document, "invoice_id", None),
                     quote_id=document.id if isinstance(document, Quote) else None,

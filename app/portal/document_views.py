@@ -29,7 +29,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import lazyload
 
 from app.billing.aging import AGING_BUCKETS, AGING_LABELS
-from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, InvoiceStatus, Quote, QuoteStatus
+from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, InvoiceStatus, Quote
 from app.billing.services import BillingError
 from app.clients.models import Client
 from app.errors import Refusal
@@ -278,11 +278,3 @@ def _decide(quote_id: int, *, accepted: bool):
           else _("The quote is declined. Thank you for letting us know."), "success")
     return redirect(url_for("portal.quote", quote_id=quote_id), 303)
 
-
-def quote_display_status(document: Quote, today: dt.date) -> str:
-    """What the client sees: a sent quote awaits their answer until it runs out."""
-    shown = document.display_status(today)
-    return "awaiting" if shown == QuoteStatus.SENT.value else shown
-
-
-bp.add_app_template_global(quote_display_status, "portal_quote_status")

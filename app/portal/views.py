@@ -9,8 +9,9 @@ import hashlib
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
+from app.billing import states
+from app.billing.labels import PORTAL_STATUS_LABELS
 from app.company.services import get_company, shown_logo_mime
 from app.i18n import SUPPORTED_LANGUAGES, format_date, format_money
 from app.portal import security
@@ -20,17 +21,8 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 LOGO_MAX_AGE = 300  # seconds a browser may show the logo without asking again
 
-STATUS_LABELS = {
-    "sent": _l("To pay"),
-    "partial": _l("Partly paid"),
-    "paid": _l("Paid"),
-    "overdue": _l("Overdue"),
-    "cancelled": _l("Cancelled"),
-    "accepted": _l("Accepted"),
-    "rejected": _l("Rejected"),
-    "expired": _l("Expired"),
-    "awaiting": _l("Awaiting your answer"),
-}
+# What a client reads for a document's status, and which balance they see: app.billing.states.
+STATUS_LABELS = PORTAL_STATUS_LABELS
 
 
 # ---------------------------------------------------------------- page furniture
@@ -46,6 +38,7 @@ def page_context() -> dict[str, object]:
         "language": g.get("language", "it"),
         "language_links": _language_links(),
         "status_labels": STATUS_LABELS,
+        "portal_status": states.portal_status,
         "money": format_money,
         "date": format_date,
         "has_tickets": "tickets.portal_list" in current_app.view_functions,
