@@ -36,6 +36,7 @@ from app.billing.totals import document_totals
 from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaModelView
+from app.fab.workarounds import ShownActions
 from app.i18n import format_date, format_money
 from app.products.services import product_choices
 from app.security.roles import READ_WRITE
@@ -296,7 +297,7 @@ class DocumentView(ClientelaModelView):
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         applicable = states.actions_for(item)  # the FAB actions its state allows (app.billing.states)
-        actions = {name: act for name, act in self.actions.items() if name in applicable}
+        actions = ShownActions({name: act for name, act in self.actions.items() if name in applicable})
         return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
 
     @expose("/pdf/<int:pk>", methods=["GET"])
