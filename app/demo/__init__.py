@@ -19,5 +19,6 @@ The package: `data` holds the names, places and services the rows are made of, `
 makes valid Partita IVA, codici fiscali and EU VAT numbers, and `generator` builds and writes
 the rows (`create_demo_data`).
 """
+from app.demo.generator import DemoSummary, create_demo_data
 
 __all__ = ["DemoSummary", "create_demo_data"]
