@@ -275,7 +275,7 @@ class DocumentView(ClientelaModelView):
                                     related_views=self._related_views, document=document)
 
     def pre_delete(self, item) -> None:
-        if not item.is_draft:
+        if not states.allows(item, states.DELETE):
             raise ValueError(_("Only a draft can be deleted."))
 
     def post_edit_redirect(self):
