@@ -194,7 +194,8 @@ def apply_totals(document) -> Totals:
         document.net_to_pay = totals.net_to_pay
     if hasattr(document, "amount_paid"):
         document.amount_paid = sum((to_decimal(p.amount) for p in document.payments), ZERO)
-        document.balance = balance_of(document.net_to_pay, document.amount_paid, to_decimal(document.amount_credited or 0))
+        document.balance = balance_of(document.net_to_pay, document.amount_paid,
+                                      to_decimal(document.amount_credited or 0))
     return totals
 
 

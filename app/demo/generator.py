@@ -485,7 +485,8 @@ class _DemoGenerator:
         invoice["quote_id"] = None
         invoice["_events"].append(("invoice_created", invoice["created_at"], {}))
         if scenario != "draft":
-            invoice["sent_at"] = invoice["emailed_at"] = invoice["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
+            sent = invoice["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
+            invoice["sent_at"] = invoice["emailed_at"] = sent  # the demo's documents were emailed
             invoice["_events"].append(("invoice_sent", invoice["sent_at"], {"number": None}))
             if rng.random() < 0.4:
                 invoice["viewed_at"] = invoice["sent_at"] + dt.timedelta(hours=rng.randint(1, 72))
