@@ -209,7 +209,7 @@ def generate_recurring_command(today) -> None:
 @clientela.command("retry-outbox")
 def retry_outbox_command() -> None:
     """Queue again failed emails, and those whose job or worker was lost; safe to run often."""
-    from app.mail.services import requeue_stale_emails
+    from app.mail.outbox import requeue_stale_emails
 
     count = requeue_stale_emails()
     db.session.commit()

@@ -56,6 +56,6 @@ def build_worker(app: Flask, *, simple: bool = False, name: str | None = None) -
     # RQ's scheduler (delayed jobs, the PDF job's retries) runs in one worker under a 61 s
     # lock that the others try to take only at maintenance: every minute rather than RQ's ten,
     # so a killed scheduler is replaced in about two. Emails do not depend on it at all: their
-    # retries are the outbox sweep's (app.mail.services.requeue_stale_emails).
+    # retries are the outbox sweep's (app.mail.outbox.requeue_stale_emails).
     return worker_class([job_queue], connection=job_queue.connection, name=name, app=app,
                         maintenance_interval=MAINTENANCE_SECONDS)

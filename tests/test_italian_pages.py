@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from app.billing import services as billing
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import templating
 from app.mail.models import OutboxEmail
 from app.payments.models import CheckoutSession, StripeEvent
 from tests.support import factories
@@ -170,8 +170,8 @@ def _world(app: Flask) -> dict:
     create_product({"name": "Manutenzione caldaia", "unit_price": "80.00"})
     create_schedule(client, {"start_date": dt.date.today() + dt.timedelta(days=30), "lines": [factories.line()]})
     ticket = ticket_of(contact)
-    mail.ensure_global_templates()
-    mail.save_client_template(client, "invoice", "Fattura {{ document_number }}", "Gentile cliente, la fattura.")
+    templating.ensure_global_templates()
+    templating.save_client_template(client, "invoice", "Fattura {{ document_number }}", "Gentile cliente, la fattura.")
     db.session.add(OutboxEmail(idempotency_key="italian-1", kind="invoice", to_email="anna@bianchi.it",
                                subject="Fattura", body_text="Testo", body_html="<p>Testo</p>", status="failed",
                                error="SMTP down", client_id=client.id, invoice_id=invoice.id))

@@ -10,10 +10,9 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
-from app.billing.models import PaymentMethod
-
 INVOICE_STATUS_LABELS = {
     "draft": _l("Draft"),
+    "issued": _l("Issued"),
     "sent": _l("Sent"),
     "partial": _l("Partially paid"),
     "paid": _l("Paid"),
@@ -22,6 +21,7 @@ INVOICE_STATUS_LABELS = {
 }
 QUOTE_STATUS_LABELS = {
     "draft": _l("Draft"),
+    "issued": lazy_pgettext("quote", "Issued"),
     "sent": lazy_pgettext("quote", "Sent"),
     "accepted": _l("Accepted"),
     "rejected": _l("Rejected"),
@@ -29,7 +29,20 @@ QUOTE_STATUS_LABELS = {
 }
 CREDIT_NOTE_STATUS_LABELS = {
     "draft": _l("Draft"),
+    "issued": lazy_pgettext("credit note", "Issued"),
     "sent": lazy_pgettext("credit note", "Sent"),
+}
+# The client's wording on the portal (app.billing.states.portal_status).
+PORTAL_STATUS_LABELS = {
+    "sent": _l("To pay"),
+    "partial": _l("Partly paid"),
+    "paid": _l("Paid"),
+    "overdue": _l("Overdue"),
+    "cancelled": _l("Cancelled"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+    "expired": _l("Expired"),
+    "awaiting": _l("Awaiting your answer"),
 }
 # Where a document's FatturaPA file stands with SdI (app.einvoice writes the state).
 SDI_STATUS_LABELS = {
@@ -42,39 +55,22 @@ SDI_STATUS_LABELS = {
     "refused": _l("Refused by the public administration"),
     "expired": _l("No answer within the term"),
 }
+# Keyed by PaymentMethod's values (this module imports no model: app.billing.states reads it).
 METHOD_LABELS = {
-    PaymentMethod.BANK_TRANSFER.value: _l("Bank transfer"),
-    PaymentMethod.CASH.value: _l("Cash"),
-    PaymentMethod.STRIPE.value: _l("Card (Stripe)"),
-    PaymentMethod.OTHER.value: _l("Other"),
+    "bank_transfer": _l("Bank transfer"),
+    "cash": _l("Cash"),
+    "stripe": _l("Card (Stripe)"),
+    "other": _l("Other"),
 }
 # Bootstrap 3 label classes: the chip colours staff learn once.
 STATUS_STYLES = {
-    "draft": "default", "sent": "info", "partial": "warning", "paid": "success", "cancelled": "default",
+    "draft": "default", "issued": "primary", "sent": "info", "partial": "warning", "paid": "success", "cancelled": "default",
     "overdue": "danger", "accepted": "success", "rejected": "danger", "expired": "default",
 }
 SDI_STATUS_STYLES = {
     "not_sent": "default", "sent": "info", "delivered": "success", "not_delivered": "warning",
     "rejected": "danger", "accepted": "success", "refused": "danger", "expired": "default",
 }
-
-
-def status_chip(status: str, labels: dict[str, object]) -> Markup:
-    return Markup('<span class="label label-{} status-{}">{}</span>').format(
-        STATUS_STYLES.get(status, "default"), status, labels.get(status, status)
-    )
-
-
-def invoice_status_chip(status: str) -> Markup:
-    return status_chip(status, INVOICE_STATUS_LABELS)
-
-
-def quote_status_chip(status: str) -> Markup:
-    return status_chip(status, QUOTE_STATUS_LABELS)
-
-
-def credit_note_status_chip(status: str) -> Markup:
-    return status_chip(status, CREDIT_NOTE_STATUS_LABELS)
 
 
 def sdi_status_label(status: str) -> Markup:

@@ -33,6 +33,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from app.clients.models import Client
+from app.billing.states import BILLED_INVOICE_STATUSES, OPEN_INVOICE_STATUSES, is_overdue, shown_status  # noqa: F401
 from app.money import MONEY_PRECISION, QUANTITY_PRECISION, RATE_PRECISION, ZERO
 
 
@@ -44,15 +45,11 @@ class InvoiceStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-# "Overdue" is not stored: it is an open invoice whose due date has passed.
-OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIAL.value)
 # Partial indexes' predicates, used verbatim by the queries that need the index: PostgreSQL
 # proves a query matches a partial index from literals, not from bound parameters.
-OPEN_INVOICE = "status IN ('sent', 'partial')"
+OPEN_INVOICE = "status IN ({})".format(", ".join(f"'{status}'" for status in OPEN_INVOICE_STATUSES))
 UNMARKED_OPEN_INVOICE = f"{OPEN_INVOICE} AND NOT overdue_marked"  # not yet marked overdue
 SENT_QUOTE = "status = 'sent'"
-# Invoices that count as invoiced (and towards balances): finalized and not cancelled.
-BILLED_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIAL.value, InvoiceStatus.PAID.value)
 
 
 class QuoteStatus(str, enum.Enum):
@@ -137,7 +134,10 @@ class BillingDocument:
     # the PDF cache trusts a stored PDF of the same revision without rendering anything.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+    # sent_at: when it was finalized (issued); emailed_at: when it was first sent by email,
+    # until then it reads "issued" (app.billing.states).
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    emailed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     viewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now(), onupdate=func.now())
@@ -153,6 +153,10 @@ class BillingDocument:
     @property
     def is_draft(self) -> bool:
         return self.status == "draft"
+
+    def display_status(self, today: dt.date | None = None) -> str:
+        """The status a person sees (app.billing.states.shown_status)."""
+        return shown_status(self, today)
 
     def __repr__(self) -> str:
         return self.number or f"#{self.id}"
@@ -280,11 +284,7 @@ class Invoice(TaxedDocument, BillingDocument, Model):
         return "TD01"
 
     def is_overdue(self, today: dt.date | None = None) -> bool:
-        return self.status in OPEN_INVOICE_STATUSES and self.due_date < (today or dt.date.today())
-
-    def display_status(self, today: dt.date | None = None) -> str:
-        """The status a person sees: "overdue" replaces sent/partial past the due date."""
-        return "overdue" if self.is_overdue(today) else self.status
+        return is_overdue(self, today)
 
 
 class InvoiceLine(LineItem, Model):
@@ -325,13 +325,6 @@ class Quote(BillingDocument, Model):
         back_populates="quote", cascade="all, delete-orphan", order_by="QuoteLine.position", lazy="selectin"
     )
     invoices: Mapped[list[Invoice]] = relationship(back_populates="quote", foreign_keys=[Invoice.quote_id])
-
-    def display_status(self, today: dt.date | None = None) -> str:
-        """The status a person sees: a sent quote past its validity shows as expired before
-        the nightly job marks it."""
-        if self.status == QuoteStatus.SENT.value and self.valid_until < (today or dt.date.today()):
-            return QuoteStatus.EXPIRED.value
-        return self.status
 
 
 class QuoteLine(LineItem, Model):

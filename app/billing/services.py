@@ -17,12 +17,11 @@ from app.activity import services as activity
 from app.billing import (
     accounts,  # noqa: F401  (registers the flush listener that keeps client rollups)
     revisions,  # noqa: F401  (registers the flush listener that bumps document revisions)
+    states,
 )
 from app.billing.models import (
-    BILLED_INVOICE_STATUSES,
     DOCUMENT_CLASSES,
     LINE_CLASSES,
-    OPEN_INVOICE_STATUSES,
     VAT_NATURES,
     CreditNote,
     CreditNoteLine,
@@ -75,23 +74,33 @@ TaxedDocument = Invoice | CreditNote
 Document = Invoice | Quote | CreditNote
 
 
+def billing_block(client: Client | Mapping[str, object]) -> dict[str, object]:
+    """The "Fatturato a" block of a client's profile (a Client, or its fields as a mapping):
+    the bill_* fields, currency and language a new document takes."""
+    field = client.get if isinstance(client, Mapping) else lambda name: getattr(client, name)
+    return {
+        "bill_name": field("name"),
+        "bill_address": field("address") or "",
+        "bill_city": field("city") or "",
+        "bill_province": field("province") or "",
+        "bill_postal_code": field("postal_code") or "",
+        "bill_country": field("country") or "IT",
+        "bill_vat_number": field("vat_number") or "",
+        "bill_tax_code": field("tax_code") or "",
+        "bill_sdi_code": field("sdi_code") or "",
+        "bill_pec": field("pec") or "",
+        "bill_kind": field("kind") or "business",
+        "currency": field("currency") or "EUR",
+        "language": field("language") or "it",
+    }
+
+
 def copy_billing_block(document: Document, client: Client) -> None:
     """Fill the "Fatturato a" block from the client's profile (done once, on creation)."""
     document.client = client
     document.client_id = client.id
-    document.bill_name = client.name
-    document.bill_address = client.address or ""
-    document.bill_city = client.city or ""
-    document.bill_province = client.province or ""
-    document.bill_postal_code = client.postal_code or ""
-    document.bill_country = client.country or "IT"
-    document.bill_vat_number = client.vat_number or ""
-    document.bill_tax_code = client.tax_code or ""
-    document.bill_sdi_code = client.sdi_code or ""
-    document.bill_pec = client.pec or ""
-    document.bill_kind = client.kind or "business"
-    document.currency = client.currency or document.currency or "EUR"
-    document.language = client.language or "it"
+    for name, value in billing_block(client).items():
+        setattr(document, name, value)
 
 
 def new_invoice(client: Client, *, issue_date: dt.date | None = None, due_date: dt.date | None = None,
@@ -270,7 +279,7 @@ def fix_tax_terms(invoice: Invoice, company: CompanySettings | None = None) -> N
 
 
 def assert_editable(document: Document) -> None:
-    if document.status != "draft":
+    if not states.allows(document, states.EDIT):
         raise BillingError(_l("A finalized document's amounts are locked."), "lines")
 
 
@@ -278,7 +287,7 @@ def finalize_invoice(invoice: Invoice) -> Invoice:
     """Fix the draft's tax blocks, give it its number and lock its amounts (status sent).
 
     A draft reopened after SdI rejected it (`reopen_for_correction`) keeps its number."""
-    if invoice.status != InvoiceStatus.DRAFT.value:
+    if not states.allows(invoice, states.FINALIZE):
         return invoice
     company = get_company()
     fix_tax_terms(invoice, company)
@@ -291,7 +300,7 @@ def finalize_invoice(invoice: Invoice) -> Invoice:
 
 
 def finalize_quote(quote: Quote) -> Quote:
-    if quote.status != QuoteStatus.DRAFT.value:
+    if not states.allows(quote, states.FINALIZE):
         return quote
     _take_number(quote, "quote", get_company().quote_number_format)
     quote.status = QuoteStatus.SENT.value
@@ -336,14 +345,8 @@ def refresh_invoice_status(invoice: Invoice) -> None:
     """Derive paid/partial/sent from the payments and credit notes (drafts and cancelled stay
     as they are): paid once nothing is left of the net to pay."""
     apply_totals(invoice)
-    if invoice.status in (InvoiceStatus.DRAFT.value, InvoiceStatus.CANCELLED.value):
-        return
-    if invoice.net_to_pay > ZERO and invoice.balance <= ZERO or invoice.net_to_pay <= ZERO:
-        invoice.status = InvoiceStatus.PAID.value
-    elif invoice.amount_paid > ZERO:
-        invoice.status = InvoiceStatus.PARTIAL.value
-    else:
-        invoice.status = InvoiceStatus.SENT.value
+    invoice.status = states.status_after_payments(invoice.status, invoice.net_to_pay, invoice.amount_paid,
+                                                  invoice.balance)
 
 
 def lock_invoice(invoice_id: int) -> Invoice | None:
@@ -370,7 +373,7 @@ def record_payment(invoice: Invoice, *, amount: object, date: dt.date | None = N
         raise BillingError(_l("The amount cannot have more than two decimals."), "amount")
     if method not in {m.value for m in PaymentMethod}:
         raise BillingError(_l("Unknown payment method."), "method")
-    if invoice.status not in OPEN_INVOICE_STATUSES:
+    if not states.allows(invoice, states.RECORD_PAYMENT):
         raise BillingError(_l("Only a finalized, unpaid invoice can receive payments."), "amount")
     if value > invoice.balance:
         raise BillingError(
@@ -443,6 +446,8 @@ def cancel_invoice(invoice: Invoice) -> Invoice:
         return invoice
     if invoice.payments:
         raise BillingError(_l("An invoice with payments cannot be cancelled."), "status")
+    if not states.allows(invoice, states.CANCEL):
+        raise BillingError(_l("This invoice can no longer be cancelled."), "status")
     invoice.status = InvoiceStatus.CANCELLED.value
     activity.record("invoice_cancelled", invoice.client_id, invoice_id=invoice.id, number=invoice.number or "")
     return invoice
@@ -450,7 +455,7 @@ def cancel_invoice(invoice: Invoice) -> Invoice:
 
 def decide_quote(quote: Quote, accepted: bool, reason: str = "", actor: str | None = None) -> Quote:
     """The client (or staff on their behalf) accepts or rejects a sent quote."""
-    if quote.status != QuoteStatus.SENT.value:
+    if not states.allows(quote, states.ACCEPT if accepted else states.REJECT):
         raise BillingError(_l("Only a sent quote awaiting an answer can be accepted or rejected."), "status")
     if accepted and quote.valid_until < dt.date.today():
         raise BillingError(_l("This quote has expired."), "status")
@@ -468,7 +473,7 @@ def convert_quote(quote: Quote) -> Invoice:
     quote = db.session.execute(
         select(Quote).where(Quote.id == quote.id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
-    if quote.status != QuoteStatus.ACCEPTED.value:
+    if not states.allows(quote, states.CONVERT):
         raise BillingError(_l("Only an accepted quote can be converted into an invoice."), "status")
     if db.session.scalar(select(func.count()).select_from(Invoice).where(Invoice.quote_id == quote.id)):
         raise BillingError(_l("This quote has already been converted into an invoice."), "status")
@@ -486,7 +491,9 @@ def convert_quote(quote: Quote) -> Invoice:
 
 # ── Credit notes ───────────────────────────────────────────────────────────────────────────
 
-CREDITABLE_INVOICE_STATUSES = BILLED_INVOICE_STATUSES  # finalized and not cancelled
+# Finalized and not cancelled: the invoice statuses that allow a credit note (app.billing.states).
+CREDITABLE_INVOICE_STATUSES = tuple(status for status, actions in states.TRANSITIONS[states.INVOICE].items()
+                                    if states.NEW_CREDIT_NOTE in actions)
 
 
 def credited_total(invoice: Invoice, *, exclude: CreditNote | None = None) -> Decimal:
@@ -586,7 +593,7 @@ def set_credit_note_lines(note: CreditNote, lines: Iterable[Mapping[str, object]
 
 def finalize_credit_note(note: CreditNote) -> CreditNote:
     """Number the draft (its own gapless yearly sequence) and take it off the invoice's balance."""
-    if note.status != CreditNoteStatus.DRAFT.value:
+    if not states.allows(note, states.FINALIZE):
         return note
     invoice = lock_invoice(note.invoice_id) or note.invoice
     if invoice.status not in CREDITABLE_INVOICE_STATUSES:
@@ -617,7 +624,7 @@ def reopen_for_correction(document: TaxedDocument) -> TaxedDocument:
     number. Finalizing it again sends document_finalizing and document_finalized again."""
     if document.status == "draft":
         return document
-    if isinstance(document, Invoice) and document.status == InvoiceStatus.CANCELLED.value:
+    if not states.allows(document, states.REOPEN):
         raise BillingError(_l("A cancelled invoice cannot be corrected."), "status")
     if isinstance(document, Invoice) and any(n.status == CreditNoteStatus.SENT.value for n in document.credit_notes):
         raise BillingError(_l("An invoice with credit notes cannot be corrected."), "status")

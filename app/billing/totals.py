@@ -194,5 +194,11 @@ def apply_totals(document) -> Totals:
         document.net_to_pay = totals.net_to_pay
     if hasattr(document, "amount_paid"):
         document.amount_paid = sum((to_decimal(p.amount) for p in document.payments), ZERO)
-        document.balance = document.net_to_pay - document.amount_paid - to_decimal(document.amount_credited or 0)
+        document.balance = balance_of(document.net_to_pay, document.amount_paid,
+                                      to_decimal(document.amount_credited or 0))
     return totals
+
+
+def balance_of(net_to_pay: Decimal, amount_paid: Decimal, amount_credited: Decimal = ZERO) -> Decimal:
+    """What is left to pay of an invoice: the net to pay less payments and credit notes."""
+    return net_to_pay - amount_paid - amount_credited

@@ -22,13 +22,10 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import select
 from sqlalchemy.orm import defaultload, lazyload, selectinload
 
-from app.billing import editor, services
+from app.billing import editor, services, states
 from app.billing.forms import CreditNoteForm, InvoiceForm, NewCreditNoteForm, PaymentForm, QuoteForm
 from app.billing.labels import (
     METHOD_LABELS,
-    credit_note_status_chip,
-    invoice_status_chip,
-    quote_status_chip,
     sdi_status_label,
 )
 from app.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Quote, QuoteLine
@@ -39,6 +36,7 @@ from app.clients.models import Client
 from app.clients.services import contact_for_client_email, unlisted_client_email
 from app.extensions import db
 from app.fab.base import ClientelaInterface, ClientelaModelView
+from app.fab.workarounds import ShownActions
 from app.i18n import format_date, format_money
 from app.security.roles import READ_WRITE
 
@@ -73,6 +71,8 @@ class BillingInterface(ClientelaInterface):
     @staticmethod
     def _get_attr_value(item, col):
         value = SQLAInterface._get_attr_value(item, col)
+        if col == "balance" and not states.owes(item):
+            return ""  # a draft or a cancelled invoice owes nothing (app.billing.states)
         if col in MONEY_COLUMNS:
             return format_money(value, _document_currency(item))
         return value
@@ -193,7 +193,7 @@ class DocumentView(ClientelaModelView):
         )
 
     def pre_delete(self, item) -> None:
-        if not item.is_draft:
+        if not states.allows(item, states.DELETE):
             raise ValueError(_("Only a draft can be deleted."))
 
     # -- the show page: lines, taxes and the buttons that apply -----------------------------
@@ -207,14 +207,12 @@ class DocumentView(ClientelaModelView):
             self.show_template, pk=pk, title=self.show_title, widgets=widgets, related_views=self._related_views,
             document=document, kind=self.kind, totals=document_totals(document), view_name=self.__class__.__name__,
             money=lambda value: format_money(value, document.currency), labels=COMMON_LABELS,
+            allowed=states.actions_for(document), balance_due=states.balance_due(document),
         )
 
-    def actions_for(self, document) -> set[str]:
-        raise NotImplementedError
-
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
-        applicable = self.actions_for(item)
-        actions = {name: act for name, act in self.actions.items() if name in applicable}
+        applicable = states.actions_for(item)  # the FAB actions its state allows (app.billing.states)
+        actions = ShownActions({name: act for name, act in self.actions.items() if name in applicable})
         return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
 
     @expose("/pdf/<int:pk>", methods=["GET"])
@@ -234,7 +232,7 @@ class DocumentView(ClientelaModelView):
         one ticked); the mail capability sends on `send_requested`, finalizing a draft on the way."""
         document = self._document(pk)
         show_url = url_for(f"{self.__class__.__name__}.show", pk=document.id)
-        if document.status in ("cancelled", "rejected", "expired"):
+        if not states.allows(document, states.SEND):
             flash(_("This document can no longer be sent."), "warning")
             return redirect(show_url)
         contacts = [contact for contact in document.client.contacts if contact.email]
@@ -309,8 +307,8 @@ class InvoiceView(DocumentView):
     show_title = _l("Invoice")
     add_title = _l("New invoice")
     edit_title = _l("Edit draft invoice")
-    formatters_columns = {**DocumentView.formatters_columns, "status": invoice_status_chip,
-                          "display_status": invoice_status_chip, "sdi_status": sdi_status_label}
+    formatters_columns = {**DocumentView.formatters_columns, "status": states.chip_for(states.INVOICE),
+                          "display_status": states.chip_for(states.INVOICE), "sdi_status": sdi_status_label}
 
     list_columns = ["number", "client", "issue_date", "due_date", "display_status", "total", "balance"]
     order_columns = ["number", "issue_date", "due_date", "total", "balance"]
@@ -323,13 +321,6 @@ class InvoiceView(DocumentView):
     ]
     edit_form = InvoiceForm
     edit_columns = ["issue_date", "due_date", "lines", "notes", "terms"]
-
-    def actions_for(self, invoice: Invoice) -> set[str]:
-        if invoice.status == "draft":
-            return {"finalize", "cancel"}
-        if invoice.status == "sent":
-            return {"cancel"}
-        return set()
 
     @action("finalize", _l("Finalize"), _l("Finalize? The invoice gets its number and its amounts are locked."),
             "fa-check", multiple=False)
@@ -404,27 +395,19 @@ class QuoteView(DocumentView):
     show_title = _l("Quote")
     add_title = _l("New quote")
     edit_title = _l("Edit draft quote")
-    formatters_columns = {**DocumentView.formatters_columns, "status": quote_status_chip}
+    formatters_columns = {**DocumentView.formatters_columns, "status": states.chip_for(states.QUOTE),
+                          "display_status": states.chip_for(states.QUOTE)}
 
-    list_columns = ["number", "client", "issue_date", "valid_until", "status", "total"]
+    list_columns = ["number", "client", "issue_date", "valid_until", "display_status", "total"]
     order_columns = ["number", "issue_date", "valid_until", "status", "total"]
     show_fieldsets = [
-        (_l("Quote"), {"fields": ["number", "status", "issue_date", "valid_until", "client"]}),
+        (_l("Quote"), {"fields": ["number", "display_status", "issue_date", "valid_until", "client"]}),
         (_l("Totals"), {"fields": ["subtotal", "tax_total", "total"]}),
         (_l("Billed to"), {"fields": BILLING_BLOCK, "expanded": False}),
         (_l("Notes"), {"fields": ["notes", "terms"], "expanded": False}),
     ]
     edit_form = QuoteForm
     edit_columns = ["issue_date", "valid_until", "lines", "notes", "terms"]
-
-    def actions_for(self, quote: Quote) -> set[str]:
-        if quote.status == "draft":
-            return {"finalize"}
-        if quote.status == "sent":
-            return {"accept", "reject"}
-        if quote.status == "accepted" and not quote.invoices:
-            return {"convert"}
-        return set()
 
     @action("finalize", _l("Finalize"), _l("Finalize? The quote gets its number and its amounts are locked."),
             "fa-check", multiple=False)
@@ -467,12 +450,12 @@ class CreditNoteView(DocumentView):
     list_title = _l("Credit notes")
     show_title = _l("Credit note")
     edit_title = _l("Edit draft credit note")
-    formatters_columns = {**DocumentView.formatters_columns, "status": credit_note_status_chip,
-                          "sdi_status": sdi_status_label}
-    list_columns = ["number", "invoice", "client", "issue_date", "status", "total"]
+    formatters_columns = {**DocumentView.formatters_columns, "status": states.chip_for(states.CREDIT_NOTE),
+                          "display_status": states.chip_for(states.CREDIT_NOTE), "sdi_status": sdi_status_label}
+    list_columns = ["number", "invoice", "client", "issue_date", "display_status", "total"]
     order_columns = ["number", "issue_date", "total"]
     show_fieldsets = [
-        (_l("Credit note"), {"fields": ["number", "status", "issue_date", "invoice", "client", "reason",
+        (_l("Credit note"), {"fields": ["number", "display_status", "issue_date", "invoice", "client", "reason",
                                         "sdi_status"]}),
         (_l("Totals"), {"fields": ["subtotal", "pension_fund_amount", "tax_total", "stamp_duty_amount", "total",
                                    "withholding_amount", "net_to_pay"]}),
@@ -492,9 +475,6 @@ class CreditNoteView(DocumentView):
     @has_access
     def new_for_client(self, client_id: int):
         abort(404)  # a credit note starts from its invoice, never from a client
-
-    def actions_for(self, note: CreditNote) -> set[str]:
-        return {"finalize"} if note.status == "draft" else set()
 
     @action("finalize", _l("Finalize"), _l("Finalize? The credit note gets its number and lowers the invoice's "
                                            "balance."), "fa-check", multiple=False)

@@ -36,10 +36,10 @@ from app.dashboard import queries
 from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaBaseView
-from app.mail import services as mail
+from app.mail import templating
 from app.mail.models import CLIENT_KINDS, KIND_LABELS, ClientEmailTemplate
+from app.mail.notifications import send_statement as email_statement
 from app.mail.sandbox import PLACEHOLDERS, TemplateRefused
-from app.mail.services import send_statement as email_statement
 from app.mail.views import email_preview
 from app.pdf.statement import default_period, parse_period, statement_filename, statement_pdf
 from app.portal.tokens import issue_sign_in_link, revoke_contact_access
@@ -307,17 +307,17 @@ class ClientDashboardView(ClientelaBaseView):
         client = db.session.get(Client, client_id) or abort(404)
         if kind not in CLIENT_KINDS:
             abort(404)
-        subject, body, source = mail.template_for(kind, client, client.language or "it")
+        subject, body, source = templating.template_for(kind, client, client.language or "it")
         errors: dict[str, str] = {}
         preview = None
         if request.method == "POST":
             subject, body = request.form.get("subject", ""), request.form.get("body", "")
             try:
                 if "preview" in request.form:
-                    rendered = mail.preview(kind, subject, body, client)
+                    rendered = templating.preview(kind, subject, body, client)
                     preview = (rendered, email_preview(rendered.html))
                 else:
-                    mail.save_client_template(client, kind, subject, body)
+                    templating.save_client_template(client, kind, subject, body)
                     db.session.commit()
                     flash(_("The %(kind)s template of %(client)s is saved.", kind=KIND_LABELS[kind],
                             client=client.name), "success")
@@ -338,7 +338,7 @@ class ClientDashboardView(ClientelaBaseView):
         client = db.session.get(Client, client_id) or abort(404)
         if kind not in CLIENT_KINDS:
             abort(404)
-        mail.reset_client_template(client, kind)
+        templating.reset_client_template(client, kind)
         db.session.commit()
         flash(_("%(client)s now receives the company's %(kind)s template.", client=client.name,
                 kind=KIND_LABELS[kind]), "success")

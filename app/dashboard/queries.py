@@ -14,13 +14,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from app.activity.models import Activity
-from app.billing import rollups
+from app.billing import rollups, states
 from app.billing.accounts import ClientBalance
 from app.billing.aging import AGING_KEYS
-from app.billing.models import Quote, QuoteStatus
+from app.billing.models import Quote
 from app.clients.models import Client
 from app.extensions import db
 from app.money import ZERO, stored_amount
@@ -102,7 +102,7 @@ def quotes_awaiting_answer(limit: int = 8, today: dt.date | None = None) -> dict
     of the status and validity index, with the client's name joined in).
     """
     today = _today(today)
-    awaiting = and_(Quote.status == QuoteStatus.SENT.value, Quote.valid_until >= today)
+    awaiting = states.awaiting_answer(Quote, today)
     count = rollups.quotes_awaiting_count(today)
     rows = db.session.execute(
         select(Quote.id, Quote.number, Quote.total, Quote.currency, Quote.valid_until, Client.id, Client.name)

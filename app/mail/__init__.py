@@ -7,12 +7,12 @@ def init_app(app: Flask) -> None:
     every payment, and runs its periodic tasks; pages name an email's kind with `|email_kind`.
     Imported here, not at the top, so that importing one mail module does not load them all."""
     from app.billing.signals import payment_recorded, send_requested
-    from app.mail import periodic, services
+    from app.mail import notifications, periodic
     from app.mail.models import KIND_LABELS
     from app.recurring.signals import invoice_generated
 
-    send_requested.connect(services.send_document)
-    invoice_generated.connect(services.email_auto_sent_recurring_invoice)
-    payment_recorded.connect(services.receipt_for_every_payment)
+    send_requested.connect(notifications.send_document)
+    invoice_generated.connect(notifications.email_auto_sent_recurring_invoice)
+    payment_recorded.connect(notifications.receipt_for_every_payment)
     periodic.init_app(app)
     app.add_template_filter(lambda kind: KIND_LABELS.get(kind, kind), "email_kind")

@@ -19,7 +19,7 @@ from marshmallow import Schema, fields
 from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaBaseApi
-from app.mail import services as mail
+from app.mail import templating
 from app.mail.models import CLIENT_KINDS, EMAIL_KINDS
 from app.mail.sandbox import TemplateRefused
 from app.rest import API_RESPONSES, ID_IN_PATH, json_object, operation, result
@@ -91,7 +91,7 @@ class EmailTemplateApi(ClientelaBaseApi):
     def _result(self, kind: str) -> dict:
         languages = {}
         for language in LANGUAGES:
-            subject, body, customized = mail.global_template(kind, language)
+            subject, body, customized = templating.global_template(kind, language)
             languages[language] = {"subject": subject, "body": body, "customized": customized}
         return {"kind": kind, "languages": languages}
 
@@ -114,7 +114,7 @@ class EmailTemplateApi(ClientelaBaseApi):
         """Change the global template of `kind` in one language."""
         if kind not in EMAIL_KINDS:
             return self.response_404()
-        return _save(self, lambda body, subject, text: mail.save_global_template(
+        return _save(self, lambda body, subject, text: templating.save_global_template(
             kind, str(body.get("language", "it")), subject, text), lambda: self._result(kind))
 
 
@@ -131,7 +131,7 @@ class ClientEmailTemplateApi(ClientelaBaseApi):
                             "delete_client_template": {"delete": CLIENT_PARAMETERS}}
 
     def _result(self, client: Client, kind: str) -> dict:
-        subject, body, source = mail.template_for(kind, client, client.language)
+        subject, body, source = templating.template_for(kind, client, client.language)
         return {"client_id": client.id, "kind": kind, "subject": subject, "body": body, "overridden": source == "client"}
 
     def _client(self, pk: int, kind: str) -> Client | None:
@@ -158,7 +158,7 @@ class ClientEmailTemplateApi(ClientelaBaseApi):
         client = self._client(pk, kind)
         if client is None:
             return self.response_404()
-        return _save(self, lambda _body, subject, text: mail.save_client_template(client, kind, subject, text),
+        return _save(self, lambda _body, subject, text: templating.save_client_template(client, kind, subject, text),
                      lambda: self._result(client, kind))
 
     @expose("/<int:pk>/email-template/<kind>", methods=["DELETE"])
@@ -171,7 +171,7 @@ class ClientEmailTemplateApi(ClientelaBaseApi):
         client = self._client(pk, kind)
         if client is None:
             return self.response_404()
-        mail.reset_client_template(client, kind)
+        templating.reset_client_template(client, kind)
         db.session.commit()
         return self.response(200, result=self._result(client, kind))
 

@@ -29,7 +29,7 @@ def is_pec(email: OutboxEmail) -> bool:
 
 def queue_file(file: EInvoiceFile, **_kwargs) -> OutboxEmail:
     """The outbox row that carries `file` to SdI (the existing one if already queued)."""
-    from app.mail.services import deliver_email  # services imports this module for delivery
+    from app.mail.outbox import deliver_email  # outbox imports this module for delivery
 
     key = PEC_KEY_PREFIX + file.file_name
     existing = db.session.scalar(select(OutboxEmail).filter_by(idempotency_key=key))

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from app.extensions import db
+from app.mail.outbox import requeue_stale_emails
 from app.mail.reminders import send_reminders
-from app.mail.services import requeue_stale_emails
 from app.periodic import PeriodicTask, register
 
 

@@ -19,7 +19,8 @@ from app.activity import services as activity
 from app.billing.models import OPEN_INVOICE_STATUSES, Invoice
 from app.extensions import db
 from app.mail.models import ReminderSent
-from app.mail.services import magic_link, send_templated
+from app.mail.outbox import send_templated
+from app.mail.templating import magic_link
 
 log = logging.getLogger(__name__)
 

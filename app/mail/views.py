@@ -17,7 +17,7 @@ from app.clients.models import Client
 from app.extensions import db
 from app.fab.base import ClientelaInterface, ClientelaModelView
 from app.i18n import LANGUAGE_CHOICES
-from app.mail import services as mail
+from app.mail import outbox, templating
 from app.mail.models import (
     CLIENT_KINDS,
     EMAIL_KINDS,
@@ -104,7 +104,7 @@ class OutboxView(ClientelaModelView):
     @has_access
     def resend(self, pk: int):
         email = db.session.get(OutboxEmail, pk) or abort(404)
-        if mail.resend(email):
+        if outbox.resend(email):
             db.session.commit()
             flash(_("The email is queued to be sent again."), "success")
         else:
@@ -161,7 +161,7 @@ class EmailTemplateView(ClientelaModelView):
     @has_access
     def list(self):
         # The built-in templates become rows the first time anyone opens the page.
-        if mail.ensure_global_templates():
+        if templating.ensure_global_templates():
             db.session.commit()
         return super().list()
 
@@ -173,7 +173,7 @@ class EmailTemplateView(ClientelaModelView):
     def preview(self, pk: int):
         row = db.session.get(EmailTemplate, pk) or abort(404)
         client = db.session.get(Client, request.args.get("client_id", type=int) or 0)
-        rendered = mail.preview(row.kind, row.subject, row.body, client, row.language)
+        rendered = templating.preview(row.kind, row.subject, row.body, client, row.language)
         return self.render_template("email/preview.html", title=_("Preview"), rendered=rendered,
                                     frame=email_preview(rendered.html), back=url_for(".show", pk=pk))
 
@@ -210,7 +210,7 @@ class ClientEmailTemplateView(ClientelaModelView):
     @has_access
     def preview(self, pk: int):
         row = db.session.get(ClientEmailTemplate, pk) or abort(404)
-        rendered = mail.preview(row.kind, row.subject, row.body, row.client)
+        rendered = templating.preview(row.kind, row.subject, row.body, row.client)
         return self.render_template("email/preview.html", title=_("Preview"), rendered=rendered,
                                     frame=email_preview(rendered.html), back=url_for(".show", pk=pk))
 

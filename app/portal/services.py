@@ -15,7 +15,7 @@ from app.billing.models import Invoice, Quote
 from app.billing.services import decide_quote
 from app.clients.models import Contact
 from app.extensions import db
-from app.mail.services import notify_staff
+from app.mail.notifications import notify_staff
 from app.portal.security import scoped
 
 

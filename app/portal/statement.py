@@ -20,8 +20,9 @@ from typing import Hashable
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import lazyload
 
+from app.billing import states
 from app.billing.aging import AGING_BUCKETS, past_due_between
-from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, Payment, Quote, QuoteStatus
+from app.billing.models import OPEN_INVOICE_STATUSES, Invoice, Payment, Quote
 from app.extensions import db
 from app.money import ZERO
 
@@ -102,7 +103,7 @@ def build_statement(client_id: int, today: dt.date | None = None) -> Statement:
     quotes = db.session.scalars(
         select(Quote)
         .options(lazyload(Quote.lines), lazyload(Quote.client))
-        .where(Quote.client_id == client_id, Quote.status == QuoteStatus.SENT.value, Quote.valid_until >= today)
+        .where(Quote.client_id == client_id, states.awaiting_answer(Quote, today))
         .order_by(Quote.valid_until, Quote.id)
         .limit(QUOTES_SHOWN + 1)
     ).all()

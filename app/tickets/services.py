@@ -163,7 +163,7 @@ def open_ticket(contact: Contact, subject: str, body: str, *, document: Invoice 
     db.session.flush()
     activity.record("ticket_opened", contact.client_id, actor=contact_actor(contact),
                     invoice_id=ticket.invoice_id, quote_id=ticket.quote_id, ticket_id=ticket.id, subject=subject)
-    from app.mail.services import notify_staff
+    from app.mail.notifications import notify_staff
 
     notify_staff("new_ticket", contact.client, {
         "contact": contact,
@@ -263,7 +263,7 @@ def _email_reply(ticket: Ticket, message: TicketMessage) -> None:
     """The staff reply to the ticket's contact (else the client's primary contact), through the
     client's template for "ticket_reply", with a sign-in link that lands on the ticket. Queued
     once per message, whoever asks."""
-    from app.mail.services import send_templated
+    from app.mail.outbox import send_templated
     from app.portal.tokens import contact_may_sign_in, issue_sign_in_link
 
     contact = ticket.contact or ticket.client.primary_contact

@@ -253,18 +253,23 @@ def test_send_by_email_without_a_recipient_sends_nothing_and_keeps_the_draft(sta
 
 def test_italian_labels_agree_with_the_document_they_describe(web):
     """"Sent" is "Inviata" for an invoice (la fattura) and "Inviato" for a quote (il
-    preventivo); "Paid" beside an amount is "Pagato"."""
+    preventivo), "issued" (finalized, not emailed yet) "Emessa" and "Emesso"; "Paid" beside
+    an amount is "Pagato"."""
     login(web, make_staff_user("Billing").username)  # the admin speaks Italian by default
     invoice = make_invoice(finalize=True)
-    make_quote(finalize=True)
+    quote = make_quote(finalize=True)
+    emailed = [make_invoice(finalize=True), make_quote(finalize=True)]
+    for document in emailed:
+        document.emailed_at = dt.datetime(2026, 5, 4, 9, 0)
     db.session.commit()
 
     invoices = web.get("/invoiceview/list/").get_data(as_text=True)
     quotes = web.get("/quoteview/list/").get_data(as_text=True)
     shown = web.get(f"/invoiceview/show/{invoice.id}").get_data(as_text=True)
 
-    assert re.search(r'status-sent">Inviata<', invoices)
-    assert re.search(r'status-sent">Inviato<', quotes)
+    assert re.search(r'status-sent">Inviata<', invoices) and re.search(r'status-issued">Emessa<', invoices)
+    assert re.search(r'status-sent">Inviato<', quotes) and re.search(r'status-issued">Emesso<', quotes)
+    assert quote.number in quotes
     assert re.search(r">Pagato</t[dh]>", shown)
 
 

@@ -168,7 +168,7 @@ def test_a_sent_invoice_past_its_due_date_shows_as_overdue(app):
     assert invoice.status == "sent"
     assert invoice.is_overdue()
     assert invoice.display_status() == "overdue"
-    assert invoice.display_status(today=TODAY - dt.timedelta(days=11)) == "sent"
+    assert invoice.display_status(today=TODAY - dt.timedelta(days=11)) == "issued"  # finalized, not emailed yet
 
 
 def test_a_draft_or_paid_invoice_is_never_overdue(app):

@@ -13,7 +13,7 @@ from app.billing import services as billing
 from app.clients.models import Client, Contact
 from app.company.services import get_company
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import templating
 from app.mail.models import ClientEmailTemplate, OutboxEmail
 from tests.support.admin import client_form
 from tests.support.api import api_headers
@@ -164,13 +164,13 @@ def test_the_email_template_tab_lists_each_kind_by_its_label_and_adds_an_overrid
         "subject": "Fattura {{ document_number }} per voi", "body": "Gentile {{ client_name }}"})
     assert response.headers["Location"].endswith("#email-templates")
     db.session.expire_all()
-    assert mail.template_for("invoice", client, "it")[2] == "client"
+    assert templating.template_for("invoice", client, "it")[2] == "client"
     tab = page_of(staff, client).split('id="email-templates"', 1)[1]
     assert "per voi" in tab and "/email-templates/invoice/reset" in tab
 
     staff.post(f"/clients/{client.id}/email-templates/invoice/reset")
     db.session.expire_all()
-    assert mail.template_for("invoice", client, "it")[2] != "client"
+    assert templating.template_for("invoice", client, "it")[2] != "client"
 
 
 def test_a_template_the_sandbox_refuses_is_an_error_at_its_field_and_keeps_the_text(staff):
@@ -296,13 +296,13 @@ def test_the_360_page_costs_the_same_with_1_or_12_decided_quotes_and_overrides(s
         return counter["n"]
 
     decide(1)
-    mail.save_client_template(client, "invoice", "Fattura", "Testo")
+    templating.save_client_template(client, "invoice", "Fattura", "Testo")
     db.session.commit()
     few = statements()
     client = db.session.get(Client, client.id)
     decide(11)
-    mail.save_client_template(client, "quote", "Preventivo", "Testo")
-    mail.save_client_template(client, "reminder", "Promemoria", "Testo")
+    templating.save_client_template(client, "quote", "Preventivo", "Testo")
+    templating.save_client_template(client, "reminder", "Promemoria", "Testo")
     db.session.commit()
     assert statements() == few
 

@@ -22,7 +22,7 @@ from app.einvoice import services as einvoice
 from app.extensions import db
 from app.mail import pec
 from app.mail.models import OutboxEmail
-from app.mail.services import deliver_email
+from app.mail.outbox import deliver_email
 from app.einvoice.periodic import poll_sdi_receipts_job
 from app.periodic import tasks
 from tests.support.factories import make_client, make_invoice

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from sqlalchemy import select
 
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import notifications, templating
 from app.mail.models import EmailTemplate, OutboxEmail
 from tests.support.factories import login, make_client, make_invoice, make_staff_user
 
@@ -30,7 +30,7 @@ class _Frames(HTMLParser):
 
 def test_the_outbox_preview_holds_the_whole_email_and_names_the_document_by_number(web):
     invoice = make_invoice(make_client("Verdi Costruzioni S.r.l."), finalize=True)
-    mail.send_document(invoice)
+    notifications.send_document(invoice)
     db.session.commit()
     email = db.session.scalars(select(OutboxEmail)).one()
     _admin(web)
@@ -63,7 +63,7 @@ def test_a_new_template_picks_kind_and_language_from_labelled_lists_and_says_it_
     assert '<select class="form-control" id="kind"' in form or '<select id="kind"' in form or 'id="kind" name="kind"' in form
     assert '<option value="payment_receipt">Ricevuta di pagamento</option>' in form
     assert '<option value="en">Inglese</option>' in form
-    mail.ensure_global_templates()
+    templating.ensure_global_templates()
     db.session.query(EmailTemplate).filter_by(kind="statement", language="en").delete()
     db.session.commit()
     response = web.post("/emailtemplateview/add", data={"kind": "statement", "language": "en",
@@ -78,7 +78,7 @@ def test_a_new_template_picks_kind_and_language_from_labelled_lists_and_says_it_
 
 def test_a_refused_template_says_why_in_italian(web):
     _admin(web)
-    row = mail.ensure_global_templates() or db.session.scalar(select(EmailTemplate).filter_by(language="it"))
+    row = templating.ensure_global_templates() or db.session.scalar(select(EmailTemplate).filter_by(language="it"))
     db.session.commit()
     row = db.session.scalar(select(EmailTemplate).filter_by(language="it"))
     page = web.post(f"/emailtemplateview/edit/{row.id}", data={"subject": "Fattura", "body": "Ciao {{ client_name"}
@@ -89,7 +89,7 @@ def test_a_refused_template_says_why_in_italian(web):
 
 def test_deleting_from_a_list_lands_back_on_the_list(web):
     _admin(web)
-    mail.ensure_global_templates()
+    templating.ensure_global_templates()
     db.session.commit()
     row = db.session.scalar(select(EmailTemplate).filter_by(language="it"))
     web.get("/emailtemplateview/list/")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import notifications
 from app.mail.models import ClientEmailTemplate, EmailTemplate, OutboxEmail
 from tests.support.factories import login, make_client, make_invoice, make_staff_user
 from tests.support.api import api_headers
@@ -88,7 +88,7 @@ def _admin(web):
 
 def test_the_outbox_shows_an_unsent_email_safely_with_its_links(web):
     client = make_client("Evil <script>alert(1)</script> S.p.A.")
-    mail.send_document(make_invoice(client))
+    notifications.send_document(make_invoice(client))
     db.session.commit()
     email = db.session.scalars(select(OutboxEmail)).one()
     _admin(web)
@@ -104,7 +104,7 @@ def test_the_outbox_shows_an_unsent_email_safely_with_its_links(web):
 
 def test_a_failed_email_is_sent_again_from_the_outbox(web, smtp_server):
     smtp_server.stop()
-    mail.send_document(make_invoice())
+    notifications.send_document(make_invoice())
     db.session.commit()
     email = db.session.scalars(select(OutboxEmail)).one()
     assert email.status == "failed"

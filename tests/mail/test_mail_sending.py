@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.billing import services as billing
 from app.billing.models import Invoice
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import notifications, outbox, templating
 from app.mail.models import OutboxEmail, OutboxStatus
 from app.mail.reminders import send_reminders
 from app.portal.models import PortalToken
@@ -42,7 +42,7 @@ def test_an_emailed_invoice_arrives_in_the_clients_language_with_pdf_and_magic_l
     client = make_client("Acme <b>Ltd</b>", language="en", email="anna@acme.example",
                          contacts=[{"name": "Anna", "email": "anna@acme.example"}])
     invoice = make_invoice(client)
-    mail.send_document(invoice)
+    notifications.send_document(invoice)
     db.session.commit()
 
     [message] = smtp_server.messages
@@ -72,7 +72,7 @@ def test_an_italian_client_reads_italian_and_values_are_escaped_in_html(smtp_ser
     client = make_client("Rossi <script>alert(1)</script> S.r.l.", language="it",
                          contacts=[{"name": "Mario <i>Rossi</i>", "email": "mario@rossi.example"}])
     quote = make_quote(client)
-    mail.send_document(quote)
+    notifications.send_document(quote)
     db.session.commit()
 
     [message] = smtp_server.messages
@@ -88,7 +88,7 @@ def test_chosen_contacts_each_get_their_own_email_and_link(smtp_server):
     client = make_client(contacts=[{"name": "Uno", "email": "uno@example.it"},
                                    {"name": "Due", "email": "due@example.it"}])
     invoice = make_invoice(client)
-    mail.send_document(invoice, contact_ids=[c.id for c in client.contacts])
+    notifications.send_document(invoice, contact_ids=[c.id for c in client.contacts])
     db.session.commit()
 
     assert sorted(m["To"] for m in smtp_server.messages) == ["due@example.it", "uno@example.it"]
@@ -100,7 +100,7 @@ def test_a_contact_of_another_client_is_refused_and_nothing_changes(smtp_server)
     client, stranger = make_client(), make_client()
     invoice = make_invoice(client)
     with pytest.raises(billing.BillingError) as refused:
-        mail.send_document(invoice, contact_ids=[stranger.contacts[0].id])
+        notifications.send_document(invoice, contact_ids=[stranger.contacts[0].id])
     assert refused.value.field == "contact_ids"
     assert invoice.status == "draft" and _outbox() == []
 
@@ -108,12 +108,12 @@ def test_a_contact_of_another_client_is_refused_and_nothing_changes(smtp_server)
 def test_the_clients_override_wins_over_the_global_template(smtp_server):
     client = make_client(language="it")
     other = make_client(language="it")
-    mail.save_global_template("invoice", "it", "GLOBALE {{ document_number }}", "Testo globale")
-    mail.save_client_template(client, "invoice", "Solo per {{ client_name }}: {{ document_number }}",
+    templating.save_global_template("invoice", "it", "GLOBALE {{ document_number }}", "Testo globale")
+    templating.save_client_template(client, "invoice", "Solo per {{ client_name }}: {{ document_number }}",
                               "Ciao {{ contact_name }}, ecco {{ document_number }}.\n{{ portal_link }}")
     mine, theirs = make_invoice(client), make_invoice(other)
-    mail.send_document(mine)
-    mail.send_document(theirs)
+    notifications.send_document(mine)
+    notifications.send_document(theirs)
     db.session.commit()
 
     [to_client] = smtp_server.to(client.contacts[0].email)
@@ -126,7 +126,7 @@ def test_the_clients_override_wins_over_the_global_template(smtp_server):
 def test_without_mail_server_the_email_is_recorded_with_clickable_links(app):
     assert not app.config["MAIL_SERVER"]
     invoice = make_invoice()
-    mail.send_document(invoice)
+    notifications.send_document(invoice)
     db.session.commit()
 
     [email] = _outbox()
@@ -139,7 +139,7 @@ def test_without_mail_server_the_email_is_recorded_with_clickable_links(app):
 def test_an_smtp_outage_then_recovery_delivers_each_email_exactly_once_inline(smtp_server):
     smtp_server.stop()
     invoice = make_invoice()
-    mail.send_document(invoice)
+    notifications.send_document(invoice)
     db.session.commit()  # the inline job runs now and fails
 
     [email] = _outbox()
@@ -148,8 +148,8 @@ def test_an_smtp_outage_then_recovery_delivers_each_email_exactly_once_inline(sm
     assert db.session.get(Invoice, invoice.id).status == "sent"  # the document is sent; the email waits
 
     smtp_server.start()
-    assert mail.deliver_email(email.id) == "sent"  # the retried job
-    assert mail.deliver_email(email.id) == "skipped"  # a duplicate of it
+    assert outbox.deliver_email(email.id) == "sent"  # the retried job
+    assert outbox.deliver_email(email.id) == "skipped"  # a duplicate of it
     assert len(smtp_server.messages) == 1
     [email] = _outbox()
     assert (email.status, email.attempts, email.error) == ("sent", failed_attempts + 1, "")
@@ -171,12 +171,12 @@ def _work(queue: Queue) -> None:
 
 def test_with_redis_a_worker_sends_once_even_when_the_job_runs_twice(smtp_server, redis_queue):
     invoice = make_invoice()
-    mail.send_document(invoice)
+    notifications.send_document(invoice)
     db.session.commit()
     assert smtp_server.messages == []  # queued, not sent by the request
 
     [email] = _outbox()
-    redis_queue.enqueue(mail.deliver_email, email.id)  # a duplicate job for the same email
+    redis_queue.enqueue(outbox.deliver_email, email.id)  # a duplicate job for the same email
     _work(redis_queue)
 
     assert len(smtp_server.messages) == 1
@@ -185,15 +185,15 @@ def test_with_redis_a_worker_sends_once_even_when_the_job_runs_twice(smtp_server
 
 def test_with_redis_an_outage_then_a_retry_delivers_exactly_once(smtp_server, redis_queue):
     smtp_server.stop()
-    mail.send_document(make_invoice())
+    notifications.send_document(make_invoice())
     db.session.commit()
     _work(redis_queue)
     [email] = _outbox()
     assert email.status == "failed"
 
     smtp_server.start()
-    redis_queue.enqueue(mail.deliver_email, email.id)  # what RQ's retry runs
-    redis_queue.enqueue(mail.deliver_email, email.id)
+    redis_queue.enqueue(outbox.deliver_email, email.id)  # what RQ's retry runs
+    redis_queue.enqueue(outbox.deliver_email, email.id)
     _work(redis_queue)
     assert len(smtp_server.messages) == 1
     assert _outbox()[0].status == "sent"
@@ -206,19 +206,19 @@ def _as_left_by_a_killed_worker(email: OutboxEmail, claimed_ago: dt.timedelta) -
 
 
 def test_a_killed_workers_email_is_taken_up_once_its_lease_lapses_and_sent_once(smtp_server, app):
-    mail.send_document(make_invoice())
+    notifications.send_document(make_invoice())
     db.session.commit()
     smtp_server.messages.clear()
     [email] = _outbox()
-    lease = mail.sending_lease()
+    lease = outbox.sending_lease()
     assert lease <= dt.timedelta(seconds=30), "a dead worker's email waits seconds, not minutes"
 
     _as_left_by_a_killed_worker(email, lease / 2)
-    assert mail.deliver_email(email.id) == "skipped"  # within the lease: its worker may be sending
-    assert mail.requeue_stale_emails() == 0
+    assert outbox.deliver_email(email.id) == "skipped"  # within the lease: its worker may be sending
+    assert outbox.requeue_stale_emails() == 0
 
     _as_left_by_a_killed_worker(email, lease + dt.timedelta(seconds=1))
-    assert mail.requeue_stale_emails() == 1
+    assert outbox.requeue_stale_emails() == 1
     db.session.commit()  # the sweep's jobs start once it commits
     assert len(smtp_server.messages) == 1
     assert _outbox()[0].status == "sent"
@@ -250,7 +250,7 @@ def test_the_heartbeat_keeps_a_long_send_its_workers_own(smtp_server, app, monke
     controller.start()
     monkeypatch.setitem(app.config, "MAIL_SENDING_TIMEOUT", dt.timedelta(seconds=0.8))
     try:
-        mail.send_templated("portal_login", None, "rossi@example.com", {"portal_link": "x"})
+        outbox.send_templated("portal_login", None, "rossi@example.com", {"portal_link": "x"})
         db.session.commit()  # the inline job sends it: 2 s at the server, 0.8 s lease
     finally:
         controller.stop()
@@ -267,12 +267,12 @@ def test_the_heartbeat_keeps_a_long_send_its_workers_own(smtp_server, app, monke
     def second_worker():
         time.sleep(1.5)  # past the lease, well within the send
         with app.app_context():
-            outcomes.append(mail.deliver_email(email.id))
+            outcomes.append(outbox.deliver_email(email.id))
 
     thread = threading.Thread(target=second_worker)
     thread.start()
     try:
-        assert mail.deliver_email(email.id) == "sent"
+        assert outbox.deliver_email(email.id) == "sent"
     finally:
         thread.join()
         controller.stop()
@@ -281,7 +281,7 @@ def test_the_heartbeat_keeps_a_long_send_its_workers_own(smtp_server, app, monke
 
 
 def test_every_attempt_sends_the_rows_message_id_written_before_sending(smtp_server, app):
-    mail.send_document(make_invoice())
+    notifications.send_document(make_invoice())
     db.session.commit()
     [email] = _outbox()
     message_id = email.message_id
@@ -291,8 +291,8 @@ def test_every_attempt_sends_the_rows_message_id_written_before_sending(smtp_ser
 
     # A worker killed after the server accepted it, before the row said "sent": sent again,
     # recognisably the same message.
-    _as_left_by_a_killed_worker(email, mail.sending_lease() + dt.timedelta(seconds=1))
-    assert mail.requeue_stale_emails() == 1
+    _as_left_by_a_killed_worker(email, outbox.sending_lease() + dt.timedelta(seconds=1))
+    assert outbox.requeue_stale_emails() == 1
     db.session.commit()
     assert [m["Message-ID"] for m in smtp_server.messages] == [message_id, message_id]
     assert _outbox()[0].message_id == message_id
@@ -302,46 +302,46 @@ def test_a_failed_email_is_retried_by_the_sweep_after_its_backoff_and_at_once_by
                                                                                                  monkeypatch):
     monkeypatch.setitem(app.config, "JOB_RETRY_INTERVALS", [60, 60])
     smtp_server.stop()
-    mail.send_document(make_invoice())
+    notifications.send_document(make_invoice())
     db.session.commit()
     [email] = _outbox()
     assert (email.status, email.attempts) == ("failed", 1)
     smtp_server.start()
 
-    assert mail.requeue_stale_emails(every_failed=False) == 0, "its backoff is not over"
+    assert outbox.requeue_stale_emails(every_failed=False) == 0, "its backoff is not over"
     email.claimed_at -= dt.timedelta(seconds=61)
     db.session.commit()
-    assert mail.requeue_stale_emails(every_failed=False) == 1
+    assert outbox.requeue_stale_emails(every_failed=False) == 1
     db.session.commit()
     assert _outbox()[0].status == "sent" and len(smtp_server.messages) == 1
 
     # Past the last attempt of the schedule the sweep stops; the operator's command does not.
     smtp_server.stop()
-    mail.send_document(make_invoice())
+    notifications.send_document(make_invoice())
     db.session.commit()
     failed = _outbox()[1]
-    failed.attempts, failed.claimed_at = mail.max_attempts(), dt.datetime.utcnow() - dt.timedelta(hours=1)
+    failed.attempts, failed.claimed_at = outbox.max_attempts(), dt.datetime.utcnow() - dt.timedelta(hours=1)
     db.session.commit()
     smtp_server.start()
-    assert mail.requeue_stale_emails(every_failed=False) == 0
-    assert mail.requeue_stale_emails() == 1  # `clientela retry-outbox`
+    assert outbox.requeue_stale_emails(every_failed=False) == 0
+    assert outbox.requeue_stale_emails() == 1  # `clientela retry-outbox`
     db.session.commit()
     assert _outbox()[1].status == "sent" and len(smtp_server.messages) == 2
 
 
 def test_with_redis_a_queued_email_whose_job_was_lost_is_queued_again_once(smtp_server, redis_queue):
-    mail.send_document(make_invoice())
+    notifications.send_document(make_invoice())
     db.session.commit()
     [email] = _outbox()
     email.created_at -= dt.timedelta(minutes=1)
     db.session.commit()
-    assert mail.requeue_stale_emails() == 0, "its job is waiting in the queue"
+    assert outbox.requeue_stale_emails() == 0, "its job is waiting in the queue"
 
     # A web node killed between its commit and the enqueue: the row, and no job.
     Queue(redis_queue.name, connection=redis_queue.connection).empty()
-    assert mail.requeue_stale_emails() == 1
+    assert outbox.requeue_stale_emails() == 1
     db.session.commit()
-    assert mail.requeue_stale_emails() == 0, "the sweep's own job is waiting now"
+    assert outbox.requeue_stale_emails() == 0, "the sweep's own job is waiting now"
     db.session.commit()
     _work(redis_queue)
     assert len(smtp_server.messages) == 1
@@ -359,7 +359,7 @@ def test_every_recorded_payment_sends_one_receipt(smtp_server):
     assert receipt["Subject"] == f"Payment received for invoice {invoice.number}"
     assert "€22.00" in _parts(receipt)[0] and "Balance due: €100.00" in _parts(receipt)[0]
 
-    mail.send_payment_receipt(invoice.payments[0])  # asked again: same idempotency key
+    notifications.send_payment_receipt(invoice.payments[0])  # asked again: same idempotency key
     db.session.commit()
     assert len(smtp_server.messages) == 1
 
@@ -370,8 +370,8 @@ def test_the_portal_login_link_and_staff_notifications_are_sent(smtp_server):
     get_company().support_email = "support@azienda.example"
     client = make_client(language="en")
     contact = client.contacts[0]
-    mail.send_portal_login_link(contact, "http://clientela.test/portal/auth/abc")
-    mail.notify_staff("new_ticket", client, {"contact": contact, "ticket_subject": "Help",
+    notifications.send_portal_login_link(contact, "http://clientela.test/portal/auth/abc")
+    notifications.notify_staff("new_ticket", client, {"contact": contact, "ticket_subject": "Help",
                                              "ticket_message": "Where is my invoice?"})
     db.session.commit()
 
@@ -421,7 +421,7 @@ def test_the_daily_command_uses_the_configured_steps(app, smtp_server):
 def test_with_redis_an_email_sent_with_its_document_queues_no_render_job_of_its_own(smtp_server, redis_queue):
     """The email's job renders the PDF it attaches: a render job beside it would only race it."""
     invoice = make_invoice()
-    mail.send_document(invoice)
+    notifications.send_document(invoice)
     db.session.commit()
     [email] = _outbox()
     assert redis_queue.get_job_ids() == [f"email-{email.id}"]
@@ -436,14 +436,14 @@ def test_with_redis_an_email_whose_pdf_another_worker_is_rendering_comes_back_la
     from app.jobs import RedisLease
 
     invoice = make_invoice()
-    mail.send_document(invoice)
+    notifications.send_document(invoice)
     db.session.commit()
     [email] = _outbox()
     redis_queue.empty()
     rendering = RedisLease(f"pdf:invoice:{invoice.id}")  # another worker renders this PDF now
     assert rendering.acquire()
 
-    assert mail.deliver_email(email.id) == "queued"
+    assert outbox.deliver_email(email.id) == "queued"
     [email] = _outbox()
     assert (email.status, email.attempts, email.error) == ("queued", 0, ""), "not a failed attempt"
     [job_id] = redis_queue.get_job_ids()

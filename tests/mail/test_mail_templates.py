@@ -6,7 +6,7 @@ from flask_babel import force_locale
 from jinja2.sandbox import SecurityError
 
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import templating
 from app.mail.sandbox import TemplateRefused, render, sample_values, sandbox_env, validate_template
 from tests.support.factories import make_client
 
@@ -106,21 +106,21 @@ def test_a_value_with_a_line_break_cannot_add_a_header():
 def test_saving_a_client_override_validates_and_reset_goes_back_to_global():
     client = make_client()
     with pytest.raises(TemplateRefused):
-        mail.save_client_template(client, "invoice", "Ok", "{{ ''.__class__ }}")
-    assert mail.template_for("invoice", client, "it")[2] == "default"
+        templating.save_client_template(client, "invoice", "Ok", "{{ ''.__class__ }}")
+    assert templating.template_for("invoice", client, "it")[2] == "default"
 
-    mail.save_client_template(client, "invoice", "Solo per voi", "Testo")
+    templating.save_client_template(client, "invoice", "Solo per voi", "Testo")
     db.session.commit()
-    assert mail.template_for("invoice", client, "it")[:2] == ("Solo per voi", "Testo")
-    assert mail.template_for("invoice", client, "en")[2] == "client"  # whatever the language
+    assert templating.template_for("invoice", client, "it")[:2] == ("Solo per voi", "Testo")
+    assert templating.template_for("invoice", client, "en")[2] == "client"  # whatever the language
 
-    mail.reset_client_template(client, "invoice")
+    templating.reset_client_template(client, "invoice")
     db.session.commit()
-    assert mail.template_for("invoice", client, "it")[2] == "default"
+    assert templating.template_for("invoice", client, "it")[2] == "default"
 
 
 def test_staff_emails_ignore_client_overrides_and_cannot_have_one():
     client = make_client()
     with pytest.raises(TemplateRefused) as refused:
-        mail.save_client_template(client, "new_ticket", "X", "Y")
+        templating.save_client_template(client, "new_ticket", "X", "Y")
     assert refused.value.field == "kind"

@@ -196,7 +196,7 @@ def test_the_portal_shows_a_wrong_date_at_its_field_and_renders_nothing(web, dat
 
 def test_the_statement_email_carries_the_pdf_of_the_current_year(web, data_set):
     client, _late = data_set
-    from app.mail.services import send_statement
+    from app.mail.notifications import send_statement
 
     send_statement(client)
     db.session.commit()

@@ -38,7 +38,7 @@ from app.billing import services as billing
 from app.billing.models import CreditNote, Invoice, Payment, Quote
 from app.clients.models import Client, Contact
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import templating
 from app.mail.models import ClientEmailTemplate, EmailTemplate, OutboxEmail
 from app.payments.models import CheckoutSession, StripeEvent
 from app.portal.tokens import issue_sign_in_link
@@ -118,10 +118,10 @@ def _build_world(app: Flask) -> dict:
     client_a = db.session.get(Client, ids["clients"]["A"])
     paid = factories.make_paid_invoice(client_a)
     ids["payment"] = paid.payments[0].id
-    mail.ensure_global_templates()
+    templating.ensure_global_templates()
     db.session.flush()
     ids["email_template"] = db.session.scalars(select(EmailTemplate.id).order_by(EmailTemplate.id)).first()
-    mail.save_client_template(client_a, "invoice", "Fattura {{ document_number }}", "Gentile cliente, la fattura.")
+    templating.save_client_template(client_a, "invoice", "Fattura {{ document_number }}", "Gentile cliente, la fattura.")
     db.session.flush()
     ids["client_template"] = db.session.scalar(select(ClientEmailTemplate.id))
     outbox = OutboxEmail(idempotency_key="matrix-1", kind="invoice", to_email="anna@alfa.it", subject="Fattura",
@@ -672,7 +672,7 @@ MATRIX[("InvoiceApi.payment", "POST")] = api("POST", _with(
 
 def _fresh_override(w: World) -> int:
     client = w.fresh_client()
-    mail.save_client_template(client, "invoice", "S", "B")
+    templating.save_client_template(client, "invoice", "S", "B")
     return client.id
 
 

@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 from tests.support import factories
 from app.clients.models import Client, Contact
 from app.extensions import db
-from app.mail import services as mail
+from app.mail import templating
 from app.mail.models import ClientEmailTemplate, EmailTemplate, OutboxEmail
 from tests.support.portal import link_token, sign_in
 from tests.support.tickets import ticket_of
@@ -74,8 +74,8 @@ def world(app):
     quote = factories.make_quote(client, finalize=True)
     paid = factories.make_paid_invoice(client)
     ticket = ticket_of(client.contacts[0])
-    mail.ensure_global_templates()
-    mail.save_client_template(client, "invoice", "Fattura {{ document_number }}", "Testo")
+    templating.ensure_global_templates()
+    templating.save_client_template(client, "invoice", "Fattura {{ document_number }}", "Testo")
     db.session.add(OutboxEmail(idempotency_key="csrf-1", kind="invoice", to_email="anna@alfa.it", subject="F",
                                body_text="T", body_html="<p>T</p>", status="failed", client_id=client.id))
     from app.company.services import get_company

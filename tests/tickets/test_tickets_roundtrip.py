@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.activity.models import Activity
 from app.company.services import get_company
 from app.extensions import db
-from app.mail.services import save_client_template
+from app.mail.templating import save_client_template
 from app.tickets import services
 from app.tickets.models import Ticket
 from tests.support.portal import csrf_token_from, make_client, make_invoice, sign_in

@@ -1,20 +1,4 @@
-"""Realistic Italian demo data, fast enough for 10,000 clients × 20 invoices.
-
-Rows are built in Python and written with bulk INSERTs, a batch of clients at a time. Each
-batch is one transaction that also takes its block of invoice and quote numbers from
-`app.billing.numbering`, so numbering stays gapless and running the command again simply
-continues it. Amounts go through `app.billing.totals`, the same rule the admin uses, and
-client fields through `clean_client_fields`, so demo rows are rows the app could have made.
-
-Every email address uses the reserved `.example` top-level domain: a demo database wired
-to a real mail server still reaches nobody.
-
-Each finalized invoice gets its FatturaPA file through `app.einvoice.services.issue_file`,
-the function finalization calls, when the company can issue e-invoices (not when it sends
-them by PEC: demo files must never reach SdI). The files are the slow part of a big demo,
-about 12 ms each on SQLite, so the progress shows their cost and `einvoices=False` skips
-them (docs/einvoice.md, "Demo data").
-"""
+"""Building the demo rows and writing them in batches (see the package docstring)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -28,10 +12,6 @@ from typing import Callable, NamedTuple
 
 from sqlalchemy import Insert, select
 from sqlalchemy.orm import selectinload
-from stdnum import luhn
-from stdnum.at import uid as at_uid
-from stdnum.it import codicefiscale
-from stdnum.iso7064 import mod_11_10
 
 from app.activity.models import Activity
 from app.billing.accounts import rebuild_accounts
@@ -48,7 +28,9 @@ from app.billing.models import (
 )
 from app.billing.numbering import format_number, next_number
 from app.billing.rollups import count_new_documents
-from app.billing.totals import NO_TERMS, TaxTerms, compute_totals, line_amount
+from app.billing.services import billing_block
+from app.billing.states import status_after_payments
+from app.billing.totals import NO_TERMS, TaxTerms, balance_of, compute_totals, line_amount
 from app.clients.models import Client, ClientKind, Contact
 from app.clients.validation import clean_client_fields
 from app.company.models import CompanySettings
@@ -57,128 +39,24 @@ from app.einvoice import services as einvoice
 from app.extensions import db
 from app.money import ZERO, round_cents
 
-# (city, province, CAP, Belfiore code for the codice fiscale, phone prefix)
-CITIES = [
-    ("Milano", "MI", "20121", "F205", "02"),
-    ("Roma", "RM", "00184", "H501", "06"),
-    ("Torino", "TO", "10121", "L219", "011"),
-    ("Napoli", "NA", "80133", "F839", "081"),
-    ("Bologna", "BO", "40121", "A944", "051"),
-    ("Firenze", "FI", "50122", "D612", "055"),
-    ("Genova", "GE", "16121", "D969", "010"),
-    ("Palermo", "PA", "90133", "G273", "091"),
-    ("Bari", "BA", "70121", "A662", "080"),
-    ("Venezia", "VE", "30124", "L736", "041"),
-    ("Verona", "VR", "37121", "L781", "045"),
-    ("Padova", "PD", "35122", "G224", "049"),
-    ("Brescia", "BS", "25121", "B157", "030"),
-    ("Bergamo", "BG", "24121", "A794", "035"),
-    ("Trieste", "TS", "34121", "L424", "040"),
-    ("Cagliari", "CA", "09124", "B354", "070"),
-    ("Perugia", "PG", "06121", "G478", "075"),
-    ("Parma", "PR", "43121", "G337", "0521"),
-    ("Modena", "MO", "41121", "F257", "059"),
-    ("Pisa", "PI", "56125", "G702", "050"),
-    ("Catania", "CT", "95124", "C351", "095"),
-    ("Trento", "TN", "38122", "L378", "0461"),
-    ("Ancona", "AN", "60121", "A271", "071"),
-    ("Lecce", "LE", "73100", "E506", "0832"),
-    ("Salerno", "SA", "84121", "H703", "089"),
-]
-# (country, city, postal code, street) for the few clients elsewhere in the EU.
-FOREIGN_CITIES = [
-    ("DE", "Berlin", "10115", "Invalidenstraße"),
-    ("DE", "München", "80331", "Marienplatz"),
-    ("FR", "Paris", "75002", "Rue de la Paix"),
-    ("FR", "Lyon", "69002", "Rue de la République"),
-    ("AT", "Wien", "1010", "Kärntner Straße"),
-    ("AT", "Graz", "8010", "Herrengasse"),
-    ("BE", "Bruxelles", "1000", "Rue Neuve"),
-    ("BE", "Antwerpen", "2000", "Meir"),
-]
-FOREIGN_COMPANIES = [
-    "Nordlicht Software GmbH", "Alpenblick Handels GmbH", "Bergmann & Söhne KG", "Atelier Lumière SARL",
-    "Maison Dubois SAS", "Donau Consulting GmbH", "Brabant Logistics BV", "Vlaamse Design NV",
-    "Rheinwerk Digital GmbH", "Provence Gourmet SARL", "Wiener Bau GmbH", "Flandria Trading BV",
-]
-MALE_NAMES = [
-    "Marco", "Luca", "Giuseppe", "Giovanni", "Andrea", "Francesco", "Alessandro", "Matteo", "Lorenzo",
-    "Davide", "Stefano", "Paolo", "Roberto", "Simone", "Federico", "Antonio", "Riccardo", "Fabio",
-]
-FEMALE_NAMES = [
-    "Giulia", "Francesca", "Chiara", "Sara", "Valentina", "Elena", "Alessandra", "Martina", "Laura",
-    "Silvia", "Federica", "Paola", "Anna", "Elisa", "Roberta", "Maria", "Claudia", "Beatrice",
-]
-SURNAMES = [
-    "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino", "Greco",
-    "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano", "Rizzo", "Lombardi", "Moretti",
-    "Barbieri", "Fontana", "Santoro", "Mariani", "Rinaldi", "Caruso", "Ferrara", "Galli", "Martini",
-    "Leone", "Longo", "Gentile", "Martinelli", "Vitale", "Serra", "Coppola", "De Santis", "D'Angelo",
-    "Marchetti", "Parisi", "Villa", "Conte", "Ferraro", "Fabbri", "Bianco", "Marini", "Grasso", "Valentini",
-]
-SECTORS = [
-    "Costruzioni", "Impianti", "Informatica", "Consulting", "Logistica", "Arredamenti", "Meccanica",
-    "Elettronica", "Trasporti", "Serramenti", "Tipografia", "Alimentari", "Servizi", "Engineering",
-    "Software", "Ceramiche", "Tessile", "Ottica", "Immobiliare", "Design",
-]
-PLACE_WORDS = ["Adriatica", "Tirrenica", "Padana", "Lombarda", "Veneta", "Toscana", "Emiliana", "Sabauda", "Alpina"]
-LEGAL_FORMS = ["S.r.l.", "S.r.l.", "S.r.l.", "S.r.l.s.", "S.p.A.", "S.n.c.", "S.a.s."]
-STREETS = [
-    "Via Roma", "Via Giuseppe Garibaldi", "Corso Vittorio Emanuele II", "Via Dante Alighieri", "Via Mazzini",
-    "Piazza della Repubblica", "Via Cavour", "Viale dei Mille", "Via XX Settembre", "Via Verdi",
-    "Corso Italia", "Via Marconi", "Via della Libertà", "Via Nazionale", "Viale Europa", "Via Manzoni",
-]
-PERSONAL_MAIL_DOMAINS = ["posta.example", "email.example", "mail.example"]
-
-
-@dataclass(frozen=True)
-class Service:
-    description: str
-    low: int  # unit price range, whole euros
-    high: int
-    quantities: tuple[str, ...]
-    tax_rate: str
-    vat_nature: str = ""  # why a 0 % service bears no VAT
-
-
-BUSINESS_SERVICES = [
-    Service("Consulenza strategica (giornata)", 600, 1200, ("1", "2", "3", "5"), "22"),
-    Service("Sviluppo software su misura (ore)", 45, 90, ("8", "16", "24", "40", "12.5"), "22"),
-    Service("Hosting annuale su server dedicato", 480, 1800, ("1",), "22"),
-    Service("Manutenzione ordinaria impianto", 150, 600, ("1", "2", "4"), "22"),
-    Service("Canone di assistenza tecnica mensile", 90, 450, ("1", "3", "6", "12"), "22"),
-    Service("Licenza software gestionale (annuale)", 300, 2400, ("1", "2", "5"), "22"),
-    Service("Progettazione grafica e identità visiva", 800, 3500, ("1",), "22"),
-    Service("Campagna pubblicitaria online", 500, 4000, ("1",), "22"),
-    Service("Audit di sicurezza informatica", 1500, 6000, ("1",), "22"),
-    Service("Migrazione dati in cloud", 900, 5000, ("1",), "22"),
-    Service("Backup gestito (canone trimestrale)", 120, 390, ("1", "4"), "22"),
-    Service("Servizio di traduzione tecnica (cartella)", 18, 35, ("10", "25", "40"), "22"),
-    Service("Noleggio attrezzature (giornaliero)", 60, 250, ("1", "3", "5", "10"), "22"),
-    Service("Servizio di catering per evento aziendale (coperto)", 25, 60, ("20", "50", "80"), "10"),
-    Service("Lavori di ristrutturazione edilizia", 2000, 15000, ("1",), "10"),
-    Service("Pernottamento in struttura convenzionata", 70, 160, ("2", "4", "6"), "10"),
-    Service("Manuali tecnici a stampa", 15, 45, ("5", "10", "30"), "4"),
-    Service("Abbonamento annuale a rivista di settore", 60, 180, ("1", "2"), "4"),
-    Service("Formazione del personale (esente art. 10 DPR 633/72)", 400, 2500, ("1", "2"), "0", "N4"),
-]
-PERSONAL_SERVICES = [
-    Service("Consulenza fiscale e dichiarazione dei redditi", 120, 450, ("1",), "22"),
-    Service("Manutenzione impianto idraulico in abitazione", 80, 600, ("1",), "10"),
-    Service("Riparazione caldaia domestica", 90, 400, ("1",), "10"),
-    Service("Lezioni private di informatica (ore)", 25, 45, ("4", "8", "10"), "22"),
-    Service("Progetto di arredo d'interni", 500, 2500, ("1",), "22"),
-    Service("Libri scolastici", 12, 40, ("1", "3", "6"), "4"),
-]
-EU_SERVICES = [
-    Service("Software development services", 55, 95, ("16", "40", "80"), "0", "N2.1"),
-    Service("IT consulting (day rate)", 650, 1100, ("1", "3", "5"), "0", "N2.1"),
-    Service("Managed hosting, yearly", 600, 2400, ("1",), "0", "N2.1"),
-    Service("Technical translation (page)", 20, 35, ("10", "30"), "0", "N2.1"),
-]
-REVERSE_CHARGE_NOTE = "Operazione non soggetta a IVA ai sensi dell'art. 7-ter DPR 633/72 – reverse charge."
-# Stamp duty (2.00 over 77.47 without VAT) follows the company's setting, as on any invoice:
-# app.billing.totals adds it, and the e-invoice carries it as an N1 line.
+from app.demo.data import (
+    BUSINESS_SERVICES,
+    CITIES,
+    EU_SERVICES,
+    FEMALE_NAMES,
+    FOREIGN_CITIES,
+    FOREIGN_COMPANIES,
+    LEGAL_FORMS,
+    MALE_NAMES,
+    PERSONAL_MAIL_DOMAINS,
+    PERSONAL_SERVICES,
+    PLACE_WORDS,
+    REVERSE_CHARGE_NOTE,
+    SECTORS,
+    STREETS,
+    SURNAMES,
+)
+from app.demo.identifiers import codice_fiscale, eu_vat_number, partita_iva
 
 INVOICE_SCENARIOS = ("draft", "sent", "partial", "paid", "overdue", "cancelled")
 INVOICE_WEIGHTS = (8, 12, 10, 50, 14, 6)
@@ -240,48 +118,6 @@ def create_demo_data(clients: int = 25, invoices_per_client: int = 6, *, seed: i
         if progress:
             progress(size, summary)
     return summary
-
-
-def partita_iva(rng: random.Random) -> str:
-    """A valid Partita IVA: 7-digit serial, a real tax office code, Luhn check digit."""
-    body = f"{rng.randint(1, 9_999_999):07d}{rng.randint(1, 100):03d}"
-    return body + luhn.calc_check_digit(body)
-
-
-def codice_fiscale(rng: random.Random, first_name: str, surname: str, female: bool, belfiore: str,
-                   birth_date: dt.date) -> str:
-    """A codice fiscale built the way the Agenzia delle Entrate builds it, with its check letter."""
-    def letters(value: str) -> tuple[str, str]:
-        value = re.sub(r"[^A-Z]", "", value.upper())
-        return "".join(c for c in value if c not in "AEIOU"), "".join(c for c in value if c in "AEIOU")
-
-    consonants, vowels = letters(surname)
-    surname_code = (consonants + vowels + "XXX")[:3]
-    consonants, vowels = letters(first_name)
-    if len(consonants) >= 4:
-        consonants = consonants[0] + consonants[2] + consonants[3]
-    name_code = (consonants + vowels + "XXX")[:3]
-    day = birth_date.day + (40 if female else 0)
-    body = f"{surname_code}{name_code}{birth_date.year % 100:02d}{'ABCDEHLMPRST'[birth_date.month - 1]}{day:02d}{belfiore}"
-    return body + codicefiscale.calc_check_digit(body)
-
-
-def eu_vat_number(rng: random.Random, country: str) -> str:
-    """A VAT number with a valid check digit for Germany, France, Austria or Belgium."""
-    if country == "DE":
-        body = str(rng.randint(10_000_000, 99_999_999))
-        return "DE" + body + mod_11_10.calc_check_digit(body)
-    if country == "FR":
-        serial = str(rng.randint(10_000_000, 99_999_999))
-        siren = serial + luhn.calc_check_digit(serial)
-        return f"FR{int(siren + '12') % 97:02d}{siren}"
-    if country == "AT":
-        body = f"U{rng.randint(1_000_000, 9_999_999)}"
-        return "AT" + body + at_uid.calc_check_digit(body)
-    if country == "BE":
-        body = rng.randint(2_000_000, 9_999_999)  # "0" + 7 digits, then 97 minus the rest mod 97
-        return f"BE0{body:07d}{97 - body % 97:02d}"
-    raise ValueError(country)
 
 
 def _insert(model) -> Insert:
@@ -607,25 +443,14 @@ class _DemoGenerator:
             "client_id": client["id"],
             "number": None, "year": None, "sequence": None,
             "issue_date": issue_date,
-            "currency": client["currency"],
-            "language": client["language"],
-            "bill_name": client["name"],
-            "bill_address": client["address"],
-            "bill_city": client["city"],
-            "bill_province": client["province"],
-            "bill_postal_code": client["postal_code"],
-            "bill_country": client["country"],
-            "bill_vat_number": client["vat_number"],
-            "bill_tax_code": client["tax_code"],
-            "bill_sdi_code": client["sdi_code"],
-            "bill_pec": client["pec"],
-            "bill_kind": client["kind"],
+            **billing_block(client),  # the block a document made in the admin copies
             "notes": REVERSE_CHARGE_NOTE if client["country"] != "IT" else "",
             "terms": self.company.default_terms,
             "subtotal": totals.subtotal,
             "tax_total": totals.tax_total,
             "total": totals.total,
             "sent_at": None,
+            "emailed_at": None,
             "viewed_at": None,
             "created_at": created,
             "updated_at": created,
@@ -662,14 +487,15 @@ class _DemoGenerator:
         invoice["quote_id"] = None
         invoice["_events"].append(("invoice_created", invoice["created_at"], {}))
         if scenario != "draft":
-            invoice["sent_at"] = invoice["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
+            sent = invoice["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
+            invoice["sent_at"] = invoice["emailed_at"] = sent  # the demo's documents were emailed
             invoice["_events"].append(("invoice_sent", invoice["sent_at"], {"number": None}))
             if rng.random() < 0.4:
                 invoice["viewed_at"] = invoice["sent_at"] + dt.timedelta(hours=rng.randint(1, 72))
         invoice["_payments"] = self._payments(invoice, scenario)
         paid = sum((p["amount"] for p in invoice["_payments"]), ZERO)
         invoice["amount_paid"] = paid
-        invoice["balance"] = invoice["net_to_pay"] - paid
+        invoice["balance"] = balance_of(invoice["net_to_pay"], paid)
         # History as the periodic mark-overdue task would have left it.
         invoice["overdue_marked"] = (invoice["status"] in OPEN_INVOICE_STATUSES
                                      and invoice["due_date"] < self.today)
@@ -688,8 +514,9 @@ class _DemoGenerator:
                 amounts = [total]
         elif scenario == "partial":
             amounts = [max(Decimal("0.01"), round_cents(total * Decimal(rng.randint(20, 80)) / 100))]
-            if amounts[0] >= total:  # an invoice of one cent cannot be part-paid
-                invoice["status"] = InvoiceStatus.PAID.value
+            # The status the payments leave, as recording them would (one cent cannot be part-paid).
+            paid = sum(amounts, ZERO)
+            invoice["status"] = status_after_payments(invoice["status"], total, paid, balance_of(total, paid))
         else:
             return []
         latest = min(self.today, invoice["due_date"] + dt.timedelta(days=20))
@@ -744,7 +571,7 @@ class _DemoGenerator:
         quote["_events"].append(("quote_created", quote["created_at"], {}))
         if status == "draft":
             return quote
-        quote["sent_at"] = quote["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
+        quote["sent_at"] = quote["emailed_at"] = quote["created_at"] + dt.timedelta(minutes=rng.randint(5, 240))
         quote["_events"].append(("quote_sent", quote["sent_at"], {"number": None}))
         if status in ("accepted", "rejected"):
             latest = min(self.today, quote["valid_until"])
