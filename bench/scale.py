@@ -5,7 +5,8 @@ Seeds two databases with the same generator (server-side INSERT … SELECT over
 generate_series, a progress bar on stderr): BENCH_DATABASE_URL at 1m (99,999 clients × 10
 invoices + one client with 10,000) and BENCH_REFERENCE_URL (default: the same server's
 database named `<name>_default`) at the default bench size (10,000 clients × 20 invoices +
-one with 10,000). A database that already holds its seed (the `bench_seed` marker row) is
+one with 10,000). A database that already holds its seed for the same schema (the `bench_seed`
+marker row names the scale and a fingerprint of the models' tables and columns) is
 reused. Then measures, in one run, each page at both sizes and its floor (an empty page of the
 same layout) at 1m, taken in turn sample by sample, and prints for the 1m database each ratio
 with its target: ≤ 2× its floor (home ≤ 1.5× the admin floor) and ≤ 1.5× its value at the
@@ -96,13 +97,27 @@ def insert_select(connection, table, values: dict[str, str], source: str) -> Non
                             f"FROM {source}"))
 
 
+def schema_fingerprint() -> str:
+    """The tables and columns the app's models declare: a seed made for another schema (a
+    migration added a table or a column since) is made again rather than measured broken."""
+    import hashlib
+
+    from flask_appbuilder import Model
+
+    shape = sorted(f"{table.name}.{column.name}"
+                   for table in Model.metadata.tables.values() for column in table.columns)
+    return hashlib.sha256("\n".join(shape).encode()).hexdigest()[:16]
+
+
 def seeded(connection, scale: Scale) -> bool:
     from sqlalchemy import inspect
 
-    if not inspect(connection).has_table("bench_seed"):
+    if not inspect(connection).has_table("bench_seed") or "schema" not in {
+            column["name"] for column in inspect(connection).get_columns("bench_seed")}:
         return False
-    row = connection.execute(text("SELECT scale, invoices FROM bench_seed")).first()
-    return row is not None and row.scale == scale.name and row.invoices == scale.invoices
+    row = connection.execute(text("SELECT scale, invoices, schema FROM bench_seed")).first()
+    return (row is not None and row.scale == scale.name and row.invoices == scale.invoices
+            and row.schema == schema_fingerprint())
 
 
 def seed_documents(connection, first_client: int, last_client: int, per_client: int, first_invoice: int) -> None:
@@ -225,9 +240,10 @@ def seed(app, scale: Scale) -> None:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE")
         with db.engine.begin() as connection:
-            connection.exec_driver_sql("CREATE TABLE bench_seed (scale text, invoices integer, seeded_at timestamp)")
-            connection.execute(text("INSERT INTO bench_seed VALUES (:scale, :invoices, now())"),
-                               {"scale": scale.name, "invoices": scale.invoices})
+            connection.exec_driver_sql(
+                "CREATE TABLE bench_seed (scale text, invoices integer, seeded_at timestamp, schema text)")
+            connection.execute(text("INSERT INTO bench_seed VALUES (:scale, :invoices, now(), :schema)"),
+                               {"scale": scale.name, "invoices": scale.invoices, "schema": schema_fingerprint()})
         print(f"  seeded in {time.perf_counter() - start:.0f} s", flush=True)
 
 
