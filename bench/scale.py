@@ -306,8 +306,11 @@ class Site:
         from app.extensions import db
         from app.security.setup import ensure_admin
 
+        from app.company.services import get_company
+
         with self.app.app_context():
             ensure_admin(ADMIN_USER, ADMIN_PASSWORD, "bench@clientela.local")
+            get_company()  # the settings row every install has (`clientela init`): pages only read it
             db.session.commit()
         self.large, self.small = scale.clients + 1, 1
         from bench.__main__ import sign_in_path, signed_in_admin

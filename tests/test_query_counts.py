@@ -174,6 +174,25 @@ def test_an_admin_page_reads_the_users_permissions_once_however_many_menu_items_
     assert len(permission_reads) == 1, permission_reads
 
 
+def test_the_menus_ticket_count_is_read_once_per_page_and_afresh_by_each_request(admin):
+    """FAB draws the menu label more than once per page; the waiting tickets are counted once,
+    and the next page counts again (a ticket opened in between shows up)."""
+    client_id = make_client().id
+    db.session.commit()
+    statements_for(admin, "/clientview/list/")
+    with counted_statements() as counter:
+        page = admin.get("/clientview/list/").get_data(as_text=True)
+    assert len([sql for sql in counter["sql"] if "FROM ticket" in sql]) == 1, counter["sql"]
+    assert "Ticket (1)" not in page and "Tickets (1)" not in page
+    from app.clients.models import Client
+    from app.tickets.services import open_ticket
+
+    open_ticket(db.session.get(Client, client_id).contacts[0], "Fattura errata", "Il totale non torna.")
+    db.session.commit()
+    page = admin.get("/clientview/list/").get_data(as_text=True)
+    assert "Ticket (1)" in page or "Tickets (1)" in page
+
+
 def test_permissions_are_read_afresh_by_each_request(app, admin):
     """The per-request permission set never outlives its request: a revoked right is gone on
     the next page, a restored one is back."""

@@ -67,7 +67,11 @@ def summary_from_the_documents(client_id: int, today: dt.date) -> dict[str, obje
     quotes = db.session.scalars(select(Quote).where(Quote.client_id == client_id)).all()
     counts: dict[str, int] = {}
     for invoice in invoices:
-        counts[invoice.display_status(today)] = counts.get(invoice.display_status(today), 0) + 1
+        # The summary counts stored statuses, overdue apart; "issued" (finalized, not yet
+        # emailed) is how a sent invoice reads to people, not a status of its own.
+        shown = invoice.display_status(today)
+        shown = "sent" if shown == "issued" else shown
+        counts[shown] = counts.get(shown, 0) + 1
     quote_counts: dict[str, int] = {}
     for quote in quotes:
         shown = "expired" if quote.status == "sent" and quote.valid_until < today else quote.status
