@@ -273,7 +273,7 @@ def measure_pages(app, report: Report, large: int, small: int) -> None:
 
     def first_view() -> None:  # as after a change to the client's documents: nothing kept
         from app.portal.statement import RenderedStatements
-        from app.portal.views import RENDERED_STATEMENTS
+        from app.portal.document_views import RENDERED_STATEMENTS
 
         app.extensions[RENDERED_STATEMENTS] = RenderedStatements()
         get(portal, "/portal/")()
