@@ -96,13 +96,22 @@ class ClientListInterface(ClientelaInterface):
             # clients, 12,900 rows for the 25 first "Rossi": 70 ms against 30 under load).
             order = func.lower(Client.name)
         page, page_size = max(page or 0, 0), max(page_size or 25, 1)
-        statement = (
-            filtered(select(Client.id, Client.name, Client.email, Client.city, Client.vat_number, Client.archived,
-                            Client.currency, func.coalesce(ClientAccount.balance_due, 0).label("balance_due"),
+        # The page is chosen from the clients alone, then joined to the rollup for its rows:
+        # joined first, every match would be (5,004 "Rossi" at 100,000 clients: 20 ms
+        # against 10).
+        chosen = (
+            filtered(select(Client.id, order.label("sort_key"),
                             count.correlate(None).scalar_subquery().label("total")))
-            .outerjoin(ClientAccount, ClientAccount.client_id == Client.id)
             .order_by(direction(order), direction(Client.id))
             .offset(page * page_size).limit(page_size)
+            .subquery("chosen")
+        )
+        statement = (
+            select(Client.id, Client.name, Client.email, Client.city, Client.vat_number, Client.archived,
+                   Client.currency, func.coalesce(ClientAccount.balance_due, 0).label("balance_due"), chosen.c.total)
+            .join(chosen, chosen.c.id == Client.id)
+            .outerjoin(ClientAccount, ClientAccount.client_id == Client.id)
+            .order_by(direction(chosen.c.sort_key), direction(chosen.c.id))
         )
         rows = self.session.execute(statement).all()
         total = list_count(self.session, matching, rows[0].total if rows else None, self.exact_count_limit)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from flask import g
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from app.clients.models import Client
 from app.company.services import get_company
@@ -169,3 +169,26 @@ def test_the_list_reads_its_clients_count_and_balances_in_one_statement(staff):
     reading_clients = [sql for sql in counter["sql"] if re.search(r"\bFROM client\b", sql)]
     assert len(reading_clients) == 1, reading_clients
     assert "€344.00" in page(staff)  # open: sent 122 + partial 100 + overdue 122; paid: nothing
+
+
+def test_a_search_pages_through_its_matches_in_name_order_with_their_balances_in_one_statement(staff):
+    """The page of matches is chosen before the balances are joined (app/dashboard/lists.py):
+    order, paging and each row's balance are still those of the whole list."""
+    get_company()
+    names = [f"{'rossi' if i % 2 else 'Rossi'} {i:02d}" for i in range(30)]
+    add_clients(list(reversed(names)) + ["Bianchi 00", "Verdi 01"])
+    owing = db.session.scalar(select(Client.id).where(Client.name == "rossi 27"))
+    add_documents(owing, 1, 0)  # one sent invoice: 122.00 open
+    first = page(staff, LIST + "?_flt_2_name=ROSSI")
+    assert names_in(first) == names[:25]  # case does not change the order
+    assert "Record Count</strong> 30" in " ".join(first.replace(":", "").split())
+    as_new_request()
+    with counted_statements() as counter:
+        second = staff.get(LIST + "?_flt_2_name=ROSSI&page_ClientView=1").get_data(as_text=True)
+    assert names_in(second) == names[25:]
+    rows = second.split("<tr")
+    [owing_row] = [row for row in rows if ">rossi 27<" in row]
+    assert "€122.00" in owing_row
+    assert all("€0.00" in row for row in rows if ">Rossi 2" in row or ">rossi 29<" in row)
+    reading_clients = [sql for sql in counter["sql"] if re.search(r"\bFROM client\b", sql)]
+    assert len(reading_clients) == 1, reading_clients
