@@ -246,3 +246,12 @@ def test_the_home_page_reads_the_same_few_statements_with_ten_times_the_clients(
     figures = [sql for sql in counter["sql"] if any(table in sql for table in (
         "receivable_day", "revenue_month", "quote_tally", "client_balance", "activity", "quote."))]
     assert len(figures) <= 6, figures
+
+
+def test_the_home_pages_ticket_card_and_the_menu_badge_share_one_count(admin):
+    statements_for(admin, "/")
+    with counted_statements() as counter:
+        db.session.remove()
+        assert admin.get("/").status_code == 200
+    tickets = [sql for sql in counter["sql"] if "FROM ticket" in sql]
+    assert len(tickets) == 1, tickets

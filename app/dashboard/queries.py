@@ -24,6 +24,7 @@ from app.billing.models import Quote
 from app.clients.models import Client
 from app.extensions import db
 from app.money import ZERO, stored_amount
+from app.tickets.services import waiting_count
 
 
 def _today(today: dt.date | None) -> dt.date:
@@ -134,9 +135,8 @@ def recent_activity(limit: int = 10, client_id: int | None = None) -> list[tuple
 
 def open_tickets(client_id: int | None = None) -> int:
     """How many support tickets wait for staff (status "open": new, or the client wrote last),
-    of one client or of all; one COUNT, the same rule as the badge in the admin menu."""
-    from app.tickets.services import waiting_count
-
+    of one client or of all; one COUNT (read once per request for all clients), the same
+    rule as the badge in the admin menu."""
     return waiting_count(client_id)
 
 

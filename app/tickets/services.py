@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Protocol
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
@@ -237,8 +237,24 @@ def reopen_ticket(ticket: Ticket, user=None) -> bool:
 
 def waiting_count(client_id: int | None = None) -> int:
     """Tickets waiting for staff (status open), of one client or of all: the menu badge, the
-    dashboard card and the badge of the 360 page's Tickets tab."""
-    statement = select(func.count(Ticket.id)).where(Ticket.status == TicketStatus.OPEN.value)
+    dashboard card and the badge of the 360 page's Tickets tab.
+
+    All clients' count is read once per request: FAB draws the menu label more than once per
+    page and the home page shows the count too. It is kept in the request's WSGI environ (as
+    the permissions are, app/security/cache.py), so the next request counts afresh."""
+    if client_id is None and has_request_context():
+        count = request.environ.get(_WAITING_COUNT_KEY)
+        if count is None:
+            count = request.environ[_WAITING_COUNT_KEY] = _count_waiting(None)
+        return count
+    return _count_waiting(client_id)
+
+
+_WAITING_COUNT_KEY = "clientela.tickets_waiting"
+
+
+def _count_waiting(client_id: int | None) -> int:
+    statement = select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.OPEN.value)
     if client_id is not None:
         statement = statement.where(Ticket.client_id == client_id)
     return db.session.scalar(statement) or 0

@@ -81,17 +81,12 @@ class FilterClient(BaseFilter):
 
 def menu_label() -> str:
     """"Tickets (3)": the menu shows how many wait for staff, counted when the menu is drawn
-    (FAB also reads the label while registering the view, outside any request: no count then).
-    FAB reads the label more than once per page: the count is kept on the request."""
+    (FAB also reads the label while registering the view, outside any request: no count then;
+    within one, the count is read once however often FAB draws the label)."""
     if not has_request_context():
         return _("Tickets")
-    count = request.environ.get(_MENU_COUNT_KEY)
-    if count is None:
-        count = request.environ[_MENU_COUNT_KEY] = services.waiting_count()
+    count = services.waiting_count()
     return _("Tickets (%(count)d)", count=count) if count else _("Tickets")
-
-
-_MENU_COUNT_KEY = "clientela.tickets_waiting"
 
 
 class TicketView(ClientelaModelView):
