@@ -247,6 +247,23 @@ def seed(app, scale: Scale) -> None:
         print(f"  seeded in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def bring_to_live_state() -> None:
+    """What the workers' periodic tasks keep a live database at, as the default bench does:
+    open invoices past due marked overdue, sent quotes past their validity expired (on a seed
+    reused a day later, the documents whose date has passed since; the seed itself lapses
+    quotes). Then what autovacuum would do to the tables they changed."""
+    from app.billing.accounts import mark_overdue_invoices
+    from app.billing.services import expire_quotes
+    from app.extensions import db
+
+    marked, expired = mark_overdue_invoices(), expire_quotes()
+    db.session.commit()
+    if marked or expired:
+        print(f"  periodic tasks: marked {marked:,} invoices overdue, expired {expired:,} quotes", flush=True)
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE invoice, quote, activity, client_account, client_balance, quote_tally, receivable_day")
+
+
 def reference_url(url: str) -> str:
     explicit = os.environ.get("BENCH_REFERENCE_URL")
     if explicit:
@@ -312,6 +329,7 @@ class Site:
             ensure_admin(ADMIN_USER, ADMIN_PASSWORD, "bench@clientela.local")
             get_company()  # the settings row every install has (`clientela init`): pages only read it
             db.session.commit()
+            bring_to_live_state()
         self.large, self.small = scale.clients + 1, 1
         from bench.__main__ import sign_in_path, signed_in_admin
 
