@@ -196,7 +196,10 @@ def list_count(session: Session, rows: Select, counted: int | None = None,
         counted = session.scalar(count_statement(session, rows, limit))
     if counted <= limit or not _estimates(session):
         return counted
-    compiled = rows.order_by(None).compile(dialect=session.get_bind().dialect)
+    # With an IN list (the ticket inbox's statuses) bound as one expanding parameter, the SQL
+    # only exists once the list is spelled out: render it, with each value its own parameter.
+    compiled = rows.order_by(None).compile(dialect=session.get_bind().dialect,
+                                           compile_kwargs={"render_postcompile": True})
     key = (str(compiled), repr((session.get_bind().url, sorted(compiled.params.items()))))
     now = time.monotonic()
     kept = _ESTIMATES.get(key)
