@@ -98,15 +98,20 @@ def insert_select(connection, table, values: dict[str, str], source: str) -> Non
 
 
 def schema_fingerprint() -> str:
-    """The tables and columns the app's models declare: a seed made for another schema (a
-    migration added a table or a column since) is made again rather than measured broken."""
+    """The tables and columns the app's models declare, and the seed's version: a seed made
+    for another schema (a migration added a table or a column since) or by an older seed is
+    made again rather than measured broken."""
     import hashlib
 
     from flask_appbuilder import Model
 
     shape = sorted(f"{table.name}.{column.name}"
                    for table in Model.metadata.tables.values() for column in table.columns)
-    return hashlib.sha256("\n".join(shape).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join([SEED_VERSION, *shape]).encode()).hexdigest()[:16]
+
+
+# Moves when the seed itself changes (what it inserts), so that older seeds are made again.
+SEED_VERSION = "2: outbox emails and tickets"
 
 
 def seeded(connection, scale: Scale) -> bool:
@@ -124,6 +129,8 @@ def seed_documents(connection, first_client: int, last_client: int, per_client: 
     """Invoices (one line each), their payments and one quote per client, for clients
     first..last, `per_client` invoices each, ids from `first_invoice` on."""
     from app.billing.models import Invoice, InvoiceLine, Payment, Quote, QuoteLine
+    from app.mail.models import OutboxEmail
+    from app.tickets.models import Ticket, TicketMessage
 
     today = "DATE '2026-12-01'"
     invoice_id = f"{first_invoice} + (c.id - {first_client}) * {per_client} + k - 1"
@@ -165,6 +172,25 @@ def seed_documents(connection, first_client: int, last_client: int, per_client: 
         "issue_date": f"{today} - (c.id % 300)", "valid_until": f"{today} - (c.id % 300) + 30",
         "bill_name": "c.name", "subtotal": "100", "tax_total": "22", "total": "122"},
         f"client c WHERE c.id BETWEEN {first_client} AND {last_client}")
+    # The invoice email of every other finalized invoice (half of them still in the outbox list's
+    # default order range, all in its index), and a support ticket from one client in five.
+    insert_select(connection, OutboxEmail.__table__, {
+        "idempotency_key": "'bench-invoice-' || id", "kind": "'invoice'", "to_email": "'referente' || client_id || '@example.it'",
+        "subject": "'Fattura ' || number", "body_text": "'In allegato la fattura ' || number",
+        "body_html": "'<p>In allegato la fattura ' || number || '</p>'",
+        "status": "CASE WHEN id % 50 = 0 THEN 'failed' ELSE 'sent' END",
+        "client_id": "client_id", "invoice_id": "id", "created_at": "sent_at", "sent_at": "sent_at"},
+        f"{invoices} AND number IS NOT NULL AND id % 2 = 0")
+    tickets = f"client c WHERE c.id BETWEEN {first_client} AND {last_client} AND c.id % 5 = 0"
+    insert_select(connection, Ticket.__table__, {
+        "id": "c.id / 5", "subject": "'Domanda sulla fattura'", "client_id": "c.id", "contact_id": "c.id",
+        "status": "(ARRAY['open','answered','closed'])[1 + (c.id / 5) % 3]",
+        "last_activity_at": f"{today}::timestamp - ((c.id % 1000) || ' hours')::interval",
+        "created_at": f"{today}::timestamp - ((c.id % 1000) || ' hours')::interval - interval '1 day'"}, tickets)
+    insert_select(connection, TicketMessage.__table__, {
+        "ticket_id": "c.id / 5", "contact_id": "c.id", "author_name": "'Referente ' || c.id",
+        "body": "'Il totale non torna.'", "from_staff": "false", "is_internal": "false",
+        "created_at": f"{today}::timestamp - ((c.id % 1000) || ' hours')::interval - interval '1 day'"}, tickets)
     insert_select(connection, QuoteLine.__table__, {
         "quote_id": "id", "position": "0", "description": "'Preventivo'", "quantity": "1", "unit_price": "100",
         "discount": "0", "tax_rate": "22", "amount": "100"},
@@ -228,7 +254,8 @@ def seed(app, scale: Scale) -> None:
         progress.advance(scale.large_client_invoices)
 
         with db.engine.begin() as connection:  # the app inserts after the seed: sequences past the seeded ids
-            for table in ("client", "contact", "invoice", "invoice_line", "payment", "quote", "quote_line"):
+            for table in ("client", "contact", "invoice", "invoice_line", "payment", "quote", "quote_line",
+                          "outbox_email", "ticket", "ticket_message"):
                 connection.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                            f"(SELECT max(id) FROM {table}))")
         rollups = time.perf_counter()
@@ -294,6 +321,8 @@ def pages(large: int, small: int) -> list[Page]:
         Page("invoice list, status = sent", "/invoiceview/list/?_flt_3_status=sent", "admin"),
         Page("quote list", "/quoteview/list/", "admin"),
         Page("payment list", "/paymentview/list/", "admin"),
+        Page("outbox", "/outboxview/list/", "admin"),
+        Page("ticket inbox", "/tickets/list/", "admin"),
         Page("client 360, small client", f"/clients/{small}/dashboard", "admin"),
         Page("client 360, largest client", f"/clients/{large}/dashboard", "admin"),
         Page("portal statement, largest client", "/portal/", "portal"),
