@@ -46,7 +46,7 @@ from app.company.services import get_company
 from app.errors import Refusal
 from app.extensions import db
 from app.i18n import example_number, format_money
-from app.money import CENT, ZERO, to_decimal
+from app.money import CENT, MONEY_PRECISION, QUANTITY_PRECISION, RATE_PRECISION, ZERO, to_decimal
 from app.products import services as products
 
 LINE_FIELDS = ("product_id", "description", "quantity", "unit_price", "discount", "tax_rate", "vat_nature",
@@ -147,6 +147,11 @@ def new_quote(client: Client, *, issue_date: dt.date | None = None, valid_until:
     return quote
 
 
+# The decimals a line's number keeps (its column's scale, app.money's precisions).
+LINE_DECIMALS = {"quantity": QUANTITY_PRECISION[1], "unit_price": MONEY_PRECISION[1], "discount": RATE_PRECISION[1],
+                 "tax_rate": RATE_PRECISION[1]}
+
+
 def clean_line(data: Mapping[str, object], prefix: str = "") -> tuple[dict[str, object], dict[str, object]]:
     """Validate one line's input; return (values, errors keyed by `prefix + field`)."""
     values: dict[str, object] = {}
@@ -176,6 +181,13 @@ def clean_line(data: Mapping[str, object], prefix: str = "") -> tuple[dict[str, 
                 raise ValueError(name)
         except (ValueError, TypeError):
             errors[prefix + name] = messages[name]
+            continue
+        places = LINE_DECIMALS[name]
+        if value != value.quantize(Decimal(1).scaleb(-places)):
+            # More than the column keeps: stored, it would be rounded behind the user's back
+            # (and the line's amount no longer its quantity times its price).
+            errors[prefix + name] = (messages[name] if name == "unit_price"
+                                     else _l("At most %(places)d decimals.", places=places))
             continue
         values[name] = value
     nature, nature_errors = _clean_nature(data, values.get("tax_rate"))

@@ -68,6 +68,21 @@ def test_a_line_too_large_to_store_is_refused(app):
     assert invoice.total == Decimal("122.00")
 
 
+def test_a_line_with_more_decimals_than_are_kept_is_refused_rather_than_rounded(app):
+    """A price of 10,555 stored as 10,56 beside an amount computed from 10,555 would no longer
+    be its quantity times its price (and SdI refuses such a line)."""
+    invoice = make_invoice()
+    with pytest.raises(billing.BillingErrors) as error:
+        billing.set_lines(invoice, [{"description": "Carburante", "quantity": "1.2345", "unit_price": "10.555",
+                                     "discount": "2.505", "tax_rate": "22.001"}])
+    assert set(error.value.errors) == {"lines.0.quantity", "lines.0.unit_price", "lines.0.discount",
+                                       "lines.0.tax_rate"}
+    assert str(error.value.errors["lines.0.quantity"]) == "Al massimo 3 decimali."
+    assert [item.description for item in invoice.lines] == ["Consulenza"]
+    billing.set_lines(invoice, [line("Carburante", "1.234", "10.55", discount="2.5", tax_rate="22")])
+    assert invoice.lines[0].quantity == Decimal("1.234")
+
+
 def test_finalizing_gives_a_number_and_makes_the_invoice_sent(app):
     invoice = make_invoice(issue_date=dt.date(2026, 5, 4), finalize=True)
     assert invoice.status == "sent"
