@@ -428,9 +428,10 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     Totals, counts and the overdue invoices already marked by the periodic task come from the
     client's rollup row (`app.billing.accounts`). Only what has changed with the calendar
     since is counted here, on partial indexes that hold nothing else: open invoices past due
-    but not marked yet, and sent quotes past their validity. Every count is count(*), so
-    each index answers alone (an index-only scan on PostgreSQL, which the planner then
-    prefers to reading every document of a large client).
+    but not marked yet (`_fallen_due`), and sent quotes past their validity. Each index
+    answers alone (an index-only scan on PostgreSQL: the invoice index includes the status
+    and balance it sums, the quotes are count(*)), which the planner then prefers to reading
+    every document of a large client.
     """
     today = today or dt.date.today()
     fallen_due = _fallen_due(client_id, today)
@@ -479,7 +480,7 @@ def _fallen_due(client_id: int, today: dt.date):
 
     SQLite is told the index by name (INDEXED BY, which SQLAlchemy's hints do not render for
     SQLite): left to itself it takes `ix_invoice_client_status_due_date`, whose status
-    equality looks more selective, and walks every invoice the mark has already reached (1,362
+    equality looks more selective, and walks every invoice the mark has already reached (2,166
     for the bench's large client, docs/performance.md "Seventh pass"). PostgreSQL needs no
     hint: it reads the partial index alone (an index-only scan)."""
     indexed_by = f" INDEXED BY {UNMARKED_DUE_INDEX}" if db.session.get_bind().dialect.name == "sqlite" else ""
