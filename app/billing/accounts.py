@@ -35,12 +35,14 @@ from typing import Iterable
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    Date,
     ForeignKey,
     Index,
     Integer,
     Numeric,
     String,
     and_,
+    bindparam,
     case,
     delete,
     event,
@@ -50,6 +52,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -425,28 +428,24 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
     Totals, counts and the overdue invoices already marked by the periodic task come from the
     client's rollup row (`app.billing.accounts`). Only what has changed with the calendar
     since is counted here, on partial indexes that hold nothing else: open invoices past due
-    but not marked yet, and sent quotes past their validity. Every count is count(*), so
-    each index answers alone (an index-only scan on PostgreSQL, which the planner then
-    prefers to reading every document of a large client).
+    but not marked yet (`_fallen_due`), and sent quotes past their validity. Each index
+    answers alone (an index-only scan on PostgreSQL: the invoice index includes the status
+    and balance it sums, the quotes are count(*)), which the planner then prefers to reading
+    every document of a large client.
     """
     today = today or dt.date.today()
-    fallen_due = (Invoice.client_id == client_id, text(UNMARKED_OPEN_INVOICE), Invoice.due_date < today)
-
-    def fallen_due_count(status: str):
-        return select(func.count()).select_from(Invoice).where(*fallen_due, Invoice.status == status).scalar_subquery()
-
+    fallen_due = _fallen_due(client_id, today)
     account = db.session.execute(
         select(
             ClientAccount.__table__,
-            fallen_due_count("sent").label("fallen_due_sent"),
-            fallen_due_count("partial").label("fallen_due_partial"),
-            select(func.sum(Invoice.balance)).where(*fallen_due).scalar_subquery().label("fallen_due_balance"),
+            *fallen_due.c,
             select(func.count()).select_from(Quote)
             .where(Quote.client_id == client_id, text(SENT_QUOTE), Quote.valid_until < today)
             .scalar_subquery().label("expired_quotes"),
         )
         .select_from(Client)
         .outerjoin(ClientAccount, ClientAccount.client_id == Client.id)
+        .join(fallen_due, true())  # one row: an aggregate without GROUP BY
         .where(Client.id == client_id)
     ).mappings().first() or {}
 
@@ -469,6 +468,33 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
         "invoices": {status: count for status, count in invoices.items() if count},
         "quotes": {status: count for status, count in quotes.items() if count},
     }
+
+
+UNMARKED_DUE_INDEX = "ix_invoice_client_unmarked_due_date"
+
+
+def _fallen_due(client_id: int, today: dt.date):
+    """The client's open invoices past due that the overdue mark has not reached yet, as one
+    row: how many are sent (`fallen_due_sent`), how many partial (`fallen_due_partial`), and
+    their balance (`fallen_due_balance`), in one pass over the partial index that holds them.
+
+    SQLite is told the index by name (INDEXED BY, which SQLAlchemy's hints do not render for
+    SQLite): left to itself it takes `ix_invoice_client_status_due_date`, whose status
+    equality looks more selective, and walks every invoice the mark has already reached (2,166
+    for the bench's large client, docs/performance.md "Seventh pass"). PostgreSQL needs no
+    hint: it reads the partial index alone (an index-only scan)."""
+    indexed_by = f" INDEXED BY {UNMARKED_DUE_INDEX}" if db.session.get_bind().dialect.name == "sqlite" else ""
+    counts = "".join(f"count(CASE WHEN status = '{status}' THEN 1 END) AS fallen_due_{status}, "
+                     for status in OPEN_INVOICE_STATUSES)
+    return (
+        text(f"SELECT {counts}sum(balance) AS fallen_due_balance FROM invoice{indexed_by} "
+             f"WHERE client_id = :fallen_due_client AND {UNMARKED_OPEN_INVOICE} AND due_date < :fallen_due_before")
+        .bindparams(bindparam("fallen_due_client", client_id, type_=Integer),
+                    bindparam("fallen_due_before", today, type_=Date))
+        .columns(**{f"fallen_due_{status}": Integer for status in OPEN_INVOICE_STATUSES},
+                 fallen_due_balance=Numeric(*MONEY_PRECISION))
+        .subquery("fallen_due")
+    )
 
 
 def refuse_deleting_client_with_documents(client: Client, **_kwargs) -> None:

@@ -102,6 +102,22 @@ def test_deleting_from_a_list_lands_back_on_the_list(web):
     assert from_show.headers["Location"].endswith("/emailtemplateview/list/")  # its own page is gone
 
 
+def test_each_row_of_a_list_has_its_own_buttons_labelled_in_italian(web):
+    first, second = make_invoice(), make_invoice()
+    db.session.commit()
+    _admin(web)
+
+    page = web.get("/invoiceview/list/").get_data(as_text=True)
+
+    for invoice in (first, second):
+        assert f'href="/invoiceview/show/{invoice.id}"' in page
+        assert f'href="/invoiceview/edit/{invoice.id}"' in page
+        assert f"execute_single_delete('/invoiceview/delete/{invoice.id}','Eliminare questo elemento?')" in page
+    assert page.count('<span class="sr-only">Mostra</span>') >= 2
+    assert page.count('<span class="sr-only">Modifica</span>') >= 2
+    assert 'title="Elimina"' in page
+
+
 def test_admin_and_portal_pages_carry_the_favicon(web):
     assert web.get("/static/favicon.svg").status_code == 200
     assert 'rel="icon"' in web.get("/portal/login").get_data(as_text=True)
