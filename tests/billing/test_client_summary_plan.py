@@ -3,7 +3,8 @@ index that holds only those invoices, however many invoices the mark has already
 
 Left to itself, SQLite's planner took (client_id, status, due_date) and walked every marked
 invoice: the bench's large client's summary cost 5.5 times a small one's (docs/performance.md,
-"Seventh pass"). The plan is read from the database the suite runs on.
+"Seventh pass"). The plan is read from the database the suite runs on, its statistics and
+indexes as autovacuum would leave them.
 """
 from __future__ import annotations
 
@@ -37,16 +38,24 @@ def query_plan(statement: str, parameters: object) -> str:
     return "\n".join(str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters))
 
 
+def vacuum_and_analyze() -> None:
+    """Statistics, and indexes rid of the rows earlier tests deleted, as autovacuum keeps a
+    live database (this machine's PostgreSQL runs without it; the bench does the same)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE invoice, quote" if connection.dialect.name == "postgresql"
+                                   else "ANALYZE")
+
+
 def test_the_summary_reads_fallen_due_invoices_from_the_partial_index_alone():
     client_id = make_client().id
     add_documents(client_id, 600)  # 100 sent and past due
     assert mark_overdue_invoices() == 100
     add_documents(client_id, 6)  # one more past due, not marked yet
     db.session.commit()
-    db.session.connection().exec_driver_sql("ANALYZE")
+    vacuum_and_analyze()
 
     plan = query_plan(*summary_statement(client_id))
 
-    assert UNMARKED_DUE_INDEX in plan
-    assert "ix_invoice_client_status_due_date" not in plan
+    assert UNMARKED_DUE_INDEX in plan, plan
+    assert "ix_invoice_client_status_due_date" not in plan, plan
     assert client_summary(client_id)["invoices"]["overdue"] == 101
