@@ -20,7 +20,7 @@ being patched onto every request of the app:
   instead of FAB's "Added Row";
 - a list draws its rows cheaply: a column goes through `shown_value` only when the model
   says it can be empty or a yes/no, and the row buttons' labels and links are made once per
-  page (`ClientelaListWidget`);
+  page (`ClientelaListWidget`, app/fab/workarounds.py item 7);
 - after a delete the user is back where they pressed it (the list, or the page that shows the
   row's parent), not on the home page.
 
@@ -37,7 +37,6 @@ from flask_appbuilder import BaseView, IndexView, ModelView
 from flask_appbuilder.api import BaseApi, ModelRestApi
 from flask_appbuilder.hooks import before_request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -45,6 +44,7 @@ from markupsafe import Markup
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
+from app.fab.workarounds import ClientelaListWidget
 from app.i18n import LANGUAGE_CHOICES, format_number
 
 _TITLES = ("list_title", "add_title", "edit_title", "show_title")
@@ -129,13 +129,6 @@ class GuardedModelViewMixin:
                for pk in pks):
             abort(404)  # a row this view does not list is not there for its actions either
         return None
-
-
-class ClientelaListWidget(ListWidget):
-    """FAB's list widget, the row buttons' labels and links made once per page instead of once
-    per row (templates/admin/widgets/list.html)."""
-
-    template = "admin/widgets/list.html"
 
 
 class ClientelaModelView(GuardedModelViewMixin, ModelView):
