@@ -15,10 +15,11 @@ from io import BytesIO
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import gettext as _
-from sqlalchemy import Result, Select, select
-from sqlalchemy.orm import raiseload
+from sqlalchemy import Result, Select, and_, select
+from sqlalchemy.orm import joinedload, raiseload
 
 from app.activity import services as activity
+from app.activity.models import Activity
 from app.activity.services import describe
 from app.billing.accounts import client_summary
 from app.billing.labels import (
@@ -32,7 +33,6 @@ from app.billing.models import Invoice, Payment, Quote
 from app.billing.services import BillingError
 from app.clients.models import Client, Contact
 from app.clients.services import ClientRefused, ContactData, remove_contact, save_contact, update_client
-from app.dashboard import queries
 from app.errors import Refusal
 from app.extensions import db
 from app.fab.base import ClientelaBaseView
@@ -47,6 +47,7 @@ from app.recurring.models import RecurringInvoice
 from app.recurring.views import FREQUENCY_LABELS
 from app.recurring.views import status_chip as recurring_status_chip
 from app.tickets.models import Ticket
+from app.tickets.services import waiting_statement
 from app.tickets.views import status_chip as ticket_status_chip
 
 # The latest 20 of each kind: the page stays the same size for any client; the admin lists
@@ -104,7 +105,7 @@ class ClientDashboardView(ClientelaBaseView):
                 typed: dict | None = None):
         """The page; `typed`, after a refused contact or notes form: {"form": "contact-<id>",
         "new" or "notes", "values": what was typed, "errors": by field}, shown again in its tab."""
-        client = db.session.get(Client, client_id)
+        client = db.session.get(Client, client_id, options=[joinedload(Client.contacts)])  # one statement
         if client is None:
             abort(404)
         today = dt.date.today()
@@ -129,23 +130,26 @@ class ClientDashboardView(ClientelaBaseView):
             .where(ClientEmailTemplate.client_id == client.id)
             .options(raiseload("*"))
         )}
-        entries = [entry for entry, _name in queries.recent_activity(LIST_LIMIT, client_id=client.id)]
-        # One statement whatever the timeline holds (an empty IN runs too: the count stays the same).
-        notes = {quote_id: reason for quote_id, reason in db.session.execute(
-            select(Quote.id, Quote.decision_reason).where(
-                Quote.client_id == client.id,
-                Quote.id.in_({entry.quote_id for entry in entries if entry.kind in DECISION_KINDS and entry.quote_id}),
-            ))}
-        timeline = [(entry, describe(entry), notes.get(entry.quote_id) if entry.kind in DECISION_KINDS else None)
-                    for entry in entries]
+        # Each entry with the client's note of a quote decision (the quote keeps it), joined in.
+        timeline = [(entry, describe(entry), note) for entry, note in _latest(
+            select(Activity, Quote.decision_reason)
+            .outerjoin(Quote, and_(Quote.id == Activity.quote_id, Activity.kind.in_(DECISION_KINDS)))
+            .where(Activity.client_id == client.id),
+            Activity.created_at.desc(), Activity.id.desc(),
+        ).all()]
         # The tickets tab only for staff who may open tickets (Support, Admin).
         reads_tickets = self.appbuilder.sm.has_access("can_read", "Ticket")
 
         def can_write(permission_view: str) -> bool:
             return self.appbuilder.sm.has_access("can_write", permission_view)
 
-        tickets = _latest(select(Ticket).where(Ticket.client_id == client.id),
-                          Ticket.last_activity_at.desc(), Ticket.id.desc()).scalars().all() if reads_tickets else []
+        # The tab's badge (tickets waiting for staff) rides along with its rows: a client
+        # without a ticket has none waiting.
+        ticket_rows = _latest(
+            select(Ticket, waiting_statement(client.id).correlate(None).scalar_subquery())
+            .where(Ticket.client_id == client.id),
+            Ticket.last_activity_at.desc(), Ticket.id.desc()).all() if reads_tickets else []
+        tickets = [ticket for ticket, _waiting in ticket_rows]
         return self.render_template(
             "admin/dashboard/client.html",
             client=client,
@@ -165,7 +169,7 @@ class ClientDashboardView(ClientelaBaseView):
             payment_method_labels=METHOD_LABELS,
             status_styles=STATUS_STYLES,
             sdi_status_label=sdi_status_label,
-            open_tickets=queries.open_tickets(client.id) if reads_tickets else None,
+            open_tickets=(ticket_rows[0][1] if ticket_rows else 0) if reads_tickets else None,
             tickets=tickets,
             ticket_status_chip=ticket_status_chip,
             links={

@@ -253,11 +253,15 @@ def waiting_count(client_id: int | None = None) -> int:
 _WAITING_COUNT_KEY = "clientela.tickets_waiting"
 
 
-def _count_waiting(client_id: int | None) -> int:
+def waiting_statement(client_id: int | None = None):
+    """The count of tickets waiting for staff, of one client or of all, as a statement (the
+    360 page reads it beside the client's tickets)."""
     statement = select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.OPEN.value)
-    if client_id is not None:
-        statement = statement.where(Ticket.client_id == client_id)
-    return db.session.scalar(statement) or 0
+    return statement if client_id is None else statement.where(Ticket.client_id == client_id)
+
+
+def _count_waiting(client_id: int | None) -> int:
+    return db.session.scalar(waiting_statement(client_id)) or 0
 
 
 def visible_messages(ticket: Ticket) -> list[TicketMessage]:

@@ -315,3 +315,24 @@ def test_a_tab_is_open_on_arrival_and_a_refused_form_opens_its_own(staff):
         as_text=True)
     assert re.search(r'<div class="tab-pane active" id="contacts">', page)
     assert re.search(r'class="collapse in well well-sm" id="contact-new"', page), "the add form stays open"
+
+
+def test_the_tickets_tab_counts_the_clients_tickets_waiting_for_staff(web):
+    from app.tickets.models import TicketStatus
+    from app.tickets.services import open_ticket
+
+    client, other = make_client("Alfa"), make_client("Beta")
+    tickets = [open_ticket(client.contacts[0], f"Domanda {n}", "Il totale non torna.") for n in range(3)]
+    tickets[2].status = TicketStatus.ANSWERED.value  # the client has its answer: not waiting
+    open_ticket(other.contacts[0], "Altro cliente", "Non è di Alfa.")
+    db.session.commit()
+    login(web, make_staff_user("Admin").username)
+    web.get("/lang/en")
+
+    tab = page_of(web, client).split('href="#tickets"', 1)[1].split("</li>", 1)[0]
+    assert re.search(r'<span class="badge"[^>]*>2</span>', tab), tab
+    assert "Domanda 2" in page_of(web, client) and "Altro cliente" not in page_of(web, client)
+    for ticket in tickets[:2]:
+        ticket.status = TicketStatus.CLOSED.value
+    db.session.commit()
+    assert '<span class="badge"' not in page_of(web, client).split('href="#tickets"', 1)[1].split("</li>", 1)[0]
