@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from flask import url_for
 from flask_appbuilder.models.sqla.filters import FilterContains
@@ -28,18 +28,27 @@ from app.money import CENT
 
 
 class ClientName(NamedTuple):
-    """A listed client's name with its id: in HTML, a link to the client's 360° page. (A FAB
+    """A listed client's name with the address of its 360° page: in HTML, a link to it. (A FAB
     formatter would not do: it gets the value alone, and the show page formats `name` too.)"""
 
-    client_id: int
+    href: str
     text: str
 
     def __str__(self) -> str:
         return self.text
 
     def __html__(self) -> Markup:
-        return Markup('<a href="{}">{}</a>').format(url_for("ClientDashboardView.show", client_id=self.client_id),
-                                                   self.text)
+        return Markup('<a href="{}">{}</a>').format(self.href, self.text)
+
+
+# The 360 page's address is built once per page and each row puts in its id (one url_for a
+# row was a tenth of what the rows cost); a number no address holds otherwise.
+_ID_MARK = 918273645
+
+
+def client_page_href() -> Callable[[int], str]:
+    address = url_for("ClientDashboardView.show", client_id=_ID_MARK)
+    return lambda client_id: address.replace(str(_ID_MARK), str(client_id))
 
 
 class BalanceDue(NamedTuple):
@@ -116,9 +125,10 @@ class ClientListInterface(ClientelaInterface):
         rows = self.session.execute(statement).all()
         total = list_count(self.session, matching, rows[0].total if rows else None, self.exact_count_limit)
         language = current_language()  # looked up once for the page's amounts, not once per amount
+        href = client_page_href()
         return total, [
             ClientListRow(
-                id=row.id, name=ClientName(row.id, row.name), email=row.email, city=row.city,
+                id=row.id, name=ClientName(href(row.id), row.name), email=row.email, city=row.city,
                 vat_number=row.vat_number, archived=row.archived,
                 balance_due=BalanceDue(Decimal(str(row.balance_due)).quantize(CENT), row.currency or "EUR", language),
             )
