@@ -6,6 +6,8 @@ Italian agrees in gender: an invoice (la fattura) is "Inviata", a quote (il prev
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from markupsafe import Markup
@@ -73,7 +75,9 @@ SDI_STATUS_STYLES = {
 }
 
 
-def sdi_status_label(status: str) -> Markup:
+def sdi_status_label(status: str, labels: Mapping[str, object] = SDI_STATUS_LABELS) -> Markup:
+    """The SdI status as a chip; `labels`: the same labels already translated, where a page
+    shows many (the 360 page)."""
     return Markup('<span class="label label-{} sdi-status-{}">{}</span>').format(
-        SDI_STATUS_STYLES.get(status, "default"), status, SDI_STATUS_LABELS.get(status, status)
+        SDI_STATUS_STYLES.get(status, "default"), status, labels.get(status, status)
     )

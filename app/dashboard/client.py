@@ -10,6 +10,7 @@ rules (`app.clients.services`) and mail's template rules.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from io import BytesIO
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -26,6 +27,7 @@ from app.billing.labels import (
     INVOICE_STATUS_LABELS,
     METHOD_LABELS,
     QUOTE_STATUS_LABELS,
+    SDI_STATUS_LABELS,
     STATUS_STYLES,
     sdi_status_label,
 )
@@ -35,7 +37,7 @@ from app.clients.models import Client, Contact
 from app.clients.services import ClientRefused, ContactData, remove_contact, save_contact, update_client
 from app.errors import Refusal
 from app.extensions import db
-from app.fab.base import ClientelaBaseView
+from app.fab.base import ClientelaBaseView, row_address
 from app.mail import templating
 from app.mail.models import CLIENT_KINDS, KIND_LABELS, ClientEmailTemplate
 from app.mail.notifications import send_statement as email_statement
@@ -62,6 +64,10 @@ def _admin_url(endpoint: str, **values) -> str | None:
         return url_for(endpoint, **values)
     except Exception:  # werkzeug.routing.BuildError: the view does not exist in this build
         return None
+
+
+def _translated(labels: dict[str, object]) -> dict[str, str]:
+    return {key: str(label) for key, label in labels.items()}
 
 
 def _latest(statement: Select, *order_by) -> Result:
@@ -164,11 +170,12 @@ class ClientDashboardView(ClientelaBaseView):
             recurring_status_chip=recurring_status_chip,
             timeline=timeline,
             list_limit=LIST_LIMIT,
-            invoice_status_labels=INVOICE_STATUS_LABELS,
-            quote_status_labels=QUOTE_STATUS_LABELS,
-            payment_method_labels=METHOD_LABELS,
+            # Translated once for the page, not once per row.
+            invoice_status_labels=_translated(INVOICE_STATUS_LABELS),
+            quote_status_labels=_translated(QUOTE_STATUS_LABELS),
+            payment_method_labels=_translated(METHOD_LABELS),
             status_styles=STATUS_STYLES,
-            sdi_status_label=sdi_status_label,
+            sdi_status_label=functools.partial(sdi_status_label, labels=_translated(SDI_STATUS_LABELS)),
             open_tickets=(ticket_rows[0][1] if ticket_rows else 0) if reads_tickets else None,
             tickets=tickets,
             ticket_status_chip=ticket_status_chip,
@@ -180,11 +187,12 @@ class ClientDashboardView(ClientelaBaseView):
                 "edit_client": can_write("Client") and _admin_url("ClientView.edit", pk=client.id),
                 "archive": can_write("Client") and _admin_url("ClientView.action", pk=client.id,
                                                               name="restore" if client.archived else "archive"),
-                "invoice": lambda invoice_id: _admin_url("InvoiceView.show", pk=invoice_id),
-                "quote": lambda quote_id: _admin_url("QuoteView.show", pk=quote_id),
+                # Built once for the tab, each row putting in its id.
+                "invoice": row_address("InvoiceView.show", "pk"),
+                "quote": row_address("QuoteView.show", "pk"),
                 "new_schedule": can_write("RecurringInvoice") and _admin_url("RecurringInvoiceView.add",
                                                                              client_id=client.id),
-                "schedule": lambda schedule_id: _admin_url("RecurringInvoiceView.show", pk=schedule_id),
+                "schedule": row_address("RecurringInvoiceView.show", "pk"),
             },
             portal_link=portal_link,
             statement_period=statement_period or default_period(today),

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
-from flask import url_for
 from flask_appbuilder.models.sqla.filters import FilterContains
 from markupsafe import Markup
 from sqlalchemy import asc, desc, func, literal, select
 
 from app.billing.accounts import ClientAccount
 from app.clients.models import Client
-from app.fab.base import ClientelaInterface, count_statement, list_count
+from app.fab.base import ClientelaInterface, count_statement, list_count, row_address
 from app.i18n import current_language, format_money
 from app.money import CENT
 
@@ -39,16 +38,6 @@ class ClientName(NamedTuple):
 
     def __html__(self) -> Markup:
         return Markup('<a href="{}">{}</a>').format(self.href, self.text)
-
-
-# The 360 page's address is built once per page and each row puts in its id (one url_for a
-# row was a tenth of what the rows cost); a number no address holds otherwise.
-_ID_MARK = 918273645
-
-
-def client_page_href() -> Callable[[int], str]:
-    address = url_for("ClientDashboardView.show", client_id=_ID_MARK)
-    return lambda client_id: address.replace(str(_ID_MARK), str(client_id))
 
 
 class BalanceDue(NamedTuple):
@@ -125,7 +114,7 @@ class ClientListInterface(ClientelaInterface):
         rows = self.session.execute(statement).all()
         total = list_count(self.session, matching, rows[0].total if rows else None, self.exact_count_limit)
         language = current_language()  # looked up once for the page's amounts, not once per amount
-        href = client_page_href()
+        href = row_address("ClientDashboardView.show", "client_id")  # built once for the page
         return total, [
             ClientListRow(
                 id=row.id, name=ClientName(href(row.id), row.name), email=row.email, city=row.city,
