@@ -21,7 +21,9 @@ class Activity(Model):
     kind: Mapped[str] = mapped_column(String(40))
     # Plain values the message is built from (numbers, amounts as strings, names).
     params: Mapped[dict] = mapped_column(JSON, default=dict)
-    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="SET NULL"), nullable=True)
-    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id", ondelete="SET NULL"), nullable=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id", ondelete="SET NULL"), nullable=True,
+                                                 index=True)
     actor: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())

@@ -45,13 +45,14 @@ class CheckoutSession(Model):
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), nullable=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
     amount_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     url: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default=CheckoutStatus.OPEN.value, index=True)
     payment_intent: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
-    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), nullable=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), nullable=True, index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
     fulfilled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -73,7 +74,8 @@ class StripeEvent(Model):
     type: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(20), default=EventOutcome.APPLIED.value, index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
-    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="SET NULL"), nullable=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id", ondelete="SET NULL"), nullable=True,
+                                                  index=True)
     processed_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
     client: Mapped[Client | None] = relationship()
@@ -88,7 +90,7 @@ class StripeRefund(Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)  # the payment refunded
-    adjustment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"))  # the negative Payment row
+    adjustment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)  # the negative Payment row
     amount: Mapped[Decimal] = mapped_column(Numeric(*MONEY_PRECISION))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 

@@ -42,9 +42,12 @@ class Ticket(Model):
     status: Mapped[str] = mapped_column(String(20), default=TicketStatus.OPEN.value)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
     # The contact who opened it; kept as NULL if staff later remove that contact.
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), nullable=True)
-    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="SET NULL"), nullable=True)
-    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id", ondelete="SET NULL"), nullable=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quote.id", ondelete="SET NULL"), nullable=True,
+                                                 index=True)
     # Moved by every message the client can see (internal notes do not move it).
     last_activity_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
@@ -77,8 +80,10 @@ class TicketMessage(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), nullable=True)
-    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True,
+                                                      index=True)
     # The author's name when they wrote: the thread still reads right after a contact is removed.
     author_name: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
