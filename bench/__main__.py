@@ -108,13 +108,27 @@ class Report:
 
 # ── seeding ───────────────────────────────────────────────────────────────────────────────
 
+def run_periodic_marks() -> int:
+    """The state the workers' periodic tasks keep a live database in (a no-op once done):
+    open invoices past due marked overdue, sent quotes past their validity expired; committed.
+    Returns how many documents changed."""
+    from app.billing.accounts import mark_overdue_invoices
+    from app.billing.services import expire_quotes
+    from app.extensions import db
+
+    marked, expired = mark_overdue_invoices(), expire_quotes()
+    db.session.commit()
+    if marked or expired:
+        print(f"  periodic tasks: marked {marked:,} invoices overdue, expired {expired:,} quotes", flush=True)
+    return marked + expired
+
+
 def seed(app, url: str) -> tuple[int, int]:
     """Seed (or reuse) the database; return (large client id, small client id)."""
     from flask_appbuilder import Model
     from sqlalchemy import func, select
 
-    from app.billing.accounts import ClientAccount, mark_overdue_invoices, rebuild_accounts
-    from app.billing.services import expire_quotes
+    from app.billing.accounts import ClientAccount, rebuild_accounts
     from app.billing.models import Invoice
     from app.clients.models import Client
     from app.demo import create_demo_data
@@ -150,11 +164,7 @@ def seed(app, url: str) -> tuple[int, int]:
                 print(f"  rebuilt the totals of {rebuild_accounts():,} clients", end="", flush=True)
                 print(f" in {time.perf_counter() - start:.0f} s", flush=True)
         ensure_admin(ADMIN_USER, ADMIN_PASSWORD, "bench@clientela.local")
-        # The state the workers' periodic tasks keep a live database in (a no-op once done).
-        marked, expired = mark_overdue_invoices(), expire_quotes()
-        if marked or expired:
-            print(f"  periodic tasks: marked {marked:,} invoices overdue, expired {expired:,} quotes", flush=True)
-        db.session.commit()
+        run_periodic_marks()
         # What autovacuum does to bulk-loaded tables, before measuring: statistics (without them
         # PostgreSQL takes the large client for an average one and picks nested loops) and, on
         # PostgreSQL, the visibility map that lets a count be an index-only scan.

@@ -275,20 +275,16 @@ def seed(app, scale: Scale) -> None:
 
 
 def bring_to_live_state() -> None:
-    """What the workers' periodic tasks keep a live database at, as the default bench does:
-    open invoices past due marked overdue, sent quotes past their validity expired (on a seed
-    reused a day later, the documents whose date has passed since; the seed itself lapses
-    quotes). Then what autovacuum would do to the tables they changed."""
-    from app.billing.accounts import mark_overdue_invoices
-    from app.billing.services import expire_quotes
+    """What the workers' periodic tasks keep a live database at, as the default bench does
+    (on a seed reused a day later, the documents whose date has passed since; the seed itself
+    lapses quotes), then what autovacuum would do to the tables they changed."""
     from app.extensions import db
+    from bench.__main__ import run_periodic_marks
 
-    marked, expired = mark_overdue_invoices(), expire_quotes()
-    db.session.commit()
-    if marked or expired:
-        print(f"  periodic tasks: marked {marked:,} invoices overdue, expired {expired:,} quotes", flush=True)
+    if run_periodic_marks():
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE invoice, quote, activity, client_account, client_balance, quote_tally, receivable_day")
+            connection.exec_driver_sql("VACUUM ANALYZE invoice, quote, activity, client_account, client_balance, "
+                                       "quote_tally, receivable_day")
 
 
 def reference_url(url: str) -> str:

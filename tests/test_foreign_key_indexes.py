@@ -5,12 +5,13 @@ are FAB's."""
 from __future__ import annotations
 
 from flask_appbuilder import Model
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
 
 
 def leading_columns(table) -> set[str]:
     led = {index.columns.values()[0].name for index in table.indexes if index.columns}
     led |= {constraint.columns.values()[0].name for constraint in table.constraints
-            if constraint.__class__.__name__ in ("UniqueConstraint", "PrimaryKeyConstraint") and constraint.columns}
+            if isinstance(constraint, (UniqueConstraint, PrimaryKeyConstraint)) and constraint.columns}
     return led
 
 

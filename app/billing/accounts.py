@@ -62,6 +62,7 @@ from app.billing.models import (
     BILLED_INVOICE_STATUSES,
     OPEN_INVOICE_STATUSES,
     SENT_QUOTE,
+    UNMARKED_DUE_INDEX,
     UNMARKED_OPEN_INVOICE,
     Invoice,
     InvoiceStatus,
@@ -468,9 +469,6 @@ def client_summary(client_id: int, today: dt.date | None = None) -> dict[str, ob
         "invoices": {status: count for status, count in invoices.items() if count},
         "quotes": {status: count for status, count in quotes.items() if count},
     }
-
-
-UNMARKED_DUE_INDEX = "ix_invoice_client_unmarked_due_date"
 
 
 def _fallen_due(client_id: int, today: dt.date):

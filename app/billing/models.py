@@ -49,6 +49,7 @@ class InvoiceStatus(str, enum.Enum):
 # proves a query matches a partial index from literals, not from bound parameters.
 OPEN_INVOICE = "status IN ({})".format(", ".join(f"'{status}'" for status in OPEN_INVOICE_STATUSES))
 UNMARKED_OPEN_INVOICE = f"{OPEN_INVOICE} AND NOT overdue_marked"  # not yet marked overdue
+UNMARKED_DUE_INDEX = "ix_invoice_client_unmarked_due_date"  # the open invoices not marked yet, by due date
 SENT_QUOTE = "status = 'sent'"
 
 
@@ -242,8 +243,9 @@ class Invoice(TaxedDocument, BillingDocument, Model):
         # the index hands over the first 20 without sorting a day's worth of rows).
         Index("ix_invoice_client_issue_date", "client_id", "issue_date", "id"),
         # Open invoices the overdue mark has not reached yet: what the client summary still
-        # counts by date (app.dashboard.queries); a few per client once the task has run.
-        Index("ix_invoice_client_unmarked_due_date", "client_id", "due_date",
+        # counts by date (app.billing.accounts, which names it on SQLite); a few per client
+        # once the task has run.
+        Index(UNMARKED_DUE_INDEX, "client_id", "due_date",
               postgresql_where=text(UNMARKED_OPEN_INVOICE), sqlite_where=text(UNMARKED_OPEN_INVOICE),
               postgresql_include=["status", "balance"]),
         # The invoice list: newest first (FAB breaks ties by id in the same direction), all of

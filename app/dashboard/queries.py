@@ -120,24 +120,16 @@ def quotes_awaiting_answer(limit: int = 8, today: dt.date | None = None) -> dict
     return {"count": int(count), "items": items}
 
 
-def recent_activity(limit: int = 10, client_id: int | None = None) -> list[tuple[Activity, str]]:
-    """The latest timeline entries with their client's name: one statement."""
+def recent_activity(limit: int = 10) -> list[tuple[Activity, str]]:
+    """The latest timeline entries of every client, with the client's name: one statement.
+    (The 360 page reads one client's timeline with its quote notes, app/dashboard/client.py.)"""
     query = (
         select(Activity, Client.name)
         .join(Client, Client.id == Activity.client_id)
         .order_by(Activity.created_at.desc(), Activity.id.desc())
         .limit(limit)
     )
-    if client_id is not None:
-        query = query.where(Activity.client_id == client_id)
     return [(entry, name) for entry, name in db.session.execute(query).all()]
-
-
-def open_tickets(client_id: int | None = None) -> int:
-    """How many support tickets wait for staff (status "open": new, or the client wrote last),
-    of one client or of all; one COUNT (read once per request for all clients), the same
-    rule as the badge in the admin menu."""
-    return waiting_count(client_id)
 
 
 def business_overview(currency: str, today: dt.date | None = None) -> dict[str, object]:
@@ -152,7 +144,7 @@ def business_overview(currency: str, today: dt.date | None = None) -> dict[str, 
         "revenue_by_month": revenue_by_month(currency, today),
         "top_clients": top_clients_by_balance(currency),
         "quotes_awaiting": quotes_awaiting_answer(today=today),
-        "open_tickets": open_tickets(),
+        "open_tickets": waiting_count(),  # the menu badge's count, read once per request
         "recent_activity": recent_activity(),
     }
 

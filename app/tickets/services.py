@@ -235,19 +235,17 @@ def reopen_ticket(ticket: Ticket, user=None) -> bool:
     return True
 
 
-def waiting_count(client_id: int | None = None) -> int:
-    """Tickets waiting for staff (status open), of one client or of all: the menu badge, the
-    dashboard card and the badge of the 360 page's Tickets tab.
+def waiting_count() -> int:
+    """Tickets waiting for staff (status open) of every client: the menu badge and the home
+    page's card (one client's, the 360 page's Tickets badge: `waiting_statement`).
 
-    All clients' count is read once per request: FAB draws the menu label more than once per
-    page and the home page shows the count too. It is kept in the request's WSGI environ (as
-    the permissions are, app/security/cache.py), so the next request counts afresh."""
-    if client_id is None and has_request_context():
-        count = request.environ.get(_WAITING_COUNT_KEY)
-        if count is None:
-            count = request.environ[_WAITING_COUNT_KEY] = _count_waiting(None)
-        return count
-    return _count_waiting(client_id)
+    Read once per request: FAB draws the menu label more than once per page and the home
+    page shows the count too. It is kept in the request's WSGI environ (as the permissions
+    are, app/security/cache.py), so the next request counts afresh."""
+    kept = request.environ if has_request_context() else {}
+    if _WAITING_COUNT_KEY not in kept:
+        kept[_WAITING_COUNT_KEY] = db.session.scalar(waiting_statement()) or 0
+    return kept[_WAITING_COUNT_KEY]
 
 
 _WAITING_COUNT_KEY = "clientela.tickets_waiting"
@@ -258,10 +256,6 @@ def waiting_statement(client_id: int | None = None):
     360 page reads it beside the client's tickets)."""
     statement = select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.OPEN.value)
     return statement if client_id is None else statement.where(Ticket.client_id == client_id)
-
-
-def _count_waiting(client_id: int | None) -> int:
-    return db.session.scalar(waiting_statement(client_id)) or 0
 
 
 def visible_messages(ticket: Ticket) -> list[TicketMessage]:

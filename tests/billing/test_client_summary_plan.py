@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
-from app.billing.accounts import UNMARKED_DUE_INDEX, client_summary, mark_overdue_invoices
+from app.billing.accounts import client_summary, mark_overdue_invoices
+from app.billing.models import UNMARKED_DUE_INDEX
 from app.extensions import db
 from tests.support.factories import make_client
 from tests.support.queries import add_documents
